@@ -1,0 +1,537 @@
+//! The e-graph: node store, union-find, hashcons, classes and rebuild.
+//!
+//! # Layout
+//! - Every distinct node ever added gets the next dense [`Id`]; the node as
+//!   first added lives in an append-only store at that index, and the id
+//!   also names the singleton class the node created.
+//! - A concurrent [`UnionFind`] maps ids to canonical class ids (the least
+//!   id of the set, whatever the order of unions).
+//! - A sharded concurrent [`Hashcons`] maps canonical nodes to classes.
+//! - Each canonical class holds its nodes (canonical, sorted, deduplicated
+//!   after a rebuild), the ids of the nodes that use it (parents), and its
+//!   analysis data.
+//!
+//! # Invariants and rebuilding
+//! As in egg, `add` and `union` leave congruence to be repaired lazily:
+//! [`EGraph::rebuild`] re-canonicalizes the parents of merged classes,
+//! merges classes that became congruent, propagates analysis data, and then
+//! re-canonicalizes the node lists of the classes that were touched — in
+//! parallel, since each class is independent. After a rebuild: every
+//! class's nodes are canonical and unique, congruent nodes share a class,
+//! and the hashcons maps every canonical node to its class.
+//!
+//! # Change tracking
+//! Every class that gains a node, is merged, gets new data or new canonical
+//! nodes is recorded; [`EGraph::take_changes`] drains the record. The runner
+//! uses it for incremental matching: a match can only be new if it touches a
+//! changed class.
+
+use std::fmt::{self, Debug, Display};
+use std::ops::{Index, IndexMut};
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use crate::{Analysis, AppendOnlyVec, Hashcons, Id, Language, RecExpr, UnionFind};
+
+/// An equivalence class of nodes.
+#[derive(Debug, Clone)]
+pub struct EClass<L, D> {
+    /// The canonical id.
+    pub id: Id,
+    /// The nodes (canonical and unique after a rebuild).
+    pub nodes: Vec<L>,
+    /// The analysis data.
+    pub data: D,
+    /// Ids of the nodes that have this class as a child (maybe stale or
+    /// repeated; canonicalize with [`EGraph::find`]).
+    pub(crate) parents: Vec<Id>,
+}
+
+impl<L: Language, D> EClass<L, D> {
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// True when the class has no nodes (possible only after an analysis
+    /// pruned them).
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The nodes.
+    pub fn iter(&self) -> std::slice::Iter<'_, L> {
+        self.nodes.iter()
+    }
+
+    /// Ids of nodes that use this class.
+    pub fn parents(&self) -> &[Id] {
+        &self.parents
+    }
+
+    /// The leaves of this class.
+    pub fn leaves(&self) -> impl Iterator<Item = &L> {
+        self.nodes.iter().filter(|n| n.is_leaf())
+    }
+}
+
+/// An e-graph over language `L` with analysis `N`.
+///
+/// ```
+/// use saturn::{EGraph, SymbolLang};
+/// let mut eg = EGraph::<SymbolLang, ()>::default();
+/// let fx = eg.add_expr(&"(f x)".parse().unwrap());
+/// let fy = eg.add_expr(&"(f y)".parse().unwrap());
+/// let x = eg.add(SymbolLang::leaf("x"));
+/// let y = eg.add(SymbolLang::leaf("y"));
+/// eg.union(x, y);
+/// eg.rebuild();
+/// assert_eq!(eg.find(fx), eg.find(fy)); // congruence
+/// assert_eq!(eg.number_of_classes(), 2);
+/// ```
+pub struct EGraph<L: Language, N: Analysis<L>> {
+    /// The analysis.
+    pub analysis: N,
+    nodes: AppendOnlyVec<L>,
+    uf: UnionFind,
+    memo: Hashcons<L>,
+    classes: Vec<Option<EClass<L, N::Data>>>,
+    n_classes: usize,
+    pending: Vec<Id>,
+    analysis_pending: Vec<Id>,
+    /// Classes whose node lists may need re-canonicalization.
+    touched: Vec<Id>,
+    changes: Vec<Id>,
+    classes_by_op: FxHashMap<L::Discriminant, Vec<Id>>,
+    by_op_fresh: bool,
+    clean: bool,
+}
+
+impl<L: Language, N: Analysis<L> + Default> Default for EGraph<L, N> {
+    fn default() -> Self {
+        EGraph::new(N::default())
+    }
+}
+
+impl<L: Language, N: Analysis<L>> EGraph<L, N> {
+    /// An empty e-graph.
+    pub fn new(analysis: N) -> Self {
+        EGraph {
+            analysis,
+            nodes: AppendOnlyVec::new(),
+            uf: UnionFind::default(),
+            memo: Hashcons::default(),
+            classes: Vec::new(),
+            n_classes: 0,
+            pending: Vec::new(),
+            analysis_pending: Vec::new(),
+            touched: Vec::new(),
+            changes: Vec::new(),
+            classes_by_op: FxHashMap::default(),
+            by_op_fresh: false,
+            clean: true,
+        }
+    }
+
+    /// The canonical id of `id`'s class.
+    #[inline(always)]
+    pub fn find(&self, id: Id) -> Id {
+        self.uf.find(id)
+    }
+
+    /// The union-find.
+    pub fn union_find(&self) -> &UnionFind {
+        &self.uf
+    }
+
+    /// True when no add or union happened since the last rebuild.
+    pub fn is_clean(&self) -> bool {
+        self.clean
+    }
+
+    /// Number of canonical classes.
+    pub fn number_of_classes(&self) -> usize {
+        self.n_classes
+    }
+
+    /// Number of ids ever handed out (nodes ever added).
+    pub fn number_of_ids(&self) -> usize {
+        self.uf.len()
+    }
+
+    /// Sum of the classes' node counts: the canonical e-nodes.
+    pub fn total_number_of_nodes(&self) -> usize {
+        self.classes().map(|c| c.len()).sum()
+    }
+
+    /// Number of hashcons entries (the node-limit measure, as egg's
+    /// `total_size`).
+    pub fn total_size(&self) -> usize {
+        self.memo.len()
+    }
+
+    /// The canonical classes, in id order.
+    pub fn classes(&self) -> impl Iterator<Item = &EClass<L, N::Data>> + '_ {
+        self.classes.iter().filter_map(|c| c.as_ref())
+    }
+
+    /// The canonical classes, mutably.
+    pub fn classes_mut(&mut self) -> impl Iterator<Item = &mut EClass<L, N::Data>> + '_ {
+        self.classes.iter_mut().filter_map(|c| c.as_mut())
+    }
+
+    /// The class with canonical id `id`, if `id` is canonical.
+    #[inline]
+    pub fn class(&self, id: Id) -> Option<&EClass<L, N::Data>> {
+        self.classes.get(id.index())?.as_ref()
+    }
+
+    /// The node that created id `id`, as it was added.
+    pub fn id_to_node(&self, id: Id) -> &L {
+        &self.nodes[id.index()]
+    }
+
+    /// The class of `node` (children canonicalized first), if present.
+    pub fn lookup(&self, mut node: L) -> Option<Id> {
+        node.update_children(|c| self.find(c));
+        self.memo.get(&node).map(|id| self.find(id))
+    }
+
+    /// The class of a canonical node, read-only and lock-light: for
+    /// parallel read phases.
+    #[inline]
+    pub(crate) fn lookup_canonical(&self, node: &L) -> Option<Id> {
+        self.memo.get(node).map(|id| self.uf.find_readonly(id))
+    }
+
+    /// The class of a whole term, if all its nodes are present.
+    pub fn lookup_expr(&self, expr: &RecExpr<L>) -> Option<Id> {
+        let mut ids: Vec<Id> = Vec::with_capacity(expr.len());
+        for node in expr.as_ref() {
+            let n = node.clone().map_children(|c| ids[c.index()]);
+            ids.push(self.lookup(n)?);
+        }
+        ids.last().copied()
+    }
+
+    /// Adds a term; returns its class.
+    pub fn add_expr(&mut self, expr: &RecExpr<L>) -> Id {
+        let mut ids: Vec<Id> = Vec::with_capacity(expr.len());
+        for node in expr.as_ref() {
+            let n = node.clone().map_children(|c| ids[c.index()]);
+            ids.push(self.add(n));
+        }
+        *ids.last().expect("empty RecExpr")
+    }
+
+    /// Adds a node; returns its class (an existing one if present).
+    pub fn add(&mut self, mut node: L) -> Id {
+        node.update_children(|c| self.uf.find(c));
+        if let Some(id) = self.memo.get_mut(&node) {
+            return self.uf.find(id);
+        }
+        self.add_new_canonical(node)
+    }
+
+    /// Adds a canonical node known to be absent from the hashcons.
+    pub(crate) fn add_new_canonical(&mut self, node: L) -> Id {
+        if self.uf.spare() == 0 {
+            self.uf.reserve(1);
+        }
+        let id = self.uf.make_set().expect("reserved");
+        let slot = self.nodes.push(node.clone());
+        debug_assert_eq!(slot, id.index());
+        for &c in node.children() {
+            self.classes[c.index()]
+                .as_mut()
+                .expect("canonical child")
+                .parents
+                .push(id);
+        }
+        let data = N::make(self, &node);
+        self.memo.insert_mut(node.clone(), id);
+        if self.classes.len() <= id.index() {
+            self.classes.resize_with(id.index() + 1, || None);
+        }
+        self.classes[id.index()] = Some(EClass {
+            id,
+            nodes: vec![node],
+            data,
+            parents: Vec::new(),
+        });
+        self.n_classes += 1;
+        self.changes.push(id);
+        self.clean = false;
+        self.by_op_fresh = false;
+        N::modify(self, id);
+        id
+    }
+
+    /// Unions two classes; returns true if they were different. The least
+    /// canonical id becomes the root.
+    pub fn union(&mut self, a: Id, b: Id) -> bool {
+        let (a, b) = (self.find(a), self.find(b));
+        if a == b {
+            return false;
+        }
+        let (root, other) = if a < b { (a, b) } else { (b, a) };
+        self.uf.union(root, other);
+        let mut dead = self.classes[other.index()].take().expect("canonical");
+        self.n_classes -= 1;
+        self.clean = false;
+        self.by_op_fresh = false;
+        self.changes.push(root);
+        self.changes.push(other);
+        self.touched.push(root);
+        self.pending.extend_from_slice(&dead.parents);
+        let class = self.classes[root.index()].as_mut().expect("canonical");
+        let did = self.analysis.merge(&mut class.data, dead.data);
+        if did.0 {
+            self.analysis_pending.extend_from_slice(&class.parents);
+        }
+        if did.1 {
+            self.analysis_pending.extend_from_slice(&dead.parents);
+        }
+        concat(&mut class.nodes, std::mem::take(&mut dead.nodes));
+        concat(&mut class.parents, std::mem::take(&mut dead.parents));
+        N::modify(self, root);
+        true
+    }
+
+    /// Restores the invariants (see the module docs); returns the number of
+    /// unions found by congruence.
+    pub fn rebuild(&mut self) -> usize {
+        let mut n_unions = 0;
+        while !self.pending.is_empty() || !self.analysis_pending.is_empty() {
+            while let Some(id) = self.pending.pop() {
+                let mut node = self.nodes[id.index()].clone();
+                node.update_children(|c| self.uf.find(c));
+                let class = self.uf.find(id);
+                self.touched.push(class);
+                if let Some(old) = self.memo.insert_mut(node, id) {
+                    n_unions += self.union(old, id) as usize;
+                }
+            }
+            while let Some(id) = self.analysis_pending.pop() {
+                let mut node = self.nodes[id.index()].clone();
+                node.update_children(|c| self.uf.find(c));
+                let class_id = self.uf.find(id);
+                let data = N::make(self, &node);
+                let class = self.classes[class_id.index()].as_mut().expect("canonical");
+                let did = self.analysis.merge(&mut class.data, data);
+                if did.0 {
+                    self.analysis_pending.extend_from_slice(&class.parents);
+                    self.changes.push(class_id);
+                    N::modify(self, class_id);
+                }
+            }
+        }
+        self.rebuild_classes();
+        self.clean = true;
+        n_unions
+    }
+
+    /// Re-canonicalizes, sorts and deduplicates the node lists of touched
+    /// classes, in parallel.
+    fn rebuild_classes(&mut self) {
+        let mut touched = std::mem::take(&mut self.touched);
+        for t in touched.iter_mut() {
+            *t = self.uf.find(*t);
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let uf = &self.uf;
+        let changed: Vec<Id> = if touched.len() * 4 >= self.n_classes {
+            self.classes
+                .par_iter_mut()
+                .filter_map(|c| c.as_mut())
+                .filter_map(|c| canonicalize_class(uf, c).then_some(c.id))
+                .collect()
+        } else {
+            // Split the class table into disjoint &mut borrows of the
+            // touched slots, then work on them in parallel.
+            let mut slots: Vec<&mut EClass<L, N::Data>> = Vec::with_capacity(touched.len());
+            let mut rest: &mut [Option<EClass<L, N::Data>>] = &mut self.classes;
+            let mut offset = 0;
+            for &t in &touched {
+                let (_, tail) = rest.split_at_mut(t.index() - offset);
+                let (slot, tail) = tail.split_first_mut().expect("in range");
+                offset = t.index() + 1;
+                rest = tail;
+                if let Some(c) = slot.as_mut() {
+                    slots.push(c);
+                }
+            }
+            slots
+                .into_par_iter()
+                .filter_map(|c| canonicalize_class(uf, c).then_some(c.id))
+                .collect()
+        };
+        self.changes.extend(changed);
+    }
+
+    /// Drains the ids of classes changed since the last call (raw ids: some
+    /// may have been merged since; canonicalize with [`EGraph::find`]).
+    pub fn take_changes(&mut self) -> Vec<Id> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Classes that have a node with each operator key. Rebuilt on demand
+    /// after the e-graph changed.
+    pub fn classes_by_op(&mut self) -> &FxHashMap<L::Discriminant, Vec<Id>> {
+        if !self.by_op_fresh {
+            let mut map: FxHashMap<L::Discriminant, Vec<Id>> = FxHashMap::default();
+            for class in self.classes.iter().flatten() {
+                let mut prev: Option<&L> = None;
+                for n in &class.nodes {
+                    if prev.is_none_or(|p| !p.matches(n)) {
+                        let ids = map.entry(n.discriminant()).or_default();
+                        if ids.last() != Some(&class.id) {
+                            ids.push(class.id);
+                        }
+                    }
+                    prev = Some(n);
+                }
+            }
+            self.classes_by_op = map;
+            self.by_op_fresh = true;
+        }
+        &self.classes_by_op
+    }
+
+    /// The cached operator index, if fresh (see [`EGraph::classes_by_op`]).
+    pub fn classes_by_op_cached(&self) -> Option<&FxHashMap<L::Discriminant, Vec<Id>>> {
+        self.by_op_fresh.then_some(&self.classes_by_op)
+    }
+
+    /// Checks the invariants that hold after a rebuild; returns a
+    /// description of the first violation. For tests.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        if !self.clean {
+            return Err("not rebuilt".into());
+        }
+        let mut seen: FxHashMap<L, Id> = FxHashMap::default();
+        let mut count = 0;
+        for (i, slot) in self.classes.iter().enumerate() {
+            let id = Id::from(i);
+            let canonical = self.uf.find(id) == id;
+            match (slot, canonical) {
+                (Some(_), false) => return Err(format!("class {id} stored but not canonical")),
+                (None, true) if i < self.uf.len() => {
+                    return Err(format!("canonical id {id} has no class"))
+                }
+                _ => {}
+            }
+            let Some(class) = slot else { continue };
+            count += 1;
+            if class.id != id {
+                return Err(format!("class at {id} says it is {}", class.id));
+            }
+            for w in class.nodes.windows(2) {
+                if w[0] >= w[1] {
+                    return Err(format!("class {id} nodes not sorted/unique"));
+                }
+            }
+            for n in &class.nodes {
+                if n.children().iter().any(|&c| self.uf.find(c) != c) {
+                    return Err(format!("class {id} has a non-canonical node {n:?}"));
+                }
+                if let Some(other) = seen.insert(n.clone(), id) {
+                    return Err(format!("congruence: {n:?} is in classes {other} and {id}"));
+                }
+                match self.memo.get(n).map(|m| self.uf.find(m)) {
+                    Some(m) if m == id => {}
+                    m => return Err(format!("hashcons maps {n:?} to {m:?}, not {id}")),
+                }
+            }
+        }
+        if count != self.n_classes {
+            return Err(format!(
+                "{count} classes stored, {} counted",
+                self.n_classes
+            ));
+        }
+        Ok(())
+    }
+
+    /// A readable dump of all classes.
+    pub fn dump(&self) -> impl Display + '_
+    where
+        L: Display,
+    {
+        Dump(self)
+    }
+}
+
+/// Canonicalizes one class's nodes; true when they changed.
+fn canonicalize_class<L: Language, D>(uf: &UnionFind, class: &mut EClass<L, D>) -> bool {
+    let before = class.nodes.len();
+    let mut changed = false;
+    for n in class.nodes.iter_mut() {
+        for c in n.children_mut() {
+            let f = uf.find_readonly(*c);
+            if f != *c {
+                *c = f;
+                changed = true;
+            }
+        }
+    }
+    class.nodes.sort_unstable();
+    class.nodes.dedup();
+    changed || class.nodes.len() != before
+}
+
+fn concat<T>(to: &mut Vec<T>, mut from: Vec<T>) {
+    if to.len() < from.len() {
+        std::mem::swap(to, &mut from);
+    }
+    to.extend(from);
+}
+
+struct Dump<'a, L: Language, N: Analysis<L>>(&'a EGraph<L, N>);
+
+impl<L: Language + Display, N: Analysis<L>> Display for Dump<'_, L, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for class in self.0.classes() {
+            write!(f, "{}:", class.id)?;
+            for n in &class.nodes {
+                write!(f, " ({n}")?;
+                for c in n.children() {
+                    write!(f, " {c}")?;
+                }
+                write!(f, ")")?;
+            }
+            writeln!(f, " data={:?}", class.data)?;
+        }
+        Ok(())
+    }
+}
+
+impl<L: Language, N: Analysis<L>> Debug for EGraph<L, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EGraph")
+            .field("classes", &self.n_classes)
+            .field("ids", &self.uf.len())
+            .finish()
+    }
+}
+
+impl<L: Language, N: Analysis<L>> Index<Id> for EGraph<L, N> {
+    type Output = EClass<L, N::Data>;
+    /// The class of `id` (canonicalized first).
+    fn index(&self, id: Id) -> &Self::Output {
+        let id = self.find(id);
+        self.classes[id.index()].as_ref().expect("canonical class")
+    }
+}
+
+impl<L: Language, N: Analysis<L>> IndexMut<Id> for EGraph<L, N> {
+    /// The class of `id`, mutably. Changing its nodes marks it changed.
+    fn index_mut(&mut self, id: Id) -> &mut Self::Output {
+        let id = self.find(id);
+        self.changes.push(id);
+        self.by_op_fresh = false;
+        self.classes[id.index()].as_mut().expect("canonical class")
+    }
+}

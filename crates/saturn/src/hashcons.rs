@@ -1,0 +1,188 @@
+//! The hashcons: canonical e-node to e-class, sharded for concurrent use.
+//!
+//! The table is split into a fixed number of shards by the node's hash.
+//! Through `&self`, each operation locks one shard (a reader-writer lock,
+//! so parallel read-only phases such as e-matching do not serialise), and
+//! [`Hashcons::insert_or_get`] is atomic: two threads inserting the same
+//! node get the same answer. Through `&mut self`, shards are reached without
+//! locking, and [`Hashcons::shards_mut`] hands each shard to its own worker
+//! so that batch updates run in parallel, deterministically (a node always
+//! lands in the same shard, whatever the thread count).
+
+use std::hash::{BuildHasher, Hash};
+use std::sync::RwLock;
+
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
+
+use crate::Id;
+
+/// Number of shards; a power of two, fixed so results never depend on the
+/// thread count.
+pub const SHARDS: usize = 64;
+
+/// One shard: a plain hash table of (node, class) pairs.
+pub type Shard<L> = HashTable<(L, Id)>;
+
+/// A sharded map from canonical nodes to class ids.
+///
+/// ```
+/// use saturn::{Hashcons, SymbolLang, Id};
+/// let h = Hashcons::default();
+/// let x = SymbolLang::leaf("x");
+/// assert_eq!(h.insert_or_get(x.clone(), Id::from(0usize)), None);
+/// assert_eq!(h.insert_or_get(x.clone(), Id::from(1usize)), Some(Id::from(0usize)));
+/// assert_eq!(h.get(&x), Some(Id::from(0usize)));
+/// assert_eq!(h.len(), 1);
+/// ```
+pub struct Hashcons<L> {
+    shards: Box<[RwLock<Shard<L>>]>,
+}
+
+impl<L> Default for Hashcons<L> {
+    fn default() -> Self {
+        Hashcons {
+            shards: (0..SHARDS).map(|_| RwLock::new(HashTable::new())).collect(),
+        }
+    }
+}
+
+/// The hash used for nodes everywhere in the engine.
+#[inline(always)]
+pub fn hash_node<L: Hash>(node: &L) -> u64 {
+    FxBuildHasher.hash_one(node)
+}
+
+/// The shard a node with hash `h` lives in.
+#[inline(always)]
+pub fn shard_of(h: u64) -> usize {
+    // High bits: hashbrown uses the low and top-7 bits inside a table.
+    ((h >> 40) as usize) & (SHARDS - 1)
+}
+
+impl<L: Eq + Hash> Hashcons<L> {
+    /// The class of `node`, if present.
+    #[inline]
+    pub fn get(&self, node: &L) -> Option<Id> {
+        let h = hash_node(node);
+        let shard = self.shards[shard_of(h)]
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        shard.find(h, |(n, _)| n == node).map(|(_, id)| *id)
+    }
+
+    /// Inserts `node -> id` unless the node is present; returns the id that
+    /// was there. Atomic with respect to other callers.
+    pub fn insert_or_get(&self, node: L, id: Id) -> Option<Id> {
+        let h = hash_node(&node);
+        let mut shard = self.shards[shard_of(h)]
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        insert_in(&mut shard, h, node, id)
+    }
+
+    /// The class of `node` without locking.
+    #[inline]
+    pub fn get_mut(&mut self, node: &L) -> Option<Id> {
+        let h = hash_node(node);
+        let shard = self.shards[shard_of(h)]
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner());
+        shard.find(h, |(n, _)| n == node).map(|(_, id)| *id)
+    }
+
+    /// [`Hashcons::insert_or_get`] without locking.
+    #[inline]
+    pub fn insert_mut(&mut self, node: L, id: Id) -> Option<Id> {
+        let h = hash_node(&node);
+        let shard = self.shards[shard_of(h)]
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner());
+        insert_in(shard, h, node, id)
+    }
+
+    /// Removes `node`, returning its class.
+    pub fn remove_mut(&mut self, node: &L) -> Option<Id> {
+        let h = hash_node(node);
+        let shard = self.shards[shard_of(h)]
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner());
+        match shard.find_entry(h, |(n, _)| n == node) {
+            Ok(e) => Some(e.remove().0 .1),
+            Err(_) => None,
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every shard, unlocked, for parallel batch work.
+    pub fn shards_mut(&mut self) -> impl Iterator<Item = &mut Shard<L>> {
+        self.shards
+            .iter_mut()
+            .map(|s| s.get_mut().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Visits every entry (in shard order, then table order).
+    pub fn for_each(&self, mut f: impl FnMut(&L, Id)) {
+        for s in self.shards.iter() {
+            for (n, id) in s.read().unwrap_or_else(|e| e.into_inner()).iter() {
+                f(n, *id)
+            }
+        }
+    }
+}
+
+/// Inserts into one shard with a precomputed hash.
+#[inline]
+pub fn insert_in<L: Eq + Hash>(shard: &mut Shard<L>, h: u64, node: L, id: Id) -> Option<Id> {
+    match shard.entry(h, |(n, _)| *n == node, |(n, _)| hash_node(n)) {
+        hashbrown::hash_table::Entry::Occupied(e) => Some(e.get().1),
+        hashbrown::hash_table::Entry::Vacant(e) => {
+            e.insert((node, id));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SymbolLang;
+
+    #[test]
+    fn concurrent_insert_or_get_agrees_on_one_winner() {
+        let h: Hashcons<SymbolLang> = Hashcons::default();
+        let winners: Vec<Vec<Id>> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..8u32)
+                .map(|t| {
+                    let h = &h;
+                    s.spawn(move || {
+                        (0..500u32)
+                            .map(|i| {
+                                let n = SymbolLang::leaf(format!("n{i}").as_str());
+                                let mine = Id::from(t * 1000 + i);
+                                h.insert_or_get(n, mine).unwrap_or(mine)
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|j| j.join().unwrap()).collect()
+        });
+        assert_eq!(h.len(), 500);
+        for w in &winners[1..] {
+            assert_eq!(w, &winners[0], "every thread sees the same class per node");
+        }
+    }
+}

@@ -1,0 +1,38 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod analysis;
+mod append_only;
+mod egraph;
+mod error;
+mod extract;
+mod hashcons;
+mod id;
+mod language;
+mod macros;
+mod pattern;
+mod rewrite;
+pub mod rules;
+mod runner;
+pub mod sexp;
+mod subst;
+mod symbol;
+mod symbol_lang;
+mod unionfind;
+
+pub use analysis::{merge_max, merge_min, merge_option, Analysis, DidMerge};
+pub use append_only::AppendOnlyVec;
+pub use egraph::{EClass, EGraph};
+pub use error::{ParseError, Pos};
+pub use extract::{AstDepth, AstSize, CostFunction, Extractor};
+pub use hashcons::Hashcons;
+pub use id::Id;
+pub use language::{FromOp, FromOpError, Language, LanguageChildren, RecExpr};
+pub use pattern::{ENodeOrVar, Pattern};
+pub use rewrite::{Actions, Applier, Condition, ConditionEqual, Ref, Rewrite};
+pub use runner::{Hook, Iteration, Runner, Scheduler, StopReason};
+pub use subst::{Subst, Var};
+pub use symbol::Symbol;
+pub use symbol_lang::SymbolLang;
+pub use unionfind::UnionFind;

@@ -1,0 +1,296 @@
+//! Patterns and e-matching.
+//!
+//! A [`Pattern`] is a term with variables. It is compiled once into a small
+//! program for a backtracking matcher (as in egg and de Moura–Bjørner's
+//! e-matching machine): `Bind` walks the nodes of a class that have the
+//! wanted operator and loads their children into registers, `Compare`
+//! checks that a repeated (non-linear) variable is bound to the same class
+//! both times. Matching only reads the e-graph, so any number of threads can
+//! match at once.
+//!
+//! Each pattern also knows its depth: how far below the root a matched class
+//! can be. The runner uses it for incremental matching: a match that is new
+//! since the last search must touch a changed class, so its root lies within
+//! `depth` parent steps of one.
+
+use std::fmt;
+
+use crate::sexp::{self, Sexp};
+use crate::{Analysis, Pos};
+use crate::{EGraph, FromOp, Id, Language, ParseError, Subst, Var};
+
+/// A pattern node: an operator node (children index earlier pattern nodes)
+/// or a variable.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ENodeOrVar<L> {
+    /// An operator node.
+    ENode(L),
+    /// A variable.
+    Var(Var),
+}
+
+#[derive(Debug, Clone)]
+enum Instr<L> {
+    /// For each node in class `regs[i]` that matches `node`, load its
+    /// children into `regs[out..]`.
+    Bind { i: u16, out: u16, node: L },
+    /// Require `regs[i] == regs[j]`.
+    Compare { i: u16, j: u16 },
+}
+
+/// A compiled pattern.
+///
+/// ```
+/// use saturn::{EGraph, Pattern, SymbolLang};
+/// let mut eg = EGraph::<SymbolLang, ()>::default();
+/// let root = eg.add_expr(&"(+ (* a 2) (* a 3))".parse().unwrap());
+/// eg.rebuild();
+/// let p: Pattern<SymbolLang> = "(+ (* ?x ?y) (* ?x ?z))".parse().unwrap();
+/// let m = p.search_eclass(&eg, root);
+/// assert_eq!(m.len(), 1);
+/// assert_eq!(p.depth(), 2);
+/// let q: Pattern<SymbolLang> = "(+ ?x ?x)".parse().unwrap();
+/// assert!(q.search_eclass(&eg, root).is_empty()); // non-linear
+/// ```
+#[derive(Clone)]
+pub struct Pattern<L> {
+    ast: Vec<ENodeOrVar<L>>,
+    vars: Vec<Var>,
+    program: Vec<Instr<L>>,
+    /// Register of each variable, in `vars` order.
+    var_regs: Vec<u16>,
+    n_regs: usize,
+    depth: usize,
+}
+
+impl<L: Language> Pattern<L> {
+    /// Builds a pattern from nodes in post-order (the last is the root).
+    ///
+    /// # Panics
+    /// If a child index does not point to an earlier node, or `ast` is
+    /// empty; parse patterns from text to get errors instead.
+    pub fn from_ast(ast: Vec<ENodeOrVar<L>>) -> Self {
+        assert!(!ast.is_empty(), "empty pattern");
+        let mut vars = vec![];
+        for n in &ast {
+            if let ENodeOrVar::Var(v) = n {
+                if !vars.contains(v) {
+                    vars.push(*v);
+                }
+            }
+        }
+        let mut p = Pattern {
+            ast,
+            vars,
+            program: vec![],
+            var_regs: vec![],
+            n_regs: 1,
+            depth: 0,
+        };
+        p.compile();
+        p
+    }
+
+    fn compile(&mut self) {
+        let mut var_reg: Vec<Option<u16>> = vec![None; self.vars.len()];
+        // (pattern index, register, depth)
+        let mut todo = vec![(self.ast.len() - 1, 0u16, 0usize)];
+        let mut next_reg = 1u16;
+        let mut depth = 0;
+        while let Some((idx, reg, d)) = todo.pop() {
+            depth = depth.max(d);
+            match &self.ast[idx] {
+                ENodeOrVar::Var(v) => {
+                    let k = self.vars.iter().position(|x| x == v).expect("collected");
+                    match var_reg[k] {
+                        Some(r) => self.program.push(Instr::Compare { i: r, j: reg }),
+                        None => var_reg[k] = Some(reg),
+                    }
+                }
+                ENodeOrVar::ENode(n) => {
+                    let out = next_reg;
+                    next_reg += n.children().len() as u16;
+                    self.program.push(Instr::Bind {
+                        i: reg,
+                        out,
+                        node: n.clone(),
+                    });
+                    // Push in reverse so children are matched left to right.
+                    for (k, &c) in n.children().iter().enumerate().rev() {
+                        todo.push((c.index(), out + k as u16, d + 1));
+                    }
+                }
+            }
+        }
+        self.var_regs = var_reg.into_iter().map(|r| r.expect("bound")).collect();
+        self.n_regs = next_reg as usize;
+        self.depth = depth;
+    }
+
+    /// The nodes, in post-order.
+    pub fn ast(&self) -> &[ENodeOrVar<L>] {
+        &self.ast
+    }
+
+    /// The variables, in order of first appearance.
+    pub fn vars(&self) -> &[Var] {
+        &self.vars
+    }
+
+    /// How many parent steps below the root a matched class can be.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// The root's operator key, or `None` when the root is a variable.
+    pub fn root_discriminant(&self) -> Option<L::Discriminant> {
+        match self.ast.last()? {
+            ENodeOrVar::ENode(n) => Some(n.discriminant()),
+            ENodeOrVar::Var(_) => None,
+        }
+    }
+
+    /// All matches rooted at class `eclass` (which must be canonical in a
+    /// rebuilt e-graph).
+    pub fn search_eclass<N: Analysis<L>>(&self, egraph: &EGraph<L, N>, eclass: Id) -> Vec<Subst> {
+        let mut out = vec![];
+        self.search_eclass_into(egraph, eclass, &mut out);
+        out
+    }
+
+    /// Appends the matches rooted at `eclass` to `out`; returns how many.
+    pub fn search_eclass_into<N: Analysis<L>>(
+        &self,
+        egraph: &EGraph<L, N>,
+        eclass: Id,
+        out: &mut Vec<Subst>,
+    ) -> usize {
+        let before = out.len();
+        let mut regs = smallvec::SmallVec::<[Id; 16]>::from_elem(Id(0), self.n_regs);
+        regs[0] = eclass;
+        self.run(egraph, 0, &mut regs, out);
+        out.len() - before
+    }
+
+    fn run<N: Analysis<L>>(
+        &self,
+        egraph: &EGraph<L, N>,
+        pc: usize,
+        regs: &mut [Id],
+        out: &mut Vec<Subst>,
+    ) {
+        let Some(instr) = self.program.get(pc) else {
+            let mut s = Subst::with_capacity(self.vars.len());
+            for (v, &r) in self.vars.iter().zip(&self.var_regs) {
+                s.insert(*v, regs[r as usize]);
+            }
+            out.push(s);
+            return;
+        };
+        match instr {
+            Instr::Compare { i, j } => {
+                if regs[*i as usize] == regs[*j as usize] {
+                    self.run(egraph, pc + 1, regs, out)
+                }
+            }
+            Instr::Bind { i, out: o, node } => {
+                let Some(class) = egraph.class(regs[*i as usize]) else {
+                    return;
+                };
+                let o = *o as usize;
+                // Nodes are sorted operator-first, so matching nodes are
+                // contiguous: stop at the first miss after a hit.
+                let mut seen = false;
+                for n in &class.nodes {
+                    if node.matches(n) {
+                        seen = true;
+                        let cs = n.children();
+                        regs[o..o + cs.len()].copy_from_slice(cs);
+                        self.run(egraph, pc + 1, regs, out);
+                    } else if seen {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<L: FromOp> Pattern<L> {
+    /// Parses a pattern from an s-expression (for rule files).
+    pub fn from_sexp(s: &Sexp) -> Result<Self, ParseError> {
+        let mut ast = vec![];
+        build_pattern(s, &mut ast)?;
+        Ok(Pattern::from_ast(ast))
+    }
+}
+
+fn build_pattern<L: FromOp>(s: &Sexp, ast: &mut Vec<ENodeOrVar<L>>) -> Result<Id, ParseError> {
+    let (op, args, pos): (&str, &[Sexp], Pos) = match s {
+        Sexp::Atom(a, p) => (a, &[], *p),
+        Sexp::List(items, p) => match items.split_first() {
+            None => return Err(ParseError::new(*p, "empty list `()` is not a pattern")),
+            Some((Sexp::Atom(op, _), rest)) => (op, rest, *p),
+            Some((first, _)) => {
+                return Err(ParseError::new(
+                    first.pos(),
+                    "an operator must be a word, not a list",
+                ))
+            }
+        },
+    };
+    if op.starts_with('?') {
+        if !args.is_empty() {
+            return Err(ParseError::new(
+                pos,
+                format!("variable `{op}` cannot have children"),
+            ));
+        }
+        let v = Var::new(op).map_err(|e| ParseError::new(pos, e))?;
+        ast.push(ENodeOrVar::Var(v));
+        return Ok(Id::from(ast.len() - 1));
+    }
+    let mut children = Vec::with_capacity(args.len());
+    for a in args {
+        children.push(build_pattern(a, ast)?);
+    }
+    let node = L::from_op(op, children).map_err(|e| ParseError::new(pos, e.to_string()))?;
+    ast.push(ENodeOrVar::ENode(node));
+    Ok(Id::from(ast.len() - 1))
+}
+
+impl<L: FromOp> std::str::FromStr for Pattern<L> {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Pattern::from_sexp(&sexp::parse_one(s)?)
+    }
+}
+
+impl<L: Language + fmt::Display> Pattern<L> {
+    fn write(&self, f: &mut fmt::Formatter<'_>, i: usize) -> fmt::Result {
+        match &self.ast[i] {
+            ENodeOrVar::Var(v) => write!(f, "{v}"),
+            ENodeOrVar::ENode(n) if n.is_leaf() => write!(f, "{n}"),
+            ENodeOrVar::ENode(n) => {
+                write!(f, "({n}")?;
+                for c in n.children() {
+                    f.write_str(" ")?;
+                    self.write(f, c.index())?;
+                }
+                f.write_str(")")
+            }
+        }
+    }
+}
+
+impl<L: Language + fmt::Display> fmt::Display for Pattern<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f, self.ast.len() - 1)
+    }
+}
+
+impl<L: Language + fmt::Display> fmt::Debug for Pattern<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}

@@ -1,0 +1,404 @@
+//! Rewrites: a pattern to search, conditions, and an applier.
+//!
+//! Applying is split in two, so that the expensive part runs in parallel
+//! and the result does not depend on thread timing:
+//! 1. *staging* (parallel, read-only): for each match, conditions are
+//!    checked and the applier describes what to add and union in an
+//!    [`Actions`] buffer. Nodes that already exist resolve to their class;
+//!    missing ones become pending nodes local to the buffer;
+//! 2. *commit* (in match order): pending nodes are added and unions
+//!    performed. Ids of new nodes thus depend only on the match order,
+//!    which is fixed (rule, then root class, then matcher order).
+//!
+//! Appliers and conditions written in Rust implement [`Applier`] and
+//! [`Condition`] (closures are conditions); rule files build them from
+//! text (see [`crate::rules`]).
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::pattern::ENodeOrVar;
+use crate::{Analysis, EGraph, Id, Language, Pattern, Subst, Symbol, Var};
+
+/// A reference to a class that exists, or to a node pending in an
+/// [`Actions`] buffer.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ref(u32);
+
+const PENDING: u32 = 1 << 31;
+
+impl Ref {
+    /// An existing class.
+    pub fn class(id: Id) -> Ref {
+        debug_assert!(id.0 < PENDING);
+        Ref(id.0)
+    }
+
+    /// The class, if this refers to an existing one.
+    pub fn as_class(self) -> Option<Id> {
+        (self.0 < PENDING).then_some(Id(self.0))
+    }
+
+    fn pending(i: usize) -> Ref {
+        Ref(PENDING | i as u32)
+    }
+
+    fn pending_index(self) -> Option<usize> {
+        (self.0 >= PENDING).then_some((self.0 & !PENDING) as usize)
+    }
+}
+
+impl fmt::Debug for Ref {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.pending_index() {
+            Some(i) => write!(f, "pending#{i}"),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+/// What applying some matches will do: nodes to add and classes to union.
+///
+/// Children of pending nodes are [`Ref`]s encoded in the node's `Id` slots.
+pub struct Actions<L> {
+    pub(crate) nodes: Vec<L>,
+    pub(crate) unions: Vec<(Ref, Ref)>,
+    /// Where each match's actions end: (end of `nodes`, end of `unions`).
+    pub(crate) marks: Vec<(u32, u32)>,
+}
+
+impl<L> Default for Actions<L> {
+    fn default() -> Self {
+        Actions {
+            nodes: vec![],
+            unions: vec![],
+            marks: vec![],
+        }
+    }
+}
+
+impl<L: Language> Actions<L> {
+    /// Adds `node` whose children are refs; returns its ref. If every child
+    /// is an existing class and the node exists, no node is queued.
+    pub fn add<N: Analysis<L>>(&mut self, egraph: &EGraph<L, N>, mut node: L) -> Ref {
+        let mut all_existing = true;
+        for c in node.children_mut() {
+            match Ref(c.0).as_class() {
+                Some(id) => *c = egraph.union_find().find_readonly(id),
+                None => all_existing = false,
+            }
+        }
+        if all_existing {
+            if let Some(id) = egraph.lookup_canonical(&node) {
+                return Ref::class(id);
+            }
+        }
+        self.nodes.push(node);
+        Ref::pending(self.nodes.len() - 1)
+    }
+
+    /// Instantiates `pattern` under `subst` (variables in `extra` take
+    /// precedence); returns the root's ref.
+    pub fn instantiate<N: Analysis<L>>(
+        &mut self,
+        egraph: &EGraph<L, N>,
+        pattern: &Pattern<L>,
+        subst: &Subst,
+        extra: &[(Var, Ref)],
+    ) -> Ref {
+        let mut refs: smallvec::SmallVec<[Ref; 16]> = smallvec::SmallVec::new();
+        for n in pattern.ast() {
+            let r = match n {
+                ENodeOrVar::Var(v) => match extra.iter().find(|(x, _)| x == v) {
+                    Some((_, r)) => *r,
+                    None => Ref::class(subst[*v]),
+                },
+                ENodeOrVar::ENode(n) => {
+                    let node = n.clone().map_children(|c| Id(refs[c.index()].0));
+                    self.add(egraph, node)
+                }
+            };
+            refs.push(r);
+        }
+        *refs.last().expect("non-empty pattern")
+    }
+
+    /// Records that `a` and `b` are equal.
+    pub fn union(&mut self, a: Ref, b: Ref) {
+        if a != b {
+            self.unions.push((a, b));
+        }
+    }
+
+    /// True when `a` and `b` denote the same term: the same class, or
+    /// pending nodes that are structurally equal.
+    pub fn same<N: Analysis<L>>(&self, egraph: &EGraph<L, N>, a: Ref, b: Ref) -> bool {
+        match (a.pending_index(), b.pending_index()) {
+            (None, None) => {
+                let uf = egraph.union_find();
+                uf.find_readonly(Id(a.0)) == uf.find_readonly(Id(b.0))
+            }
+            (Some(i), Some(j)) => {
+                let (x, y) = (&self.nodes[i], &self.nodes[j]);
+                i == j
+                    || (x.matches(y)
+                        && x.children()
+                            .iter()
+                            .zip(y.children())
+                            .all(|(p, q)| self.same(egraph, Ref(p.0), Ref(q.0))))
+            }
+            _ => false,
+        }
+    }
+
+    /// Number of matches staged.
+    pub fn len(&self) -> usize {
+        self.marks.len()
+    }
+
+    /// True when no match was staged.
+    pub fn is_empty(&self) -> bool {
+        self.marks.is_empty()
+    }
+
+    pub(crate) fn mark(&mut self) {
+        self.marks
+            .push((self.nodes.len() as u32, self.unions.len() as u32));
+    }
+
+    /// Adds the pending nodes and performs the unions of matches
+    /// `[from, to)` of this buffer; returns how many unions changed the
+    /// e-graph.
+    pub(crate) fn commit<N: Analysis<L>>(
+        &self,
+        egraph: &mut EGraph<L, N>,
+        from: usize,
+        to: usize,
+        resolved: &mut Vec<Id>,
+    ) -> usize {
+        let (n0, u0) = if from == 0 {
+            (0, 0)
+        } else {
+            self.marks[from - 1]
+        };
+        let (n1, u1) = self.marks[to - 1];
+        resolved.clear();
+        resolved.resize((n1 - n0) as usize, Id(0));
+        let resolve = |r: Ref, resolved: &[Id]| match r.pending_index() {
+            Some(i) => resolved[i - n0 as usize],
+            None => Id(r.0),
+        };
+        for i in n0 as usize..n1 as usize {
+            let node = self.nodes[i]
+                .clone()
+                .map_children(|c| resolve(Ref(c.0), resolved));
+            resolved[i - n0 as usize] = egraph.add(node);
+        }
+        let mut n = 0;
+        for &(a, b) in &self.unions[u0 as usize..u1 as usize] {
+            n += egraph.union(resolve(a, resolved), resolve(b, resolved)) as usize;
+        }
+        n
+    }
+}
+
+/// The right-hand side of a rewrite: stages actions for one match.
+pub trait Applier<L: Language, N: Analysis<L>>: Send + Sync {
+    /// Stages what to do for the match `subst` rooted at `eclass`.
+    fn apply(&self, egraph: &EGraph<L, N>, eclass: Id, subst: &Subst, out: &mut Actions<L>);
+
+    /// The variables it reads (checked against the searcher's).
+    fn vars(&self) -> Vec<Var> {
+        vec![]
+    }
+
+    /// True when its effect depends only on the matched classes (their
+    /// nodes and data), so incremental matching may skip old matches.
+    fn is_local(&self) -> bool {
+        true
+    }
+
+    /// The pattern, when the applier is one (for printing and porting).
+    fn pattern(&self) -> Option<&Pattern<L>> {
+        None
+    }
+}
+
+impl<L: Language, N: Analysis<L>> Applier<L, N> for Pattern<L> {
+    fn apply(&self, egraph: &EGraph<L, N>, eclass: Id, subst: &Subst, out: &mut Actions<L>) {
+        let r = out.instantiate(egraph, self, subst, &[]);
+        out.union(Ref::class(eclass), r);
+    }
+    fn vars(&self) -> Vec<Var> {
+        self.vars().to_vec()
+    }
+    fn pattern(&self) -> Option<&Pattern<L>> {
+        Some(self)
+    }
+}
+
+/// A side condition of a rewrite.
+pub trait Condition<L: Language, N: Analysis<L>>: Send + Sync {
+    /// True when the rewrite may fire for this match. May stage nodes in
+    /// `out` (as [`ConditionEqual`] does).
+    fn check(&self, egraph: &EGraph<L, N>, eclass: Id, subst: &Subst, out: &mut Actions<L>)
+        -> bool;
+
+    /// The variables it reads.
+    fn vars(&self) -> Vec<Var> {
+        vec![]
+    }
+
+    /// True when the answer depends only on the matched classes (their
+    /// nodes, data and identity). A non-local condition makes its rule be
+    /// searched in full every iteration.
+    fn is_local(&self) -> bool {
+        true
+    }
+}
+
+impl<L, N, F> Condition<L, N> for F
+where
+    L: Language,
+    N: Analysis<L>,
+    F: Fn(&EGraph<L, N>, Id, &Subst) -> bool + Send + Sync,
+{
+    fn check(&self, egraph: &EGraph<L, N>, eclass: Id, subst: &Subst, _: &mut Actions<L>) -> bool {
+        self(egraph, eclass, subst)
+    }
+}
+
+/// Holds when two patterns, instantiated under the match, are equal. Like
+/// egg's `ConditionEqual`, it adds both instantiations to the e-graph, so
+/// that later rewrites can prove them equal; it is not local.
+pub struct ConditionEqual<L>(pub Pattern<L>, pub Pattern<L>);
+
+impl<L: Language, N: Analysis<L>> Condition<L, N> for ConditionEqual<L> {
+    fn check(&self, egraph: &EGraph<L, N>, _: Id, subst: &Subst, out: &mut Actions<L>) -> bool {
+        let a = out.instantiate(egraph, &self.0, subst, &[]);
+        let b = out.instantiate(egraph, &self.1, subst, &[]);
+        out.same(egraph, a, b)
+    }
+    fn vars(&self) -> Vec<Var> {
+        let mut v = self.0.vars().to_vec();
+        v.extend_from_slice(self.1.vars());
+        v
+    }
+    fn is_local(&self) -> bool {
+        false
+    }
+}
+
+/// A rewrite rule.
+///
+/// ```
+/// use saturn::*;
+/// let r: Rewrite<SymbolLang, ()> = Rewrite::new(
+///     "comm-add",
+///     "(+ ?a ?b)".parse().unwrap(),
+///     "(+ ?b ?a)".parse::<Pattern<SymbolLang>>().unwrap(),
+/// ).unwrap();
+/// assert_eq!(r.name.as_str(), "comm-add");
+/// assert!(Rewrite::<SymbolLang, ()>::new(
+///     "bad", "(f ?a)".parse().unwrap(), "(g ?b)".parse::<Pattern<SymbolLang>>().unwrap(),
+/// ).is_err());
+/// ```
+#[derive(Clone)]
+pub struct Rewrite<L: Language, N: Analysis<L>> {
+    /// Its name.
+    pub name: Symbol,
+    /// The left-hand side.
+    pub searcher: Pattern<L>,
+    /// The right-hand side.
+    pub applier: Arc<dyn Applier<L, N>>,
+    /// Side conditions, all of which must hold.
+    pub conditions: Vec<Arc<dyn Condition<L, N>>>,
+}
+
+impl<L: Language, N: Analysis<L>> Rewrite<L, N> {
+    /// A rewrite; fails when the applier reads a variable the searcher does
+    /// not bind.
+    pub fn new(
+        name: impl Into<Symbol>,
+        searcher: Pattern<L>,
+        applier: impl Applier<L, N> + 'static,
+    ) -> Result<Self, String> {
+        let name = name.into();
+        for v in applier.vars() {
+            if !searcher.vars().contains(&v) {
+                return Err(format!(
+                    "rewrite {name}: right-hand side uses {v}, which the left-hand side does not bind"
+                ));
+            }
+        }
+        Ok(Rewrite {
+            name,
+            searcher,
+            applier: Arc::new(applier),
+            conditions: vec![],
+        })
+    }
+
+    /// Adds a side condition.
+    pub fn with_condition(mut self, c: impl Condition<L, N> + 'static) -> Self {
+        self.conditions.push(Arc::new(c));
+        self
+    }
+
+    /// True when incremental matching applies to this rule.
+    pub fn is_local(&self) -> bool {
+        self.applier.is_local() && self.conditions.iter().all(|c| c.is_local())
+    }
+
+    /// Stages the match `subst` at `eclass` into `out` (conditions first).
+    pub fn stage(&self, egraph: &EGraph<L, N>, eclass: Id, subst: &Subst, out: &mut Actions<L>) {
+        if self
+            .conditions
+            .iter()
+            .all(|c| c.check(egraph, eclass, subst, out))
+        {
+            self.applier.apply(egraph, eclass, subst, out);
+        }
+        out.mark();
+    }
+}
+
+impl<L: Language + fmt::Display, N: Analysis<L>> fmt::Debug for Rewrite<L, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name, self.searcher)?;
+        if let Some(p) = self.applier.pattern() {
+            write!(f, " => {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds a [`Rewrite`] from text, panicking on bad patterns (for rules
+/// written in Rust source; read rule files with [`crate::rules`] for
+/// errors instead).
+///
+/// ```
+/// use saturn::*;
+/// let r: Rewrite<SymbolLang, ()> = rewrite!("zero-add"; "(+ ?a 0)" => "?a");
+/// let c: Rewrite<SymbolLang, ()> = rewrite!("div"; "(/ ?a ?a)" => "1"
+///     if |eg: &EGraph<SymbolLang, ()>, _, s: &Subst| s["?a".parse().unwrap()] != Id::from(0usize));
+/// assert_eq!(c.conditions.len(), 1);
+/// ```
+#[macro_export]
+macro_rules! rewrite {
+    ($name:expr; $lhs:tt => { $applier:expr } $(if $cond:expr)*) => {{
+        let lhs: $crate::Pattern<_> = $lhs.parse().unwrap();
+        #[allow(unused_mut)]
+        let mut r = $crate::Rewrite::new($name, lhs, $applier).unwrap();
+        $( r = r.with_condition($cond); )*
+        r
+    }};
+    ($name:expr; $lhs:tt => $rhs:tt $(if $cond:expr)*) => {{
+        let lhs: $crate::Pattern<_> = $lhs.parse().unwrap();
+        let rhs: $crate::Pattern<_> = $rhs.parse().unwrap();
+        #[allow(unused_mut)]
+        let mut r = $crate::Rewrite::new($name, lhs, rhs).unwrap();
+        $( r = r.with_condition($cond); )*
+        r
+    }};
+}

@@ -1,0 +1,653 @@
+//! The runner: equality saturation in bulk-synchronous parallel rounds.
+//!
+//! Each iteration:
+//! 1. **search** (parallel): work items are (rule, chunk of root classes),
+//!    so one expensive rule spreads over all threads. After the first
+//!    search of a rule, only *candidate roots* are searched: classes within
+//!    the rule's pattern depth (in parent steps) of a class that changed
+//!    since the rule was last searched. Any match that is new must touch a
+//!    changed class, so nothing new is missed; old matches would only
+//!    re-apply what is already there. Rules with non-local conditions or
+//!    appliers are searched in full. When the candidates are most of the
+//!    graph, the full index is used instead.
+//! 2. **schedule**: the scheduler may ban rules that match too often
+//!    (egg's backoff). To decide as egg would, the runner keeps, per rule,
+//!    the match count of every root, so the rule's total over the whole
+//!    e-graph is known exactly even though only candidates were searched.
+//! 3. **apply**: staging in parallel over the same work items (conditions,
+//!    instantiation, lookups), then a commit in match order (see
+//!    [`crate::rewrite`]). Limits are checked after each rule's commit.
+//! 4. **rebuild** (parallel node canonicalization).
+//!
+//! The order of everything observable (new ids, unions) depends only on
+//! the rule order and class ids, never on the thread count or timing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::{Actions, Analysis, EGraph, Id, Language, RecExpr, Rewrite, Subst, Symbol};
+
+/// Why a run stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StopReason {
+    /// Nothing changed in an iteration.
+    Saturated,
+    /// The iteration limit was reached.
+    IterationLimit(usize),
+    /// The node limit was exceeded (the size when it was noticed).
+    NodeLimit(usize),
+    /// The time limit was exceeded (seconds elapsed).
+    TimeLimit(f64),
+    /// A hook or the caller stopped it.
+    Other(String),
+}
+
+/// Statistics of one iteration.
+#[derive(Debug, Clone, Default)]
+pub struct Iteration {
+    /// Nodes (hashcons entries) at the start.
+    pub egraph_nodes: usize,
+    /// Classes at the start.
+    pub egraph_classes: usize,
+    /// Rules that changed the e-graph, with how many unions each made.
+    pub applied: Vec<(Symbol, usize)>,
+    /// Matches found (over searched roots, banned rules excluded).
+    pub n_matches: usize,
+    /// Root classes searched, summed over rules.
+    pub roots_searched: usize,
+    /// Seconds in search (and scheduling).
+    pub search_time: f64,
+    /// Seconds in staging and commit.
+    pub apply_time: f64,
+    /// Seconds in rebuild.
+    pub rebuild_time: f64,
+    /// Seconds for the iteration.
+    pub total_time: f64,
+    /// Unions found by rebuild.
+    pub n_rebuilds: usize,
+    /// Why the run stopped here, if it did.
+    pub stop_reason: Option<StopReason>,
+}
+
+/// Which rules run when.
+#[derive(Debug, Clone)]
+pub enum Scheduler {
+    /// Every rule, every iteration.
+    Simple,
+    /// egg's backoff: a rule matching more than `match_limit << times_banned`
+    /// times in an iteration is banned for `ban_length << times_banned`
+    /// iterations.
+    Backoff {
+        /// Initial match limit.
+        match_limit: usize,
+        /// Initial ban length.
+        ban_length: usize,
+    },
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Scheduler::Backoff {
+            match_limit: 1000,
+            ban_length: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct RuleState {
+    times_banned: usize,
+    banned_until: usize,
+    /// Iteration of the last search (the log index it covered).
+    last_search: Option<usize>,
+    /// `last_search` before this iteration's search, restored when the
+    /// rule is banned (its matches were not applied, so they must be found
+    /// again when the ban ends).
+    prev_search: Option<usize>,
+    /// Matches per root class id at the last search of that root.
+    counts: Vec<u32>,
+    total: usize,
+}
+
+/// A hook, run at the start of every iteration.
+pub type Hook<L, N> = Box<dyn FnMut(&mut Runner<L, N>) -> Result<(), String> + Send>;
+
+/// Runs rewrites to saturation or a limit.
+///
+/// ```
+/// use saturn::*;
+/// let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
+///     rewrite!("comm"; "(+ ?a ?b)" => "(+ ?b ?a)"),
+///     rewrite!("zero"; "(+ ?a 0)" => "?a"),
+/// ];
+/// let runner = Runner::default()
+///     .with_expr(&"(+ 0 (+ x 0))".parse().unwrap())
+///     .with_threads(2)
+///     .run(&rules);
+/// assert_eq!(runner.stop_reason, Some(StopReason::Saturated));
+/// let (cost, best) = Extractor::new(&runner.egraph, AstSize).find_best(runner.roots[0]);
+/// assert_eq!((cost, best.to_string()), (1, "x".to_string()));
+/// ```
+pub struct Runner<L: Language, N: Analysis<L>> {
+    /// The e-graph.
+    pub egraph: EGraph<L, N>,
+    /// Classes of the terms added with [`Runner::with_expr`].
+    pub roots: Vec<Id>,
+    /// One entry per iteration run.
+    pub iterations: Vec<Iteration>,
+    /// Why it stopped.
+    pub stop_reason: Option<StopReason>,
+    iter_limit: usize,
+    node_limit: usize,
+    time_limit: Duration,
+    threads: usize,
+    incremental: bool,
+    scheduler: Scheduler,
+    hooks: Vec<Hook<L, N>>,
+    start: Option<Instant>,
+    /// Changes drained before each search (log[i] is before iteration i).
+    log: Vec<Vec<Id>>,
+    states: Vec<RuleState>,
+    cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl<L: Language, N: Analysis<L> + Default> Default for Runner<L, N> {
+    fn default() -> Self {
+        Runner::new(N::default())
+    }
+}
+
+/// One unit of parallel work: a rule and a slice of its roots.
+struct Item {
+    rule: usize,
+    start: usize,
+    end: usize,
+}
+
+impl<L: Language, N: Analysis<L>> Runner<L, N> {
+    /// A runner over an empty e-graph with egg's default limits (30
+    /// iterations, 10,000 nodes, 5 seconds) and scheduler (backoff).
+    pub fn new(analysis: N) -> Self {
+        Runner {
+            egraph: EGraph::new(analysis),
+            roots: vec![],
+            iterations: vec![],
+            stop_reason: None,
+            iter_limit: 30,
+            node_limit: 10_000,
+            time_limit: Duration::from_secs(5),
+            threads: 1,
+            incremental: true,
+            scheduler: Scheduler::default(),
+            hooks: vec![],
+            start: None,
+            log: vec![],
+            states: vec![],
+            cancel: None,
+        }
+    }
+
+    /// Adds a term; its class is pushed to `roots`.
+    pub fn with_expr(mut self, expr: &RecExpr<L>) -> Self {
+        let id = self.egraph.add_expr(expr);
+        self.roots.push(id);
+        self
+    }
+
+    /// Runs on this e-graph instead.
+    pub fn with_egraph(mut self, egraph: EGraph<L, N>) -> Self {
+        self.egraph = egraph;
+        self
+    }
+
+    /// Stops after this many iterations.
+    pub fn with_iter_limit(mut self, n: usize) -> Self {
+        self.iter_limit = n;
+        self
+    }
+
+    /// Stops once the hashcons holds more than this many nodes.
+    pub fn with_node_limit(mut self, n: usize) -> Self {
+        self.node_limit = n;
+        self
+    }
+
+    /// Stops after this long.
+    pub fn with_time_limit(mut self, d: Duration) -> Self {
+        self.time_limit = d;
+        self
+    }
+
+    /// Worker threads for the parallel phases (1 runs everything on the
+    /// calling thread's pool of one).
+    pub fn with_threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
+        self
+    }
+
+    /// Turns incremental matching on (default) or off (search every root
+    /// every iteration, as egg does).
+    pub fn with_incremental(mut self, on: bool) -> Self {
+        self.incremental = on;
+        self
+    }
+
+    /// The rule scheduler.
+    pub fn with_scheduler(mut self, s: Scheduler) -> Self {
+        self.scheduler = s;
+        self
+    }
+
+    /// A hook run at the start of every iteration; an `Err` stops the run
+    /// with [`StopReason::Other`].
+    pub fn with_hook(
+        mut self,
+        hook: impl FnMut(&mut Runner<L, N>) -> Result<(), String> + Send + 'static,
+    ) -> Self {
+        self.hooks.push(Box::new(hook));
+        self
+    }
+
+    /// A flag that stops the run (between phases) once set.
+    pub fn with_cancel_flag(mut self, flag: Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.cancel = Some(flag);
+        self
+    }
+
+    /// Runs `rules` until saturation or a limit.
+    pub fn run(mut self, rules: &[Rewrite<L, N>]) -> Self {
+        self.egraph.rebuild();
+        self.states = vec![RuleState::default(); rules.len()];
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads)
+            .build()
+            .expect("thread pool");
+        pool.install(|| {
+            while self.stop_reason.is_none() {
+                let it = self.run_one(rules);
+                self.stop_reason = it.stop_reason.clone();
+                self.iterations.push(it);
+            }
+        });
+        self
+    }
+
+    fn check_limits(&self) -> Result<(), StopReason> {
+        let elapsed = self.start.expect("started").elapsed();
+        if elapsed > self.time_limit {
+            return Err(StopReason::TimeLimit(elapsed.as_secs_f64()));
+        }
+        let size = self.egraph.total_size();
+        if size > self.node_limit {
+            return Err(StopReason::NodeLimit(size));
+        }
+        if self.iterations.len() >= self.iter_limit {
+            return Err(StopReason::IterationLimit(self.iterations.len()));
+        }
+        if let Some(c) = &self.cancel {
+            if c.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(StopReason::Other("cancelled".into()));
+            }
+        }
+        Ok(())
+    }
+
+    fn run_one(&mut self, rules: &[Rewrite<L, N>]) -> Iteration {
+        let i = self.iterations.len();
+        self.start.get_or_insert_with(Instant::now);
+        let mut it = Iteration {
+            egraph_nodes: self.egraph.total_size(),
+            egraph_classes: self.egraph.number_of_classes(),
+            ..Default::default()
+        };
+        let ids_before = self.egraph.number_of_ids();
+        let mut result = self.check_limits();
+        if result.is_ok() {
+            let mut hooks = std::mem::take(&mut self.hooks);
+            result = hooks
+                .iter_mut()
+                .try_for_each(|h| h(self).map_err(StopReason::Other));
+            self.hooks = hooks;
+            if !self.egraph.is_clean() {
+                self.egraph.rebuild();
+            }
+        }
+        if let Err(r) = result {
+            it.stop_reason = Some(r);
+            return it;
+        }
+        let t0 = Instant::now();
+        self.log.push(self.egraph.take_changes());
+
+        // ---- search ----
+        let plans = self.plan_search(rules, i);
+        let mut items = vec![];
+        let threads = rayon::current_num_threads();
+        for (r, roots) in plans.iter().enumerate() {
+            let Some(roots) = roots else { continue };
+            let chunk = (roots.len() / (threads * 8)).clamp(16, 1024);
+            let mut s = 0;
+            while s < roots.len() {
+                let e = (s + chunk).min(roots.len());
+                items.push(Item {
+                    rule: r,
+                    start: s,
+                    end: e,
+                });
+                s = e;
+            }
+        }
+        let egraph = &self.egraph;
+        // Per item: (root, number of substs) and the substs.
+        let found: Vec<(Vec<(Id, u32)>, Vec<Subst>)> = items
+            .par_iter()
+            .map(|item| {
+                let pat = &rules[item.rule].searcher;
+                let roots = plans[item.rule].as_ref().expect("planned");
+                let mut per_root = Vec::with_capacity(item.end - item.start);
+                let mut substs = vec![];
+                for &root in &roots[item.start..item.end] {
+                    let n = pat.search_eclass_into(egraph, root, &mut substs);
+                    per_root.push((root, n as u32));
+                }
+                (per_root, substs)
+            })
+            .collect();
+        it.roots_searched = items.iter().map(|x| x.end - x.start).sum();
+        // Update exact per-rule totals, then let the scheduler decide.
+        for (item, (per_root, substs)) in items.iter().zip(&found) {
+            let st = &mut self.states[item.rule];
+            for &(root, n) in per_root {
+                let slot = &mut st.counts[root.index()];
+                st.total = st.total - *slot as usize + n as usize;
+                *slot = n;
+            }
+            it.n_matches += substs.len();
+        }
+        let mut accept = vec![false; rules.len()];
+        for (r, plan) in plans.iter().enumerate() {
+            if plan.is_none() {
+                continue;
+            }
+            accept[r] = match self.scheduler {
+                Scheduler::Simple => true,
+                Scheduler::Backoff {
+                    match_limit,
+                    ban_length,
+                } => {
+                    let st = &mut self.states[r];
+                    let threshold = match_limit << st.times_banned;
+                    if st.total > threshold {
+                        st.banned_until = i + (ban_length << st.times_banned);
+                        st.times_banned += 1;
+                        st.last_search = st.prev_search;
+                        false
+                    } else {
+                        true
+                    }
+                }
+            };
+        }
+        it.search_time = t0.elapsed().as_secs_f64();
+
+        // ---- apply: stage in parallel, commit in order ----
+        let t1 = Instant::now();
+        let staged: Vec<Option<Actions<L>>> = items
+            .par_iter()
+            .zip(found.par_iter())
+            .map(|(item, (per_root, substs))| {
+                if !accept[item.rule] || substs.is_empty() {
+                    return None;
+                }
+                let rule = &rules[item.rule];
+                let mut out = Actions::default();
+                let mut k = 0;
+                for &(root, n) in per_root {
+                    for s in &substs[k..k + n as usize] {
+                        rule.stage(egraph, root, s, &mut out);
+                    }
+                    k += n as usize;
+                }
+                Some(out)
+            })
+            .collect();
+        drop(found);
+        let mut resolved = vec![];
+        let mut applied: Vec<usize> = vec![0; rules.len()];
+        let mut result = Ok(());
+        let mut prev_rule = None;
+        for (item, actions) in items.iter().zip(&staged) {
+            if prev_rule.is_some_and(|p| p != item.rule) {
+                // Limits are checked between rules, as egg does.
+                result = self.check_limits_mid_iteration();
+                if result.is_err() {
+                    break;
+                }
+            }
+            prev_rule = Some(item.rule);
+            if let Some(a) = actions {
+                if !a.is_empty() {
+                    applied[item.rule] += a.commit(&mut self.egraph, 0, a.len(), &mut resolved);
+                }
+            }
+        }
+        if result.is_ok() && prev_rule.is_some() {
+            result = self.check_limits_mid_iteration();
+        }
+        drop(staged);
+        it.applied = rules
+            .iter()
+            .zip(&applied)
+            .filter(|(_, &n)| n > 0)
+            .map(|(r, &n)| (r.name, n))
+            .collect();
+        it.apply_time = t1.elapsed().as_secs_f64();
+
+        // ---- rebuild ----
+        let t2 = Instant::now();
+        it.n_rebuilds = self.egraph.rebuild();
+        it.rebuild_time = t2.elapsed().as_secs_f64();
+        it.total_time = t0.elapsed().as_secs_f64();
+
+        let unchanged = it.applied.is_empty()
+            && self.egraph.number_of_ids() == ids_before
+            && self.egraph.number_of_classes() == it.egraph_classes;
+        if result.is_ok() && unchanged && self.can_stop(i) {
+            result = Err(StopReason::Saturated);
+        }
+        it.stop_reason = result.err();
+        it
+    }
+
+    fn check_limits_mid_iteration(&self) -> Result<(), StopReason> {
+        let elapsed = self.start.expect("started").elapsed();
+        if elapsed > self.time_limit {
+            return Err(StopReason::TimeLimit(elapsed.as_secs_f64()));
+        }
+        let size = self.egraph.total_size();
+        if size > self.node_limit {
+            return Err(StopReason::NodeLimit(size));
+        }
+        Ok(())
+    }
+
+    /// With backoff, an apparent fixed point only counts when no rule is
+    /// banned; otherwise bans are fast-forwarded (as egg does).
+    fn can_stop(&mut self, i: usize) -> bool {
+        let banned: Vec<usize> = (0..self.states.len())
+            .filter(|&r| self.states[r].banned_until > i)
+            .collect();
+        if banned.is_empty() {
+            return true;
+        }
+        let min_ban = banned
+            .iter()
+            .map(|&r| self.states[r].banned_until)
+            .min()
+            .expect("non-empty");
+        let delta = min_ban - i;
+        for &r in &banned {
+            self.states[r].banned_until -= delta;
+        }
+        false
+    }
+
+    /// For each rule, the sorted roots to search this iteration, or `None`
+    /// when the rule is banned.
+    fn plan_search(&mut self, rules: &[Rewrite<L, N>], i: usize) -> Vec<Option<Vec<Id>>> {
+        let n_ids = self.egraph.number_of_ids();
+        let mut plans = Vec::with_capacity(rules.len());
+        // Candidate sets are shared by rules last searched at the same time.
+        let mut neighborhoods: Vec<(usize, Neighborhood)> = vec![];
+        let max_depth = rules.iter().map(|r| r.searcher.depth()).max().unwrap_or(0);
+        for (r, rule) in rules.iter().enumerate() {
+            let st = &mut self.states[r];
+            if st.counts.len() < n_ids {
+                st.counts.resize(n_ids, 0);
+            }
+            if i < st.banned_until {
+                plans.push(None);
+                continue;
+            }
+            let full = !self.incremental || !rule.is_local() || st.last_search.is_none();
+            let since = st.last_search.map_or(0, |s| s + 1);
+            st.prev_search = st.last_search;
+            st.last_search = Some(i);
+            let roots = if full {
+                None
+            } else {
+                let nb = match neighborhoods.iter().position(|(s, _)| *s == since) {
+                    Some(k) => &neighborhoods[k].1,
+                    None => {
+                        let nb = Neighborhood::compute(&self.egraph, &self.log[since..], max_depth);
+                        neighborhoods.push((since, nb));
+                        &neighborhoods.last().expect("pushed").1
+                    }
+                };
+                // Roots that were merged away lose their counts.
+                let st = &mut self.states[r];
+                for &d in &nb.dead {
+                    let slot = &mut st.counts[d.index()];
+                    st.total -= *slot as usize;
+                    *slot = 0;
+                }
+                nb.roots(rule.searcher.depth(), self.egraph.number_of_classes())
+            };
+            let roots = match roots {
+                Some(r) => r,
+                None => {
+                    let st = &mut self.states[r];
+                    st.counts.iter_mut().for_each(|c| *c = 0);
+                    st.total = 0;
+                    match rule.searcher.root_discriminant() {
+                        Some(d) => self
+                            .egraph
+                            .classes_by_op()
+                            .get(&d)
+                            .cloned()
+                            .unwrap_or_default(),
+                        None => self.egraph.classes().map(|c| c.id).collect(),
+                    }
+                }
+            };
+            plans.push(Some(roots));
+        }
+        plans
+    }
+
+    /// One line per iteration and totals, for humans.
+    pub fn report(&self) -> String {
+        let mut s = String::new();
+        let (mut se, mut ap, mut rb) = (0.0, 0.0, 0.0);
+        for it in &self.iterations {
+            se += it.search_time;
+            ap += it.apply_time;
+            rb += it.rebuild_time;
+        }
+        s += &format!(
+            "Runner report\n  stop reason: {:?}\n  iterations: {}\n  classes: {}\n  nodes: {}\n  search {:.4}s, apply {:.4}s, rebuild {:.4}s\n",
+            self.stop_reason,
+            self.iterations.len(),
+            self.egraph.number_of_classes(),
+            self.egraph.total_number_of_nodes(),
+            se,
+            ap,
+            rb
+        );
+        s
+    }
+}
+
+/// Classes near changed classes, by distance in parent steps.
+struct Neighborhood {
+    /// (class, distance), each class once, at its least distance.
+    near: Vec<(Id, u8)>,
+    /// Raw ids recorded as changed that are no longer canonical.
+    dead: Vec<Id>,
+}
+
+impl Neighborhood {
+    fn compute<L: Language, N: Analysis<L>>(
+        egraph: &EGraph<L, N>,
+        logs: &[Vec<Id>],
+        max_depth: usize,
+    ) -> Self {
+        let mut dist: rustc_hash::FxHashMap<Id, u8> = Default::default();
+        let mut dead = vec![];
+        let mut frontier = vec![];
+        for log in logs {
+            for &raw in log {
+                let c = egraph.find(raw);
+                if c != raw {
+                    dead.push(raw);
+                }
+                if let std::collections::hash_map::Entry::Vacant(e) = dist.entry(c) {
+                    e.insert(0);
+                    frontier.push(c);
+                }
+            }
+        }
+        dead.sort_unstable();
+        dead.dedup();
+        let mut near: Vec<(Id, u8)> = frontier.iter().map(|&c| (c, 0)).collect();
+        for d in 1..=max_depth.min(250) as u8 {
+            let mut next = vec![];
+            for &c in &frontier {
+                let Some(class) = egraph.class(c) else {
+                    continue;
+                };
+                for &p in class.parents() {
+                    let pc = egraph.find(p);
+                    if let std::collections::hash_map::Entry::Vacant(e) = dist.entry(pc) {
+                        e.insert(d);
+                        next.push(pc);
+                        near.push((pc, d));
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        Neighborhood { near, dead }
+    }
+
+    /// Sorted roots within `depth`, or `None` when that is most classes
+    /// (then a full search through the operator index is cheaper).
+    fn roots(&self, depth: usize, n_classes: usize) -> Option<Vec<Id>> {
+        let mut v: Vec<Id> = self
+            .near
+            .iter()
+            .filter(|(_, d)| (*d as usize) <= depth)
+            .map(|(c, _)| *c)
+            .collect();
+        if v.len() * 2 > n_classes {
+            return None;
+        }
+        v.sort_unstable();
+        Some(v)
+    }
+}
