@@ -1,1 +1,242 @@
-fn main() {}
+//! `saturn-bench`: Saturn against egg 0.11.0 on egg's math and lambda
+//! suites, both engines in one process, same start terms and limits.
+//!
+//! ```text
+//! cargo run --release -p saturn-bench -- [--runs N] [--threads 1,2] [--filter SUBSTR]
+//! ```
+//!
+//! For each case: median wall time of N runs of egg, and of Saturn at each
+//! thread count; ratios; iterations, nodes and classes of both engines, and
+//! whether they are comparable (both saturated, or stopped at the same
+//! iteration for the same reason), in which case the sizes must be equal.
+
+mod lambda;
+mod math;
+mod suite;
+
+use std::sync::Arc;
+
+use suite::{run_egg, run_saturn, Case, Outcome};
+
+struct Row {
+    suite: &'static str,
+    case: Case,
+    egg: Outcome,
+    egg_times: Vec<f64>,
+    sat: Vec<(usize, Outcome, Vec<f64>)>,
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn geomean(v: &[f64]) -> f64 {
+    (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mut runs = 5usize;
+    let mut threads = vec![1usize, 2];
+    let mut filter = String::new();
+    let mut only = String::new();
+    let mut i = 1;
+    while i < args.len() {
+        let val = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--runs" => runs = val.parse().expect("--runs N"),
+            "--threads" => {
+                threads = val
+                    .split(',')
+                    .map(|t| t.parse().expect("--threads 1,2,..."))
+                    .collect()
+            }
+            "--filter" => filter = val,
+            "--only" => only = val,
+            "-h" | "--help" => {
+                println!(
+                    "saturn-bench [--runs N] [--threads 1,2] [--filter SUBSTR] [--only saturn]"
+                );
+                return;
+            }
+            other => {
+                eprintln!("unknown argument {other}; see --help");
+                std::process::exit(2);
+            }
+        }
+        i += 2;
+    }
+    let pools: Vec<(usize, Arc<rayon::ThreadPool>)> = threads
+        .iter()
+        .map(|&t| {
+            let p = rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .unwrap();
+            (t, Arc::new(p))
+        })
+        .collect();
+
+    let egg_math = math::egg_side::rules();
+    let sat_math = math::saturn_side::rules();
+    let egg_assoc = math::egg_side::assoc_rules();
+    let sat_assoc = math::saturn_side::assoc_rules();
+    let egg_lambda = lambda::egg_side::rules();
+    let sat_lambda = lambda::saturn_side::rules();
+
+    let mut rows: Vec<Row> = vec![];
+    let cases = math::cases_tagged()
+        .into_iter()
+        .chain(suite::lambda_cases().into_iter().map(|c| ("lambda", c)));
+    for (suite_name, case) in cases {
+        if !case.name.contains(&filter) {
+            continue;
+        }
+        eprint!("{:<28}", case.name);
+        // Interleave engines run by run, so drift in machine load hits all.
+        let mut egg_runs = vec![];
+        let mut sat_runs: Vec<Vec<Outcome>> = vec![vec![]; pools.len()];
+        for _ in 0..runs {
+            if only == "saturn" && !egg_runs.is_empty() {
+                // Profiling Saturn: egg runs once, for the size columns.
+            } else {
+                egg_runs.push(match (suite_name, case.name) {
+                    ("math", "math_associate_adds") => run_egg(&case, &egg_assoc),
+                    ("math", _) => run_egg(&case, &egg_math),
+                    _ => run_egg(&case, &egg_lambda),
+                });
+            }
+            for (k, (_, pool)) in pools.iter().enumerate() {
+                sat_runs[k].push(match (suite_name, case.name) {
+                    ("math", "math_associate_adds") => run_saturn(&case, &sat_assoc, pool),
+                    ("math", _) => run_saturn(&case, &sat_math, pool),
+                    _ => run_saturn(&case, &sat_lambda, pool),
+                });
+            }
+            eprint!(".");
+        }
+        eprintln!();
+        let egg_times: Vec<f64> = egg_runs.iter().map(|o| o.seconds).collect();
+        let sat = pools
+            .iter()
+            .zip(sat_runs)
+            .map(|((t, _), outs)| {
+                let times = outs.iter().map(|o| o.seconds).collect();
+                (*t, outs[0].clone(), times)
+            })
+            .collect();
+        rows.push(Row {
+            suite: suite_name,
+            case,
+            egg: egg_runs[0].clone(),
+            egg_times,
+            sat,
+        });
+    }
+    print_table(&rows, &threads);
+}
+
+fn print_table(rows: &[Row], threads: &[usize]) {
+    print!("| suite | benchmark | egg ms |");
+    for t in threads {
+        print!(" saturn {t}T ms |");
+    }
+    print!(" saturn 1T / egg |");
+    for t in threads.iter().skip(1) {
+        print!(" {t}T speedup |");
+    }
+    println!(" egg iters/nodes/classes | saturn iters/nodes/classes | egg stop | saturn stop | proved egg/saturn | sizes |");
+    let cols = 5 + 2 * threads.len() + 5;
+    println!("{}", "|---".repeat(cols) + "|");
+    let mut ratios = vec![];
+    let mut by_size: Vec<(usize, String, f64)> = vec![];
+    let mut mismatches = 0;
+    for r in rows {
+        let egg_ms = median(&mut r.egg_times.clone()) * 1e3;
+        let sat_ms: Vec<f64> = r
+            .sat
+            .iter()
+            .map(|(_, _, t)| median(&mut t.clone()) * 1e3)
+            .collect();
+        let s1 = &r.sat[0].1;
+        let ratio = sat_ms[0] / egg_ms;
+        ratios.push(ratio);
+        print!("| {} | {} | {:.2} |", r.suite, r.case.name, egg_ms);
+        for ms in &sat_ms {
+            print!(" {ms:.2} |");
+        }
+        print!(" {ratio:.2} |");
+        for ms in sat_ms.iter().skip(1) {
+            print!(" {:.2}x |", sat_ms[0] / ms);
+        }
+        let sizes = if r.egg.comparable(s1) {
+            if r.egg.nodes == s1.nodes && r.egg.classes == s1.classes {
+                "equal".to_string()
+            } else {
+                mismatches += 1;
+                "DIFFER".to_string()
+            }
+        } else {
+            "n/c".to_string()
+        };
+        // Saturn's own determinism across thread counts.
+        for (t, o, _) in &r.sat[1..] {
+            if o.nodes != s1.nodes || o.classes != s1.classes || o.iterations != s1.iterations {
+                println!(
+                    "\nNONDETERMINISM: {} at {t} threads: {:?} vs 1 thread {:?}",
+                    r.case.name, o, s1
+                );
+                std::process::exit(1);
+            }
+        }
+        println!(
+            " {}/{}/{} | {}/{}/{} | {} | {} | {}/{} | {} |",
+            r.egg.iterations,
+            r.egg.nodes,
+            r.egg.classes,
+            s1.iterations,
+            s1.nodes,
+            s1.classes,
+            r.egg.stop,
+            s1.stop,
+            r.egg.proved,
+            s1.proved,
+            sizes
+        );
+        if sat_ms.len() > 1 {
+            by_size.push((
+                r.egg.nodes.max(s1.nodes),
+                r.case.name.to_string(),
+                sat_ms[0] / sat_ms[1],
+            ));
+        }
+    }
+    println!();
+    println!(
+        "geomean saturn(1 thread)/egg over {} benchmarks: {:.3}",
+        ratios.len(),
+        geomean(&ratios)
+    );
+    by_size.sort_by(|a, b| b.0.cmp(&a.0));
+    for (nodes, name, sp) in by_size.iter().take(3) {
+        println!(
+            "largest: {name} ({nodes} nodes): {}-thread speedup {sp:.2}x",
+            threads[1]
+        );
+    }
+    let proved_mismatch = rows
+        .iter()
+        .filter(|r| r.sat[0].1.proved != r.case.expect_proved)
+        .map(|r| r.case.name)
+        .collect::<Vec<_>>();
+    if !proved_mismatch.is_empty() {
+        println!("saturn proof outcome differs from egg's test expectation: {proved_mismatch:?}");
+    }
+    println!("comparable runs with different sizes: {mismatches}");
+}

@@ -342,7 +342,17 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         touched.sort_unstable();
         touched.dedup();
         let uf = &self.uf;
-        let changed: Vec<Id> = if touched.len() * 4 >= self.n_classes {
+        let changed: Vec<Id> = if rayon::current_num_threads() == 1 {
+            let mut changed = vec![];
+            for &t in &touched {
+                if let Some(c) = self.classes[t.index()].as_mut() {
+                    if canonicalize_class(uf, c) {
+                        changed.push(t);
+                    }
+                }
+            }
+            changed
+        } else if touched.len() * 4 >= self.n_classes {
             self.classes
                 .par_iter_mut()
                 .filter_map(|c| c.as_mut())

@@ -4,12 +4,12 @@
 //! Through `&self`, each operation locks one shard (a reader-writer lock,
 //! so parallel read-only phases such as e-matching do not serialise), and
 //! [`Hashcons::insert_or_get`] is atomic: two threads inserting the same
-//! node get the same answer. Through `&mut self`, shards are reached without
-//! locking, and [`Hashcons::shards_mut`] hands each shard to its own worker
-//! so that batch updates run in parallel, deterministically (a node always
-//! lands in the same shard, whatever the thread count).
+//! node get the same answer. Through `&mut self` (the e-graph's sequential
+//! commit and rebuild), shards are reached without locking. A node always
+//! lands in the same shard, whatever the thread count.
 
 use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::RwLock;
 
 use hashbrown::HashTable;
@@ -37,12 +37,16 @@ pub type Shard<L> = HashTable<(L, Id)>;
 /// ```
 pub struct Hashcons<L> {
     shards: Box<[RwLock<Shard<L>>]>,
+    /// Number of entries, kept so `len` is O(1) (checked against the node
+    /// limit many times per iteration).
+    len: AtomicUsize,
 }
 
 impl<L> Default for Hashcons<L> {
     fn default() -> Self {
         Hashcons {
             shards: (0..SHARDS).map(|_| RwLock::new(HashTable::new())).collect(),
+            len: AtomicUsize::new(0),
         }
     }
 }
@@ -78,7 +82,11 @@ impl<L: Eq + Hash> Hashcons<L> {
         let mut shard = self.shards[shard_of(h)]
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        insert_in(&mut shard, h, node, id)
+        let r = insert_in(&mut shard, h, node, id);
+        if r.is_none() {
+            self.len.fetch_add(1, Ordering::Relaxed);
+        }
+        r
     }
 
     /// The class of `node` without locking.
@@ -98,7 +106,11 @@ impl<L: Eq + Hash> Hashcons<L> {
         let shard = self.shards[shard_of(h)]
             .get_mut()
             .unwrap_or_else(|e| e.into_inner());
-        insert_in(shard, h, node, id)
+        let r = insert_in(shard, h, node, id);
+        if r.is_none() {
+            *self.len.get_mut() += 1;
+        }
+        r
     }
 
     /// Removes `node`, returning its class.
@@ -108,29 +120,22 @@ impl<L: Eq + Hash> Hashcons<L> {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner());
         match shard.find_entry(h, |(n, _)| n == node) {
-            Ok(e) => Some(e.remove().0 .1),
+            Ok(e) => {
+                *self.len.get_mut() -= 1;
+                Some(e.remove().0 .1)
+            }
             Err(_) => None,
         }
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len())
-            .sum()
+        self.len.load(Ordering::Relaxed)
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Every shard, unlocked, for parallel batch work.
-    pub fn shards_mut(&mut self) -> impl Iterator<Item = &mut Shard<L>> {
-        self.shards
-            .iter_mut()
-            .map(|s| s.get_mut().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Visits every entry (in shard order, then table order).

@@ -18,8 +18,13 @@ use crate::Id;
 
 /// An e-node type.
 ///
-/// `Ord` must order nodes operator-first (derived `Ord` on an enum does), so
-/// that sorting a class's nodes groups nodes of one operator together.
+/// `Ord` must keep nodes with equal [`Language::discriminant`] contiguous,
+/// and a node whose children are all `Id(0)` must sort no later than any
+/// node it [`matches`](Language::matches). Derived `Ord` on an enum whose
+/// discriminant is its variant (what [`define_language!`] generates) does
+/// both. E-matching relies on it to binary-search large classes.
+///
+/// [`define_language!`]: crate::define_language
 pub trait Language: Debug + Clone + Eq + Ord + Hash + Send + Sync + 'static {
     /// A cheap key naming the operator (and its data, for leaves such as
     /// constants, where it is cheap), used to index classes by operator.

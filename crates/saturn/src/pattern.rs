@@ -110,10 +110,12 @@ impl<L: Language> Pattern<L> {
                 ENodeOrVar::ENode(n) => {
                     let out = next_reg;
                     next_reg += n.children().len() as u16;
+                    // Children zeroed: the template then sorts first among
+                    // the nodes it matches, for the binary search in `run`.
                     self.program.push(Instr::Bind {
                         i: reg,
                         out,
-                        node: n.clone(),
+                        node: n.clone().map_children(|_| Id(0)),
                     });
                     // Push in reverse so children are matched left to right.
                     for (k, &c) in n.children().iter().enumerate().rev() {
@@ -182,7 +184,7 @@ impl<L: Language> Pattern<L> {
         let Some(instr) = self.program.get(pc) else {
             let mut s = Subst::with_capacity(self.vars.len());
             for (v, &r) in self.vars.iter().zip(&self.var_regs) {
-                s.insert(*v, regs[r as usize]);
+                s.push_unchecked(*v, regs[r as usize]);
             }
             out.push(s);
             return;
@@ -198,17 +200,30 @@ impl<L: Language> Pattern<L> {
                     return;
                 };
                 let o = *o as usize;
-                // Nodes are sorted operator-first, so matching nodes are
-                // contiguous: stop at the first miss after a hit.
-                let mut seen = false;
-                for n in &class.nodes {
-                    if node.matches(n) {
-                        seen = true;
-                        let cs = n.children();
-                        regs[o..o + cs.len()].copy_from_slice(cs);
-                        self.run(egraph, pc + 1, regs, out);
-                    } else if seen {
-                        break;
+                let nodes = &class.nodes;
+                if nodes.len() < 16 {
+                    for n in nodes {
+                        if node.matches(n) {
+                            let cs = n.children();
+                            regs[o..o + cs.len()].copy_from_slice(cs);
+                            self.run(egraph, pc + 1, regs, out);
+                        }
+                    }
+                } else {
+                    // Nodes are sorted and nodes with one discriminant are
+                    // contiguous (a `Language` requirement); the template,
+                    // children zeroed, sorts first among those it matches.
+                    let start = nodes.partition_point(|n| n < node);
+                    let d = node.discriminant();
+                    for n in &nodes[start..] {
+                        if n.discriminant() != d {
+                            break;
+                        }
+                        if node.matches(n) {
+                            let cs = n.children();
+                            regs[o..o + cs.len()].copy_from_slice(cs);
+                            self.run(egraph, pc + 1, regs, out);
+                        }
                     }
                 }
             }

@@ -151,11 +151,22 @@ pub struct Runner<L: Language, N: Analysis<L>> {
     log: Vec<Vec<Id>>,
     states: Vec<RuleState>,
     cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
+    pool: Option<Arc<rayon::ThreadPool>>,
 }
 
 impl<L: Language, N: Analysis<L> + Default> Default for Runner<L, N> {
     fn default() -> Self {
         Runner::new(N::default())
+    }
+}
+
+/// Maps `f` over `items` in parallel, or on this thread when the pool has
+/// one thread (rayon's splitting costs more than tiny rounds take).
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
+    if rayon::current_num_threads() == 1 || items.len() <= 1 {
+        items.iter().map(f).collect()
+    } else {
+        items.par_iter().map(f).collect()
     }
 }
 
@@ -186,6 +197,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             log: vec![],
             states: vec![],
             cancel: None,
+            pool: None,
         }
     }
 
@@ -250,6 +262,13 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         self
     }
 
+    /// Runs the parallel phases on this pool (its size wins over
+    /// [`Runner::with_threads`]); useful to share one pool across runs.
+    pub fn with_pool(mut self, pool: Arc<rayon::ThreadPool>) -> Self {
+        self.pool = Some(pool);
+        self
+    }
+
     /// A flag that stops the run (between phases) once set.
     pub fn with_cancel_flag(mut self, flag: Arc<std::sync::atomic::AtomicBool>) -> Self {
         self.cancel = Some(flag);
@@ -260,17 +279,28 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
     pub fn run(mut self, rules: &[Rewrite<L, N>]) -> Self {
         self.egraph.rebuild();
         self.states = vec![RuleState::default(); rules.len()];
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.threads)
-            .build()
-            .expect("thread pool");
+        let pool = match self.pool.take() {
+            Some(p) => p,
+            None => Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(self.threads)
+                    .build()
+                    .expect("thread pool"),
+            ),
+        };
         pool.install(|| {
             while self.stop_reason.is_none() {
                 let it = self.run_one(rules);
                 self.stop_reason = it.stop_reason.clone();
                 self.iterations.push(it);
+                // As egg: limits are checked after each iteration too, so
+                // an iteration limit of n runs exactly n iterations.
+                if self.stop_reason.is_none() {
+                    self.stop_reason = self.check_limits().err();
+                }
             }
         });
+        self.pool = Some(pool);
         self
     }
 
@@ -341,20 +371,17 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         }
         let egraph = &self.egraph;
         // Per item: (root, number of substs) and the substs.
-        let found: Vec<(Vec<(Id, u32)>, Vec<Subst>)> = items
-            .par_iter()
-            .map(|item| {
-                let pat = &rules[item.rule].searcher;
-                let roots = plans[item.rule].as_ref().expect("planned");
-                let mut per_root = Vec::with_capacity(item.end - item.start);
-                let mut substs = vec![];
-                for &root in &roots[item.start..item.end] {
-                    let n = pat.search_eclass_into(egraph, root, &mut substs);
-                    per_root.push((root, n as u32));
-                }
-                (per_root, substs)
-            })
-            .collect();
+        let found: Vec<(Vec<(Id, u32)>, Vec<Subst>)> = par_map(&items, |item| {
+            let pat = &rules[item.rule].searcher;
+            let roots = plans[item.rule].as_ref().expect("planned");
+            let mut per_root = Vec::with_capacity(item.end - item.start);
+            let mut substs = vec![];
+            for &root in &roots[item.start..item.end] {
+                let n = pat.search_eclass_into(egraph, root, &mut substs);
+                per_root.push((root, n as u32));
+            }
+            (per_root, substs)
+        });
         it.roots_searched = items.iter().map(|x| x.end - x.start).sum();
         // Update exact per-rule totals, then let the scheduler decide.
         for (item, (per_root, substs)) in items.iter().zip(&found) {
@@ -394,25 +421,23 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
 
         // ---- apply: stage in parallel, commit in order ----
         let t1 = Instant::now();
-        let staged: Vec<Option<Actions<L>>> = items
-            .par_iter()
-            .zip(found.par_iter())
-            .map(|(item, (per_root, substs))| {
-                if !accept[item.rule] || substs.is_empty() {
-                    return None;
+        let work: Vec<(&Item, &(Vec<(Id, u32)>, Vec<Subst>))> = items.iter().zip(&found).collect();
+        let staged: Vec<Option<Actions<L>>> = par_map(&work, |&(item, (per_root, substs))| {
+            if !accept[item.rule] || substs.is_empty() {
+                return None;
+            }
+            let rule = &rules[item.rule];
+            let mut out = Actions::default();
+            let mut k = 0;
+            for &(root, n) in per_root {
+                for s in &substs[k..k + n as usize] {
+                    rule.stage(egraph, root, s, &mut out);
                 }
-                let rule = &rules[item.rule];
-                let mut out = Actions::default();
-                let mut k = 0;
-                for &(root, n) in per_root {
-                    for s in &substs[k..k + n as usize] {
-                        rule.stage(egraph, root, s, &mut out);
-                    }
-                    k += n as usize;
-                }
-                Some(out)
-            })
-            .collect();
+                k += n as usize;
+            }
+            Some(out)
+        });
+        drop(work);
         drop(found);
         let mut resolved = vec![];
         let mut applied: Vec<usize> = vec![0; rules.len()];

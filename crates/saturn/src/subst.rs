@@ -83,6 +83,13 @@ impl Subst {
         None
     }
 
+    /// Appends a binding for a variable known to be unbound.
+    #[inline]
+    pub(crate) fn push_unchecked(&mut self, var: Var, id: Id) {
+        debug_assert!(self.get(var).is_none());
+        self.vec.push((var, id));
+    }
+
     /// The binding of `var`.
     #[inline]
     pub fn get(&self, var: Var) -> Option<Id> {

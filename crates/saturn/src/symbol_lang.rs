@@ -17,7 +17,7 @@ use crate::{FromOp, FromOpError, Id, Language, Symbol};
 /// assert_eq!(root.op.as_str(), "f");
 /// assert_eq!(root.children().len(), 2);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SymbolLang {
     /// The operator.
     pub op: Symbol,
@@ -37,6 +37,24 @@ impl SymbolLang {
     /// A leaf.
     pub fn leaf(op: impl Into<Symbol>) -> Self {
         SymbolLang::new(op, vec![])
+    }
+}
+
+/// Ordered by operator, then arity, then children, so nodes with one
+/// discriminant are contiguous (see [`Language`]).
+impl Ord for SymbolLang {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.op, self.children.len(), &self.children[..]).cmp(&(
+            other.op,
+            other.children.len(),
+            &other.children[..],
+        ))
+    }
+}
+
+impl PartialOrd for SymbolLang {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
