@@ -1,0 +1,209 @@
+//! `saturn`: equality saturation from the command line.
+//!
+//! `saturn run RULES TERMS` saturates every term of TERMS with the rules of
+//! RULES and prints the cheapest equivalent term of each. With no
+//! arguments it runs the bundled demo (`examples/arith.rules` and
+//! `examples/arith.terms`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use saturn::rules::{parse_rules, Predicates};
+use saturn::{AstSize, EGraph, Extractor, Id, Language, RecExpr, Runner, Scheduler, SymbolLang};
+
+#[derive(Parser)]
+#[command(name = "saturn", version, about = "A parallel e-graph optimizer")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Sched {
+    /// Every rule every iteration.
+    Simple,
+    /// egg's backoff: rules that match too often are banned for a while.
+    Backoff,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Saturate terms with a rule file and print the cheapest forms.
+    Run {
+        /// The rule file.
+        rules: PathBuf,
+        /// A file of terms, one s-expression each.
+        terms: PathBuf,
+        /// Worker threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Iteration limit.
+        #[arg(long, default_value_t = 30)]
+        iter_limit: usize,
+        /// Node limit.
+        #[arg(long, default_value_t = 100_000)]
+        node_limit: usize,
+        /// Time limit in seconds.
+        #[arg(long, default_value_t = 10.0)]
+        time_limit: f64,
+        /// Rule scheduler.
+        #[arg(long, value_enum, default_value_t = Sched::Backoff)]
+        scheduler: Sched,
+        /// Search every class every iteration (egg's way) instead of only
+        /// near changed classes.
+        #[arg(long)]
+        no_incremental: bool,
+    },
+}
+
+/// Predicates rule files may use over symbolic terms.
+fn predicates() -> Predicates<SymbolLang, ()> {
+    fn number(eg: &EGraph<SymbolLang, ()>, id: Id) -> Option<f64> {
+        eg[id].nodes.iter().find_map(|n| {
+            n.is_leaf()
+                .then(|| n.op.as_str().parse::<f64>().ok())
+                .flatten()
+        })
+    }
+    Predicates::default()
+        .with("is-const", 1, |eg, a| number(eg, a[0]).is_some())
+        .with("is-not-zero", 1, |eg, a| number(eg, a[0]) != Some(0.0))
+        .with("is-sym", 1, |eg, a| {
+            eg[a[0]]
+                .nodes
+                .iter()
+                .any(|n| n.is_leaf() && n.op.as_str().parse::<f64>().is_err())
+        })
+}
+
+fn read(path: &PathBuf) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    rules_path: &PathBuf,
+    terms_path: &PathBuf,
+    threads: usize,
+    iter_limit: usize,
+    node_limit: usize,
+    time_limit: f64,
+    scheduler: Sched,
+    incremental: bool,
+) -> Result<(), String> {
+    let rules_text = read(rules_path)?;
+    let set = parse_rules::<SymbolLang, ()>(&rules_text, &predicates())
+        .map_err(|e| format!("{}:{e}", rules_path.display()))?;
+    let terms_text = read(terms_path)?;
+    let sexps = saturn::sexp::parse_all(&terms_text)
+        .map_err(|e| format!("{}:{e}", terms_path.display()))?;
+    let mut terms: Vec<RecExpr<SymbolLang>> = vec![];
+    for s in &sexps {
+        // Re-parse each term from its own text span via the sexp printer.
+        let text = sexp_text(s);
+        let t: RecExpr<SymbolLang> = text.parse().map_err(|e: saturn::ParseError| {
+            format!("{}:{}: {}", terms_path.display(), s.pos(), e.message)
+        })?;
+        terms.push(t);
+    }
+    let mut runner = Runner::default()
+        .with_threads(threads)
+        .with_iter_limit(iter_limit)
+        .with_node_limit(node_limit)
+        .with_time_limit(Duration::from_secs_f64(time_limit))
+        .with_incremental(incremental)
+        .with_scheduler(match scheduler {
+            Sched::Simple => Scheduler::Simple,
+            Sched::Backoff => Scheduler::default(),
+        });
+    for t in &terms {
+        runner = runner.with_expr(t);
+    }
+    let t0 = Instant::now();
+    let runner = runner.run(&set.rules);
+    let secs = t0.elapsed().as_secs_f64();
+    let ex = Extractor::new(&runner.egraph, AstSize);
+    for (t, &root) in terms.iter().zip(&runner.roots) {
+        let (cost, best) = ex.find_best(root);
+        println!("{t}  =>  {best}   (size {} -> {cost})", t.len());
+    }
+    let (mut se, mut ap, mut rb) = (0.0, 0.0, 0.0);
+    for it in &runner.iterations {
+        se += it.search_time;
+        ap += it.apply_time;
+        rb += it.rebuild_time;
+    }
+    eprintln!(
+        "{} rules in {} passes; stop: {:?} after {} iterations; {} classes, {} nodes; {:.2} ms (search {:.2}, apply {:.2}, rebuild {:.2}) on {} thread(s)",
+        set.rules.len(),
+        set.passes.len(),
+        runner.stop_reason.as_ref().expect("stopped"),
+        runner.iterations.len(),
+        runner.egraph.number_of_classes(),
+        runner.egraph.total_number_of_nodes(),
+        secs * 1e3,
+        se * 1e3,
+        ap * 1e3,
+        rb * 1e3,
+        threads
+    );
+    Ok(())
+}
+
+fn sexp_text(s: &saturn::sexp::Sexp) -> String {
+    match s {
+        saturn::sexp::Sexp::Atom(a, _) => a.clone(),
+        saturn::sexp::Sexp::List(items, _) => {
+            let inner: Vec<String> = items.iter().map(sexp_text).collect();
+            format!("({})", inner.join(" "))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+            eprintln!("saturn demo: examples/arith.rules on examples/arith.terms (see --help)");
+            run(
+                &root.join("arith.rules"),
+                &root.join("arith.terms"),
+                1,
+                30,
+                20_000,
+                10.0,
+                Sched::Backoff,
+                true,
+            )
+        }
+        Some(Command::Run {
+            rules,
+            terms,
+            threads,
+            iter_limit,
+            node_limit,
+            time_limit,
+            scheduler,
+            no_incremental,
+        }) => run(
+            &rules,
+            &terms,
+            threads,
+            iter_limit,
+            node_limit,
+            time_limit,
+            scheduler,
+            !no_incremental,
+        ),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
