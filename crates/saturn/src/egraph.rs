@@ -342,7 +342,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         touched.sort_unstable();
         touched.dedup();
         let uf = &self.uf;
-        let changed: Vec<Id> = if rayon::current_num_threads() == 1 {
+        let changed: Vec<Id> = if crate::par::is_sequential() {
             let mut changed = vec![];
             for &t in &touched {
                 if let Some(c) = self.classes[t.index()].as_mut() {

@@ -11,6 +11,7 @@ mod hashcons;
 mod id;
 mod language;
 mod macros;
+mod par;
 mod pattern;
 mod rewrite;
 pub mod rules;

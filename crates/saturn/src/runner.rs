@@ -25,8 +25,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rayon::prelude::*;
-
+use crate::par::par_map;
 use crate::{Actions, Analysis, EGraph, Id, Language, RecExpr, Rewrite, Subst, Symbol};
 
 /// Why a run stopped.
@@ -160,16 +159,6 @@ impl<L: Language, N: Analysis<L> + Default> Default for Runner<L, N> {
     }
 }
 
-/// Maps `f` over `items` in parallel, or on this thread when the pool has
-/// one thread (rayon's splitting costs more than tiny rounds take).
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
-    if rayon::current_num_threads() == 1 || items.len() <= 1 {
-        items.iter().map(f).collect()
-    } else {
-        items.par_iter().map(f).collect()
-    }
-}
-
 /// One unit of parallel work: a rule and a slice of its roots.
 struct Item {
     rule: usize,
@@ -280,15 +269,16 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         self.egraph.rebuild();
         self.states = vec![RuleState::default(); rules.len()];
         let pool = match self.pool.take() {
-            Some(p) => p,
-            None => Arc::new(
+            Some(p) => Some(p),
+            None if self.threads == 1 => None,
+            None => Some(Arc::new(
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(self.threads)
                     .build()
                     .expect("thread pool"),
-            ),
+            )),
         };
-        pool.install(|| {
+        let body = || {
             while self.stop_reason.is_none() {
                 let it = self.run_one(rules);
                 self.stop_reason = it.stop_reason.clone();
@@ -299,8 +289,13 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     self.stop_reason = self.check_limits().err();
                 }
             }
-        });
-        self.pool = Some(pool);
+        };
+        match &pool {
+            Some(p) if p.current_num_threads() > 1 => p.install(body),
+            // One thread: stay on the caller's thread.
+            _ => crate::par::sequentially(body),
+        }
+        self.pool = pool;
         self
     }
 
