@@ -3,6 +3,8 @@
 //! constant analysis, and a capture-avoiding applier written in Rust.
 //! Rule for rule as egg's test file (egg is MIT/Apache-2.0).
 
+#![allow(clippy::enum_variant_names)] // `Lambda::Lambda`, as in egg's test
+
 /// The egg side.
 pub mod egg_side {
     use egg::{rewrite as rw, *};

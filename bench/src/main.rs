@@ -223,7 +223,7 @@ fn print_table(rows: &[Row], threads: &[usize]) {
         ratios.len(),
         geomean(&ratios)
     );
-    by_size.sort_by(|a, b| b.0.cmp(&a.0));
+    by_size.sort_by_key(|b| std::cmp::Reverse(b.0));
     for (nodes, name, sp) in by_size.iter().take(3) {
         println!(
             "largest: {name} ({nodes} nodes): {}-thread speedup {sp:.2}x",

@@ -226,11 +226,6 @@ impl<L: Language> RecExpr<L> {
         Id::from(n)
     }
 
-    /// The nodes, in post-order.
-    pub fn as_ref(&self) -> &[L] {
-        &self.nodes
-    }
-
     /// Number of nodes.
     pub fn len(&self) -> usize {
         self.nodes.len()
@@ -261,6 +256,13 @@ impl<L: Language> RecExpr<L> {
             }
             f.write_str(")")
         }
+    }
+}
+
+/// The nodes, in post-order.
+impl<L> AsRef<[L]> for RecExpr<L> {
+    fn as_ref(&self) -> &[L] {
+        &self.nodes
     }
 }
 

@@ -185,7 +185,7 @@ pub fn parse_rules<L: FromOp, N: Analysis<L>>(
         let lhs: Pattern<L> = Pattern::from_sexp(lhs_s)?;
         let rhs: Pattern<L> = Pattern::from_sexp(rhs_s)?;
         k += 4;
-        let mut conds: Vec<(Arc<dyn Condition<L, N>>, Vec<(Var, Pos)>)> = vec![];
+        let mut conds: Vec<ParsedCondition<L, N>> = vec![];
         while k < items.len() && atom(&items[k]) == Some("if") {
             let c = items
                 .get(k + 1)

@@ -159,6 +159,10 @@ impl<L: Language, N: Analysis<L> + Default> Default for Runner<L, N> {
     }
 }
 
+/// Search results of one work item: (root, number of matches) per root,
+/// and all the matches in root order.
+type Found = (Vec<(Id, u32)>, Vec<Subst>);
+
 /// One unit of parallel work: a rule and a slice of its roots.
 struct Item {
     rule: usize,
@@ -366,7 +370,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         }
         let egraph = &self.egraph;
         // Per item: (root, number of substs) and the substs.
-        let found: Vec<(Vec<(Id, u32)>, Vec<Subst>)> = par_map(&items, |item| {
+        let found: Vec<Found> = par_map(&items, |item| {
             let pat = &rules[item.rule].searcher;
             let roots = plans[item.rule].as_ref().expect("planned");
             let mut per_root = Vec::with_capacity(item.end - item.start);
@@ -416,7 +420,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
 
         // ---- apply: stage in parallel, commit in order ----
         let t1 = Instant::now();
-        let work: Vec<(&Item, &(Vec<(Id, u32)>, Vec<Subst>))> = items.iter().zip(&found).collect();
+        let work: Vec<(&Item, &Found)> = items.iter().zip(&found).collect();
         let staged: Vec<Option<Actions<L>>> = par_map(&work, |&(item, (per_root, substs))| {
             if !accept[item.rule] || substs.is_empty() {
                 return None;
