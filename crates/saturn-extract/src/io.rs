@@ -1,0 +1,168 @@
+//! Import and export of egraph-serialize 0.3 JSON.
+//!
+//! # Design
+//!
+//! Parsing uses the `egraph-serialize` crate's own serde types, so the accepted format
+//! is exactly the one extraction-gym and egglog produce (`cost` defaults to 1.0,
+//! `children`, `root_eclasses`, `class_data` and `subsumed` are optional). The file is
+//! read into memory and parsed with `serde_json::from_str` (instead of
+//! `EGraph::from_json_file`) so that errors carry the path and the 1-based line and
+//! column of the problem. Structural problems that JSON typing cannot catch (dangling
+//! child ids, unknown roots, empty graphs) are reported by
+//! [`DenseEGraph::from_serialized_with`] and wrapped into [`LoadError::Invalid`] with the
+//! path.
+//!
+//! Export goes the other way: [`to_serialized`] reproduces the whole e-graph (with the
+//! resolved roots), [`extraction_to_serialized`] writes only the chosen nodes, whose
+//! children point at the chosen node of each child class, i.e. the extracted term DAG
+//! as a (trivial) e-graph that any egraph-serialize consumer can read back.
+
+use std::path::Path;
+
+use egraph_serialize::{ClassId, EGraph, Node, NodeId};
+
+use crate::cost::Cost;
+use crate::dense::{BuildOptions, ClassIdx, DenseEGraph};
+use crate::error::LoadError;
+use crate::extraction::Extraction;
+
+/// Reads and parses an egraph-serialize JSON file.
+pub fn load_json(path: impl AsRef<Path>) -> Result<EGraph, LoadError> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_json_str(&text, path)
+}
+
+/// Parses egraph-serialize JSON; `path` is only used in error messages.
+///
+/// ```
+/// use saturn_extract::io::parse_json_str;
+/// let err = parse_json_str("{\"nodes\": {\n  \"a\": 3\n}}", "x.json".as_ref()).unwrap_err();
+/// assert!(err.to_string().starts_with("x.json:2:"), "{err}");
+/// ```
+pub fn parse_json_str(json: &str, path: &Path) -> Result<EGraph, LoadError> {
+    serde_json::from_str::<EGraph>(json).map_err(|e| {
+        let full = e.to_string();
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
+        LoadError::Json {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            message,
+        }
+    })
+}
+
+/// Loads a file and builds the dense graph (errors carry the path).
+pub fn load_dense(path: impl AsRef<Path>, opts: &BuildOptions) -> Result<DenseEGraph, LoadError> {
+    let path = path.as_ref();
+    let eg = load_json(path)?;
+    DenseEGraph::from_serialized_with(&eg, opts).map_err(|source| LoadError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+pub(crate) fn parse_dense_str(
+    json: &str,
+    name: &str,
+    opts: &BuildOptions,
+) -> Result<DenseEGraph, LoadError> {
+    let path = Path::new(name);
+    let eg = parse_json_str(json, path)?;
+    DenseEGraph::from_serialized_with(&eg, opts).map_err(|source| LoadError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn json_cost(c: Cost) -> egraph_serialize::Cost {
+    egraph_serialize::Cost::new(c.get()).expect("Cost is never NaN")
+}
+
+/// Converts the whole dense graph back to an [`EGraph`]: every node with its original
+/// id, op, children, input cost and `subsumed` flag, the class data, and the *resolved*
+/// roots (unknown roots that were dropped are not written). Nodes are written in dense
+/// (canonical) order.
+pub fn to_serialized(g: &DenseEGraph) -> EGraph {
+    let mut eg = EGraph::default();
+    for c in g.classes() {
+        for n in g.nodes(c) {
+            let node = Node {
+                op: g.op(n).to_string(),
+                children: g
+                    .child_nodes(n)
+                    .iter()
+                    .map(|&m| NodeId::from(g.node_id(m)))
+                    .collect(),
+                eclass: ClassId::from(g.class_id(c)),
+                cost: json_cost(g.input_cost(n)),
+                subsumed: g.is_subsumed(n),
+            };
+            eg.nodes.insert(NodeId::from(g.node_id(n)), node);
+        }
+        if let Some(d) = g.class_data(c) {
+            eg.class_data
+                .insert(ClassId::from(g.class_id(c)), d.clone());
+        }
+    }
+    eg.root_eclasses = g
+        .roots()
+        .iter()
+        .map(|&r| ClassId::from(g.class_id(r)))
+        .collect();
+    eg
+}
+
+/// Writes the extracted term DAG as an [`EGraph`]: one node per chosen class (its
+/// original node id and class id, the cost under the current cost model), whose
+/// children are the chosen nodes of the child classes. Classes without a choice are
+/// omitted, so the result is only self-contained for a [checked](Extraction::check)
+/// extraction.
+pub fn extraction_to_serialized(g: &DenseEGraph, ex: &Extraction, roots: &[ClassIdx]) -> EGraph {
+    let mut eg = EGraph::default();
+    for (c, n) in ex.iter() {
+        if c.index() >= g.num_classes() || n.index() >= g.num_nodes() {
+            continue; // not an extraction of `g`; `check` would reject it
+        }
+        let node = Node {
+            op: g.op(n).to_string(),
+            children: g
+                .children(n)
+                .iter()
+                .map(
+                    |&d| match ex.choice(d).filter(|m| m.index() < g.num_nodes()) {
+                        Some(m) => NodeId::from(g.node_id(m)),
+                        None => NodeId::from(format!("<unchosen class {}>", g.class_id(d))),
+                    },
+                )
+                .collect(),
+            eclass: ClassId::from(g.class_id(c)),
+            cost: json_cost(g.cost(n)),
+            subsumed: false,
+        };
+        eg.nodes.insert(NodeId::from(g.node_id(n)), node);
+    }
+    eg.root_eclasses = roots
+        .iter()
+        .map(|&r| ClassId::from(g.class_id(r)))
+        .collect();
+    eg
+}
+
+/// Serializes an [`EGraph`] to pretty-printed JSON.
+pub fn to_json_string(eg: &EGraph) -> String {
+    serde_json::to_string_pretty(eg).expect("an EGraph always serializes")
+}
+
+/// Writes an [`EGraph`] as pretty-printed JSON to `path`.
+pub fn write_json(eg: &EGraph, path: impl AsRef<Path>) -> std::io::Result<()> {
+    let path = path.as_ref();
+    std::fs::write(path, to_json_string(eg)).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("{}: cannot write: {e}", path.display()))
+    })
+}
