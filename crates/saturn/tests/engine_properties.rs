@@ -1,0 +1,148 @@
+//! Engine properties: invariants after rebuild (proptest), determinism
+//! across thread counts, incremental vs full search.
+
+use proptest::prelude::*;
+use saturn::*;
+
+fn term_strategy() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("a".to_string()),
+        Just("b".to_string()),
+        Just("0".to_string()),
+        Just("1".to_string())
+    ];
+    leaf.prop_recursive(4, 24, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(x, y)| format!("(+ {x} {y})")),
+            (inner.clone(), inner.clone()).prop_map(|(x, y)| format!("(* {x} {y})")),
+            inner.prop_map(|x| format!("(g {x})")),
+        ]
+    })
+}
+
+fn rules() -> Vec<Rewrite<SymbolLang, ()>> {
+    vec![
+        rewrite!("comm-add"; "(+ ?a ?b)" => "(+ ?b ?a)"),
+        rewrite!("zero-add"; "(+ ?a 0)" => "?a"),
+        rewrite!("one-mul"; "(* ?a 1)" => "?a"),
+        rewrite!("zero-mul"; "(* ?a 0)" => "0"),
+        rewrite!("gg"; "(g (g ?x))" => "?x"),
+        rewrite!("same"; "(+ ?x ?x)" => "(* 2 ?x)"),
+    ]
+}
+
+fn run(terms: &[String], threads: usize, incremental: bool) -> Runner<SymbolLang, ()> {
+    let mut r = Runner::default()
+        .with_threads(threads)
+        .with_incremental(incremental)
+        .with_scheduler(Scheduler::Simple)
+        .with_iter_limit(12)
+        .with_node_limit(50_000);
+    for t in terms {
+        r = r.with_expr(&t.parse().unwrap());
+    }
+    r.run(&rules())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(debug_assertions) { 24 } else { 96 }))]
+
+    /// Random unions then rebuild: invariants hold, and the e-graph merges
+    /// exactly the congruence closure of the unions (checked against the
+    /// terms: two added terms are equal iff a naive closure says so).
+    #[test]
+    fn rebuild_restores_invariants(terms in prop::collection::vec(term_strategy(), 1..8),
+                                   unions in prop::collection::vec((0usize..8, 0usize..8), 0..6)) {
+        let mut eg = EGraph::<SymbolLang, ()>::default();
+        let ids: Vec<Id> = terms.iter().map(|t| eg.add_expr(&t.parse().unwrap())).collect();
+        for (a, b) in unions {
+            eg.union(ids[a % ids.len()], ids[b % ids.len()]);
+        }
+        eg.rebuild();
+        prop_assert_eq!(eg.check_invariants(), Ok(()));
+        // find is idempotent and the root is the least id of its set.
+        for i in 0..eg.number_of_ids() {
+            let id = Id::from(i);
+            let r = eg.find(id);
+            prop_assert_eq!(eg.find(r), r);
+            prop_assert!(r <= id);
+        }
+        let distinct: std::collections::BTreeSet<Id> =
+            (0..eg.number_of_ids()).map(|i| eg.find(Id::from(i))).collect();
+        prop_assert_eq!(distinct.len(), eg.number_of_classes());
+    }
+
+    /// The same run at 1, 2 and 8 threads gives the same e-graph (same
+    /// dump: ids included), the same stats and the same extracted terms.
+    #[test]
+    fn parallel_equals_sequential(terms in prop::collection::vec(term_strategy(), 1..5)) {
+        let one = run(&terms, 1, true);
+        prop_assert_eq!(one.egraph.check_invariants(), Ok(()));
+        let dump1 = one.egraph.dump().to_string();
+        let ex1 = Extractor::new(&one.egraph, AstSize);
+        let best1: Vec<String> = one.roots.iter().map(|&r| ex1.find_best(r).1.to_string()).collect();
+        for threads in [2, 8] {
+            let many = run(&terms, threads, true);
+            prop_assert_eq!(&many.egraph.dump().to_string(), &dump1);
+            prop_assert_eq!(many.iterations.len(), one.iterations.len());
+            for (a, b) in many.iterations.iter().zip(&one.iterations) {
+                prop_assert_eq!(&a.applied, &b.applied);
+            }
+            let ex = Extractor::new(&many.egraph, AstSize);
+            let best: Vec<String> = many.roots.iter().map(|&r| ex.find_best(r).1.to_string()).collect();
+            prop_assert_eq!(&best, &best1);
+        }
+    }
+
+    /// Incremental matching finds the same equalities as searching every
+    /// class every iteration.
+    #[test]
+    fn incremental_equals_full_search(terms in prop::collection::vec(term_strategy(), 1..5)) {
+        let inc = run(&terms, 1, true);
+        let full = run(&terms, 1, false);
+        prop_assert_eq!(inc.egraph.number_of_classes(), full.egraph.number_of_classes());
+        prop_assert_eq!(inc.egraph.total_number_of_nodes(), full.egraph.total_number_of_nodes());
+        prop_assert_eq!(&inc.stop_reason, &full.stop_reason);
+        for i in 0..inc.roots.len() {
+            for j in 0..inc.roots.len() {
+                let a = inc.egraph.find(inc.roots[i]) == inc.egraph.find(inc.roots[j]);
+                let b = full.egraph.find(full.roots[i]) == full.egraph.find(full.roots[j]);
+                prop_assert_eq!(a, b);
+            }
+        }
+    }
+}
+
+/// Repeated 8-thread runs on 2 cores agree with the 1-thread run.
+#[test]
+fn stress_many_threads_matches_one() {
+    let terms: Vec<String> = vec![
+        "(+ (+ a 0) (* (g (g b)) 1))".into(),
+        "(+ (+ a (+ b 0)) (+ (* a 1) (g (g (+ b a)))))".into(),
+    ];
+    let reference = run(&terms, 1, true).egraph.dump().to_string();
+    for _ in 0..20 {
+        assert_eq!(run(&terms, 8, true).egraph.dump().to_string(), reference);
+    }
+}
+
+/// A rule-file error names its line and column.
+#[test]
+fn rule_file_errors_have_positions() {
+    let text = "[p]\nok: (+ ?a 0) => ?a\nbad: (+ ?a 0) => (f ?b)\n";
+    let err = rules::parse_rules::<SymbolLang, ()>(text, &rules::Predicates::default())
+        .err()
+        .expect("unbound variable");
+    assert_eq!((err.pos.line, err.pos.col), (3, 21));
+    let err = rules::parse_rules::<SymbolLang, ()>("x: (+ ?a\n", &rules::Predicates::default())
+        .err()
+        .expect("unclosed");
+    assert_eq!((err.pos.line, err.pos.col), (1, 4));
+    let err = rules::parse_rules::<SymbolLang, ()>(
+        "x: (+ ?a 0) => ?a if (nope ?a)",
+        &rules::Predicates::default(),
+    )
+    .err()
+    .expect("unknown predicate");
+    assert!(err.message.contains("unknown predicate"), "{err}");
+}
