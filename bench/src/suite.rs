@@ -286,6 +286,29 @@ where
     }
     let runner = runner.run(rules);
     let seconds = t.elapsed().as_secs_f64();
+    if std::env::var_os("SATURN_BENCH_PHASES").is_some() {
+        let (mut se, mut ap, mut rb, mut pl, mut ma, mut st) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        for it in &runner.iterations {
+            se += it.search_time;
+            ap += it.apply_time;
+            rb += it.rebuild_time;
+            pl += it.plan_time;
+            ma += it.match_time;
+            st += it.stage_time;
+        }
+        eprintln!(
+            "  phases {} threads {}: total {:.1}ms search {:.1} (plan {:.1} match {:.1}) apply {:.1} (stage {:.1}) rebuild {:.1}",
+            case.name,
+            pool.current_num_threads(),
+            seconds * 1e3,
+            se * 1e3,
+            pl * 1e3,
+            ma * 1e3,
+            ap * 1e3,
+            st * 1e3,
+            rb * 1e3
+        );
+    }
     if std::env::var_os("SATURN_BENCH_TRACE").is_some() {
         for (k, it) in runner.iterations.iter().enumerate() {
             eprintln!(

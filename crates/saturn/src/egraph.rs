@@ -103,7 +103,9 @@ pub struct EGraph<L: Language, N: Analysis<L>> {
     /// Classes whose node lists may need re-canonicalization.
     touched: Vec<Id>,
     changes: Vec<Id>,
-    classes_by_op: FxHashMap<L::Discriminant, Vec<Id>>,
+    /// Operator index: for each discriminant, the classes with such a node;
+    /// rebuilt on demand when stale.
+    by_op: FxHashMap<L::Discriminant, Vec<Id>>,
     by_op_fresh: bool,
     clean: bool,
 }
@@ -128,7 +130,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             analysis_pending: Vec::new(),
             touched: Vec::new(),
             changes: Vec::new(),
-            classes_by_op: FxHashMap::default(),
+            by_op: FxHashMap::default(),
             by_op_fresh: false,
             clean: true,
         }
@@ -262,8 +264,8 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         });
         self.n_classes += 1;
         self.changes.push(id);
-        self.clean = false;
         self.by_op_fresh = false;
+        self.clean = false;
         N::modify(self, id);
         id
     }
@@ -378,6 +380,9 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 .filter_map(|c| canonicalize_class(uf, c).then_some(c.id))
                 .collect()
         };
+        if !changed.is_empty() {
+            self.by_op_fresh = false;
+        }
         self.changes.extend(changed);
     }
 
@@ -387,15 +392,17 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         std::mem::take(&mut self.changes)
     }
 
-    /// Classes that have a node with each operator key. Rebuilt on demand
-    /// after the e-graph changed.
-    pub fn classes_by_op(&mut self) -> &FxHashMap<L::Discriminant, Vec<Id>> {
+    /// The canonical classes that have a node with discriminant `d`, in id
+    /// order. The index is rebuilt (one pass over all nodes) on the first
+    /// call after the e-graph changed; incremental matching needs it only
+    /// for first searches and for rounds where most classes changed.
+    pub fn classes_with_op(&mut self, d: &L::Discriminant) -> &[Id] {
         if !self.by_op_fresh {
             let mut map: FxHashMap<L::Discriminant, Vec<Id>> = FxHashMap::default();
             for class in self.classes.iter().flatten() {
                 let mut prev: Option<&L> = None;
                 for n in &class.nodes {
-                    if prev.is_none_or(|p| !p.matches(n)) {
+                    if prev.is_none_or(|p| p.discriminant() != n.discriminant()) {
                         let ids = map.entry(n.discriminant()).or_default();
                         if ids.last() != Some(&class.id) {
                             ids.push(class.id);
@@ -404,15 +411,10 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                     prev = Some(n);
                 }
             }
-            self.classes_by_op = map;
+            self.by_op = map;
             self.by_op_fresh = true;
         }
-        &self.classes_by_op
-    }
-
-    /// The cached operator index, if fresh (see [`EGraph::classes_by_op`]).
-    pub fn classes_by_op_cached(&self) -> Option<&FxHashMap<L::Discriminant, Vec<Id>>> {
-        self.by_op_fresh.then_some(&self.classes_by_op)
+        self.by_op.get(d).map_or(&[], |v| v)
     }
 
     /// Checks the invariants that hold after a rebuild; returns a

@@ -250,8 +250,8 @@ pub trait Condition<L: Language, N: Analysis<L>>: Send + Sync {
     }
 
     /// True when the answer depends only on the matched classes (their
-    /// nodes, data and identity). A non-local condition makes its rule be
-    /// searched in full every iteration.
+    /// nodes, data and identity). For a rule with a non-local condition the
+    /// runner also searches again every root that matched last time.
     fn is_local(&self) -> bool {
         true
     }
@@ -345,9 +345,17 @@ impl<L: Language, N: Analysis<L>> Rewrite<L, N> {
         self
     }
 
-    /// True when incremental matching applies to this rule.
+    /// True when incremental matching applies to this rule at all: its
+    /// applier's effect depends only on the matched classes.
     pub fn is_local(&self) -> bool {
-        self.applier.is_local() && self.conditions.iter().all(|c| c.is_local())
+        self.applier.is_local()
+    }
+
+    /// True when its conditions depend only on the matched classes. If not,
+    /// a match whose condition failed may succeed later without any change
+    /// near it, so the runner searches its old match roots again.
+    pub fn conditions_are_local(&self) -> bool {
+        self.conditions.iter().all(|c| c.is_local())
     }
 
     /// Stages the match `subst` at `eclass` into `out` (conditions first).

@@ -58,8 +58,14 @@ pub struct Iteration {
     pub roots_searched: usize,
     /// Seconds in search (and scheduling).
     pub search_time: f64,
+    /// Of which: choosing the roots to search (incremental planning).
+    pub plan_time: f64,
+    /// Of which: matching (the parallel part).
+    pub match_time: f64,
     /// Seconds in staging and commit.
     pub apply_time: f64,
+    /// Of which: staging (the parallel part).
+    pub stage_time: f64,
     /// Seconds in rebuild.
     pub rebuild_time: f64,
     /// Seconds for the iteration.
@@ -151,6 +157,8 @@ pub struct Runner<L: Language, N: Analysis<L>> {
     states: Vec<RuleState>,
     cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
     pool: Option<Arc<rayon::ThreadPool>>,
+    /// Scratch for [`Neighborhood::compute`].
+    seen: Vec<bool>,
 }
 
 impl<L: Language, N: Analysis<L> + Default> Default for Runner<L, N> {
@@ -191,6 +199,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             states: vec![],
             cancel: None,
             pool: None,
+            seen: Vec::new(),
         }
     }
 
@@ -352,6 +361,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
 
         // ---- search ----
         let plans = self.plan_search(rules, i);
+        it.plan_time = t0.elapsed().as_secs_f64();
         let mut items = vec![];
         let threads = rayon::current_num_threads();
         for (r, roots) in plans.iter().enumerate() {
@@ -369,6 +379,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             }
         }
         let egraph = &self.egraph;
+        let tm = Instant::now();
         // Per item: (root, number of substs) and the substs.
         let found: Vec<Found> = par_map(&items, |item| {
             let pat = &rules[item.rule].searcher;
@@ -381,6 +392,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             }
             (per_root, substs)
         });
+        it.match_time = tm.elapsed().as_secs_f64();
         it.roots_searched = items.iter().map(|x| x.end - x.start).sum();
         // Update exact per-rule totals, then let the scheduler decide.
         for (item, (per_root, substs)) in items.iter().zip(&found) {
@@ -438,6 +450,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         });
         drop(work);
         drop(found);
+        it.stage_time = t1.elapsed().as_secs_f64();
         let mut resolved = vec![];
         let mut applied: Vec<usize> = vec![0; rules.len()];
         let mut result = Ok(());
@@ -545,7 +558,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 let nb = match neighborhoods.iter().position(|(s, _)| *s == since) {
                     Some(k) => &neighborhoods[k].1,
                     None => {
-                        let nb = Neighborhood::compute(&self.egraph, &self.log[since..], max_depth);
+                        let nb = Neighborhood::compute(
+                            &self.egraph,
+                            &self.log[since..],
+                            max_depth,
+                            &mut self.seen,
+                        );
                         neighborhoods.push((since, nb));
                         &neighborhoods.last().expect("pushed").1
                     }
@@ -557,7 +575,23 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     st.total -= *slot as usize;
                     *slot = 0;
                 }
-                nb.roots(rule.searcher.depth(), self.egraph.number_of_classes())
+                let mut roots = nb.roots(rule.searcher.depth(), self.egraph.number_of_classes());
+                if let Some(r) = roots.as_mut() {
+                    if !rule.conditions_are_local() {
+                        // Old matches may pass their condition now.
+                        let uf = self.egraph.union_find();
+                        r.extend(
+                            st.counts
+                                .iter()
+                                .enumerate()
+                                .filter(|(k, &c)| c > 0 && uf.find(Id::from(*k)).index() == *k)
+                                .map(|(k, _)| Id::from(k)),
+                        );
+                        r.sort_unstable();
+                        r.dedup();
+                    }
+                }
+                roots
             };
             let roots = match roots {
                 Some(r) => r,
@@ -566,12 +600,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     st.counts.iter_mut().for_each(|c| *c = 0);
                     st.total = 0;
                     match rule.searcher.root_discriminant() {
-                        Some(d) => self
-                            .egraph
-                            .classes_by_op()
-                            .get(&d)
-                            .cloned()
-                            .unwrap_or_default(),
+                        Some(d) => self.egraph.classes_with_op(&d).to_vec(),
                         None => self.egraph.classes().map(|c| c.id).collect(),
                     }
                 }
@@ -613,52 +642,58 @@ struct Neighborhood {
 }
 
 impl Neighborhood {
+    /// Breadth-first search up the parent lists from the changed classes.
+    /// `seen` is a dense scratch array (one byte per id) that is all zero on
+    /// entry and on exit.
     fn compute<L: Language, N: Analysis<L>>(
         egraph: &EGraph<L, N>,
         logs: &[Vec<Id>],
         max_depth: usize,
+        seen: &mut Vec<bool>,
     ) -> Self {
-        let mut dist: rustc_hash::FxHashMap<Id, u8> = Default::default();
+        if seen.len() < egraph.number_of_ids() {
+            seen.resize(egraph.number_of_ids(), false);
+        }
+        let uf = egraph.union_find();
         let mut dead = vec![];
-        let mut frontier = vec![];
+        let mut near: Vec<(Id, u8)> = vec![];
         for log in logs {
             for &raw in log {
-                let c = egraph.find(raw);
+                let c = uf.find(raw);
                 if c != raw {
                     dead.push(raw);
                 }
-                if let std::collections::hash_map::Entry::Vacant(e) = dist.entry(c) {
-                    e.insert(0);
-                    frontier.push(c);
+                if !std::mem::replace(&mut seen[c.index()], true) {
+                    near.push((c, 0));
                 }
             }
         }
         dead.sort_unstable();
         dead.dedup();
-        let mut near: Vec<(Id, u8)> = frontier.iter().map(|&c| (c, 0)).collect();
+        let mut start = 0;
         for d in 1..=max_depth.min(250) as u8 {
-            let mut next = vec![];
-            for &c in &frontier {
-                let Some(class) = egraph.class(c) else {
+            let end = near.len();
+            for k in start..end {
+                let Some(class) = egraph.class(near[k].0) else {
                     continue;
                 };
                 for &p in class.parents() {
-                    let pc = egraph.find(p);
-                    if let std::collections::hash_map::Entry::Vacant(e) = dist.entry(pc) {
-                        e.insert(d);
-                        next.push(pc);
+                    let pc = uf.find(p);
+                    if !std::mem::replace(&mut seen[pc.index()], true) {
                         near.push((pc, d));
                     }
                 }
             }
-            if next.is_empty() {
+            if near.len() == end {
                 break;
             }
-            frontier = next;
+            start = end;
+        }
+        for &(c, _) in &near {
+            seen[c.index()] = false;
         }
         Neighborhood { near, dead }
     }
-
     /// Sorted roots within `depth`, or `None` when that is most classes
     /// (then a full search through the operator index is cheaper).
     fn roots(&self, depth: usize, n_classes: usize) -> Option<Vec<Id>> {
