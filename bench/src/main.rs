@@ -140,6 +140,40 @@ fn main() {
         });
     }
     print_table(&rows, &threads);
+    calibrate(&pools);
+}
+
+/// The machine's own parallel speedup on embarrassingly parallel integer
+/// work, to read the engine's speedups against (shared or throttled
+/// virtual cores often give far less than N).
+fn calibrate(pools: &[(usize, Arc<rayon::ThreadPool>)]) {
+    use rayon::prelude::*;
+    let work = |seed: u64| {
+        let mut x = seed;
+        for _ in 0..2_000_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+        }
+        x
+    };
+    let mut base = None;
+    for (t, pool) in pools {
+        let mut times = vec![];
+        for _ in 0..5 {
+            let start = std::time::Instant::now();
+            let s: u64 = pool.install(|| (0..64u64).into_par_iter().map(work).sum());
+            std::hint::black_box(s);
+            times.push(start.elapsed().as_secs_f64());
+        }
+        let m = median(&mut times);
+        let b = *base.get_or_insert(m);
+        println!(
+            "machine calibration: {t} thread(s): {:.1} ms, speedup {:.2}x",
+            m * 1e3,
+            b / m
+        );
+    }
 }
 
 fn print_table(rows: &[Row], threads: &[usize]) {

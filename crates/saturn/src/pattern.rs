@@ -167,10 +167,59 @@ impl<L: Language> Pattern<L> {
         eclass: Id,
         out: &mut Vec<Subst>,
     ) -> usize {
+        self.search_eclass_range_into(egraph, eclass, None, out)
+    }
+
+    /// The positions in `eclass`'s node list of the nodes the root can
+    /// match, when the root is an operator node (for splitting the matches
+    /// of one large class across threads).
+    pub fn root_nodes<N: Analysis<L>>(
+        &self,
+        egraph: &EGraph<L, N>,
+        eclass: Id,
+    ) -> Option<std::ops::Range<usize>> {
+        let Some(Instr::Bind { i: 0, node, .. }) = self.program.first() else {
+            return None;
+        };
+        let nodes = &egraph.class(eclass)?.nodes;
+        let start = nodes.partition_point(|n| n < node);
+        let d = node.discriminant();
+        let len = nodes[start..]
+            .iter()
+            .take_while(|n| n.discriminant() == d)
+            .count();
+        Some(start..start + len)
+    }
+
+    /// Like [`Pattern::search_eclass_into`], but when `root_range` is given
+    /// the root only binds the nodes at those positions of its class (see
+    /// [`Pattern::root_nodes`]). The matches of consecutive ranges, in order,
+    /// are the matches of the whole class, in order.
+    pub fn search_eclass_range_into<N: Analysis<L>>(
+        &self,
+        egraph: &EGraph<L, N>,
+        eclass: Id,
+        root_range: Option<std::ops::Range<usize>>,
+        out: &mut Vec<Subst>,
+    ) -> usize {
         let before = out.len();
         let mut regs = smallvec::SmallVec::<[Id; 16]>::from_elem(Id(0), self.n_regs);
         regs[0] = eclass;
-        self.run(egraph, 0, &mut regs, out);
+        match (root_range, self.program.first()) {
+            (Some(r), Some(Instr::Bind { i: 0, out: o, node })) => {
+                if let Some(class) = egraph.class(eclass) {
+                    let o = *o as usize;
+                    for n in &class.nodes[r] {
+                        if node.matches(n) {
+                            let cs = n.children();
+                            regs[o..o + cs.len()].copy_from_slice(cs);
+                            self.run(egraph, 1, &mut regs, out);
+                        }
+                    }
+                }
+            }
+            _ => self.run(egraph, 0, &mut regs, out),
+        }
         out.len() - before
     }
 

@@ -171,11 +171,89 @@ impl<L: Language, N: Analysis<L> + Default> Default for Runner<L, N> {
 /// and all the matches in root order.
 type Found = (Vec<(Id, u32)>, Vec<Subst>);
 
-/// One unit of parallel work: a rule and a slice of its roots.
+/// One unit of parallel work: a rule and a slice of its roots, or one
+/// root and a range of its class's nodes for the pattern's root.
 struct Item {
     rule: usize,
     start: usize,
     end: usize,
+    nodes: Option<std::ops::Range<usize>>,
+}
+
+/// Root classes with more root-matching nodes than this are split.
+const SPLIT_NODES: usize = 48;
+/// Nodes per piece of a split root.
+const PIECE_NODES: usize = 16;
+
+/// Cuts the planned searches into work items: chunks of roots, and large
+/// roots cut into node ranges, so one expensive rule or class spreads over
+/// all threads. The items, in order, cover the matches in the same order
+/// whatever the thread count.
+fn make_items<L: Language, N: Analysis<L>>(
+    egraph: &EGraph<L, N>,
+    rules: &[Rewrite<L, N>],
+    plans: &[Option<Vec<Id>>],
+    threads: usize,
+) -> Vec<Item> {
+    let mut items = vec![];
+    for (r, roots) in plans.iter().enumerate() {
+        let Some(roots) = roots else { continue };
+        let chunk = (roots.len() / (threads * 8)).clamp(16, 1024);
+        let pat = &rules[r].searcher;
+        let mut s = 0;
+        let mut k = 0;
+        while k < roots.len() {
+            let big = if threads > 1 {
+                pat.root_nodes(egraph, roots[k])
+                    .filter(|range| range.len() > SPLIT_NODES)
+            } else {
+                None
+            };
+            if let Some(range) = big {
+                if s < k {
+                    items.push(Item {
+                        rule: r,
+                        start: s,
+                        end: k,
+                        nodes: None,
+                    });
+                }
+                let mut a = range.start;
+                while a < range.end {
+                    let b = (a + PIECE_NODES).min(range.end);
+                    items.push(Item {
+                        rule: r,
+                        start: k,
+                        end: k + 1,
+                        nodes: Some(a..b),
+                    });
+                    a = b;
+                }
+                k += 1;
+                s = k;
+            } else {
+                k += 1;
+                if k - s == chunk {
+                    items.push(Item {
+                        rule: r,
+                        start: s,
+                        end: k,
+                        nodes: None,
+                    });
+                    s = k;
+                }
+            }
+        }
+        if s < roots.len() {
+            items.push(Item {
+                rule: r,
+                start: s,
+                end: roots.len(),
+                nodes: None,
+            });
+        }
+    }
+    items
 }
 
 impl<L: Language, N: Analysis<L>> Runner<L, N> {
@@ -362,22 +440,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // ---- search ----
         let plans = self.plan_search(rules, i);
         it.plan_time = t0.elapsed().as_secs_f64();
-        let mut items = vec![];
         let threads = rayon::current_num_threads();
-        for (r, roots) in plans.iter().enumerate() {
-            let Some(roots) = roots else { continue };
-            let chunk = (roots.len() / (threads * 8)).clamp(16, 1024);
-            let mut s = 0;
-            while s < roots.len() {
-                let e = (s + chunk).min(roots.len());
-                items.push(Item {
-                    rule: r,
-                    start: s,
-                    end: e,
-                });
-                s = e;
-            }
-        }
+        let items = make_items(&self.egraph, rules, &plans, threads);
         let egraph = &self.egraph;
         let tm = Instant::now();
         // Per item: (root, number of substs) and the substs.
@@ -387,20 +451,28 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             let mut per_root = Vec::with_capacity(item.end - item.start);
             let mut substs = vec![];
             for &root in &roots[item.start..item.end] {
-                let n = pat.search_eclass_into(egraph, root, &mut substs);
+                let n = pat.search_eclass_range_into(egraph, root, item.nodes.clone(), &mut substs);
                 per_root.push((root, n as u32));
             }
             (per_root, substs)
         });
         it.match_time = tm.elapsed().as_secs_f64();
         it.roots_searched = items.iter().map(|x| x.end - x.start).sum();
-        // Update exact per-rule totals, then let the scheduler decide.
+        // Update exact per-rule totals, then let the scheduler decide. A
+        // split root appears in several items: clear first, then add.
+        for (item, (per_root, _)) in items.iter().zip(&found) {
+            let st = &mut self.states[item.rule];
+            for &(root, _) in per_root {
+                let slot = &mut st.counts[root.index()];
+                st.total -= *slot as usize;
+                *slot = 0;
+            }
+        }
         for (item, (per_root, substs)) in items.iter().zip(&found) {
             let st = &mut self.states[item.rule];
             for &(root, n) in per_root {
-                let slot = &mut st.counts[root.index()];
-                st.total = st.total - *slot as usize + n as usize;
-                *slot = n;
+                st.counts[root.index()] += n;
+                st.total += n as usize;
             }
             it.n_matches += substs.len();
         }
@@ -635,7 +707,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
 
 /// Classes near changed classes, by distance in parent steps.
 struct Neighborhood {
-    /// (class, distance), each class once, at its least distance.
+    /// (class, distance), each class once, at its least distance, sorted
+    /// by class.
     near: Vec<(Id, u8)>,
     /// Raw ids recorded as changed that are no longer canonical.
     dead: Vec<Id>,
@@ -673,15 +746,21 @@ impl Neighborhood {
         let mut start = 0;
         for d in 1..=max_depth.min(250) as u8 {
             let end = near.len();
-            for k in start..end {
-                let Some(class) = egraph.class(near[k].0) else {
-                    continue;
-                };
-                for &p in class.parents() {
-                    let pc = uf.find(p);
-                    if !std::mem::replace(&mut seen[pc.index()], true) {
-                        near.push((pc, d));
+            // The parents' classes of this level, found in parallel (the
+            // finds and parent-list walks are the cost); deduplicated here.
+            let level: Vec<Vec<Id>> =
+                par_map(&near[start..end].chunks(256).collect::<Vec<_>>(), |chunk| {
+                    let mut out = vec![];
+                    for &(c, _) in *chunk {
+                        if let Some(class) = egraph.class(c) {
+                            out.extend(class.parents().iter().map(|&p| uf.find_readonly(p)));
+                        }
                     }
+                    out
+                });
+            for pc in level.into_iter().flatten() {
+                if !std::mem::replace(&mut seen[pc.index()], true) {
+                    near.push((pc, d));
                 }
             }
             if near.len() == end {
@@ -692,12 +771,14 @@ impl Neighborhood {
         for &(c, _) in &near {
             seen[c.index()] = false;
         }
+        // Sorted once here, so each rule's roots come out sorted by a filter.
+        near.sort_unstable();
         Neighborhood { near, dead }
     }
     /// Sorted roots within `depth`, or `None` when that is most classes
     /// (then a full search through the operator index is cheaper).
     fn roots(&self, depth: usize, n_classes: usize) -> Option<Vec<Id>> {
-        let mut v: Vec<Id> = self
+        let v: Vec<Id> = self
             .near
             .iter()
             .filter(|(_, d)| (*d as usize) <= depth)
@@ -706,7 +787,6 @@ impl Neighborhood {
         if v.len() * 2 > n_classes {
             return None;
         }
-        v.sort_unstable();
         Some(v)
     }
 }
