@@ -173,6 +173,18 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         self.memo.len()
     }
 
+    /// An estimate of the heap bytes the e-graph holds: per id a stored
+    /// node, a union-find slot and a class slot, plus per canonical node its
+    /// copy in a class and in the hashcons, plus parent lists. Cheap to
+    /// compute (a few counters), so the runner checks it often.
+    pub fn approx_bytes(&self) -> usize {
+        let node = std::mem::size_of::<L>();
+        let ids = self.uf.len();
+        let per_id = node + 8 + 4 + std::mem::size_of::<Option<EClass<L, N::Data>>>();
+        let entries = self.memo.len();
+        ids * per_id + entries * (2 * node + 8 + 2 * 4)
+    }
+
     /// The canonical classes, in id order.
     pub fn classes(&self) -> impl Iterator<Item = &EClass<L, N::Data>> + '_ {
         self.classes.iter().filter_map(|c| c.as_ref())

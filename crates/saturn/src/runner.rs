@@ -39,6 +39,9 @@ pub enum StopReason {
     NodeLimit(usize),
     /// The time limit was exceeded (seconds elapsed).
     TimeLimit(f64),
+    /// The memory limit was exceeded (estimated bytes, see
+    /// [`EGraph::approx_bytes`]).
+    MemoryLimit(usize),
     /// A hook or the caller stopped it.
     Other(String),
 }
@@ -146,6 +149,7 @@ pub struct Runner<L: Language, N: Analysis<L>> {
     pub stop_reason: Option<StopReason>,
     iter_limit: usize,
     node_limit: usize,
+    memory_limit: usize,
     time_limit: Duration,
     threads: usize,
     incremental: bool,
@@ -267,6 +271,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             stop_reason: None,
             iter_limit: 30,
             node_limit: 10_000,
+            memory_limit: usize::MAX,
             time_limit: Duration::from_secs(5),
             threads: 1,
             incremental: true,
@@ -303,6 +308,13 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
     /// Stops once the hashcons holds more than this many nodes.
     pub fn with_node_limit(mut self, n: usize) -> Self {
         self.node_limit = n;
+        self
+    }
+
+    /// Stops once the e-graph's estimated size ([`EGraph::approx_bytes`])
+    /// exceeds this many bytes.
+    pub fn with_memory_limit(mut self, bytes: usize) -> Self {
+        self.memory_limit = bytes;
         self
     }
 
@@ -395,10 +407,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         if elapsed > self.time_limit {
             return Err(StopReason::TimeLimit(elapsed.as_secs_f64()));
         }
-        let size = self.egraph.total_size();
-        if size > self.node_limit {
-            return Err(StopReason::NodeLimit(size));
-        }
+        self.check_size()?;
         if self.iterations.len() >= self.iter_limit {
             return Err(StopReason::IterationLimit(self.iterations.len()));
         }
@@ -444,8 +453,22 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let items = make_items(&self.egraph, rules, &plans, threads);
         let egraph = &self.egraph;
         let tm = Instant::now();
+        // Workers poll the deadline and the cancel flag between items, so a
+        // long search stops promptly; the e-graph is untouched by search.
+        let deadline = self.start.and_then(|s| s.checked_add(self.time_limit));
+        let cancel = self.cancel.as_deref();
+        let abort = std::sync::atomic::AtomicBool::new(false);
+        let should_abort = || {
+            abort.load(std::sync::atomic::Ordering::Relaxed)
+                || deadline.is_some_and(|d| Instant::now() > d)
+                || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        };
         // Per item: (root, number of substs) and the substs.
         let found: Vec<Found> = par_map(&items, |item| {
+            if should_abort() {
+                abort.store(true, std::sync::atomic::Ordering::Relaxed);
+                return (vec![], vec![]);
+            }
             let pat = &rules[item.rule].searcher;
             let roots = plans[item.rule].as_ref().expect("planned");
             let mut per_root = Vec::with_capacity(item.end - item.start);
@@ -457,6 +480,18 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             (per_root, substs)
         });
         it.match_time = tm.elapsed().as_secs_f64();
+        if abort.into_inner() {
+            // Nothing was changed this iteration; the e-graph is as the
+            // last rebuild left it.
+            it.search_time = t0.elapsed().as_secs_f64();
+            it.total_time = it.search_time;
+            it.stop_reason = Some(
+                self.check_limits_mid_iteration()
+                    .err()
+                    .unwrap_or_else(|| StopReason::Other("cancelled".into())),
+            );
+            return it;
+        }
         it.roots_searched = items.iter().map(|x| x.end - x.start).sum();
         // Update exact per-rule totals, then let the scheduler decide. A
         // split root appears in several items: clear first, then add.
@@ -575,9 +610,23 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         if elapsed > self.time_limit {
             return Err(StopReason::TimeLimit(elapsed.as_secs_f64()));
         }
+        self.check_size()?;
+        if let Some(c) = &self.cancel {
+            if c.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(StopReason::Other("cancelled".into()));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_size(&self) -> Result<(), StopReason> {
         let size = self.egraph.total_size();
         if size > self.node_limit {
             return Err(StopReason::NodeLimit(size));
+        }
+        let bytes = self.egraph.approx_bytes();
+        if bytes > self.memory_limit {
+            return Err(StopReason::MemoryLimit(bytes));
         }
         Ok(())
     }

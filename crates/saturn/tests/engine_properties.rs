@@ -146,3 +146,31 @@ fn rule_file_errors_have_positions() {
     .expect("unknown predicate");
     assert!(err.message.contains("unknown predicate"), "{err}");
 }
+
+/// A rule whose condition is not local (it adds terms and asks whether
+/// they are equal) fires once other rules make them equal later, with
+/// incremental matching as without.
+#[test]
+fn non_local_conditions_are_rechecked() {
+    for incremental in [true, false] {
+        let h_eq = ConditionEqual("(h ?t)".parse().unwrap(), "(h ?e)".parse().unwrap());
+        let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
+            rewrite!("if-same"; "(if ?c ?t ?e)" => "?e" if h_eq),
+            rewrite!("h-const"; "(h ?x)" => "z"),
+            rewrite!("noise"; "(k ?x)" => "(m ?x)"),
+        ];
+        let r = Runner::default()
+            .with_expr(&"(if c a b)".parse().unwrap())
+            .with_expr(&"(k (k (k a)))".parse().unwrap())
+            .with_incremental(incremental)
+            .with_scheduler(Scheduler::Simple)
+            .run(&rules);
+        assert_eq!(r.stop_reason, Some(StopReason::Saturated));
+        let b = r.egraph.lookup_expr(&"b".parse().unwrap()).unwrap();
+        assert_eq!(
+            r.egraph.find(b),
+            r.egraph.find(r.roots[0]),
+            "incremental={incremental}: if-same never fired"
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! Every limit stops the run gracefully and leaves a valid e-graph whose
+//! extracted term is no worse than the input.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use saturn::*;
+
+/// Associativity and commutativity: the classic blow-up.
+fn ac_rules() -> Vec<Rewrite<SymbolLang, ()>> {
+    vec![
+        rewrite!("comm"; "(+ ?a ?b)" => "(+ ?b ?a)"),
+        rewrite!("assoc"; "(+ ?a (+ ?b ?c))" => "(+ (+ ?a ?b) ?c)"),
+        rewrite!("assoc-rev"; "(+ (+ ?a ?b) ?c)" => "(+ ?a (+ ?b ?c))"),
+    ]
+}
+
+fn long_sum(n: usize) -> RecExpr<SymbolLang> {
+    let mut s = format!("x{n}");
+    for i in (1..n).rev() {
+        s = format!("(+ x{i} {s})");
+    }
+    s.parse().unwrap()
+}
+
+/// The run stopped for `expected`, the e-graph is rebuilt and consistent,
+/// the input is still in the root class, and the best term is no bigger.
+fn assert_graceful(
+    runner: &Runner<SymbolLang, ()>,
+    input: &RecExpr<SymbolLang>,
+    expected: fn(&StopReason) -> bool,
+) {
+    let reason = runner.stop_reason.as_ref().expect("stopped");
+    assert!(expected(reason), "unexpected stop reason {reason:?}");
+    assert_eq!(runner.egraph.check_invariants(), Ok(()));
+    let root = runner.egraph.find(runner.roots[0]);
+    assert_eq!(
+        runner
+            .egraph
+            .lookup_expr(input)
+            .map(|c| runner.egraph.find(c)),
+        Some(root)
+    );
+    let (cost, best) = Extractor::new(&runner.egraph, AstSize).find_best(root);
+    assert!(
+        cost <= input.len(),
+        "extracted {best} ({cost}) is worse than the input ({})",
+        input.len()
+    );
+}
+
+#[test]
+fn node_limit_on_ac_blowup() {
+    let input = long_sum(12);
+    let r = Runner::default()
+        .with_expr(&input)
+        .with_node_limit(5_000)
+        .with_iter_limit(1_000)
+        .with_time_limit(Duration::from_secs(600))
+        .with_scheduler(Scheduler::Simple)
+        .run(&ac_rules());
+    assert_graceful(
+        &r,
+        &input,
+        |s| matches!(s, StopReason::NodeLimit(n) if *n > 5_000),
+    );
+}
+
+#[test]
+fn time_limit_on_ac_blowup() {
+    let input = long_sum(14);
+    let r = Runner::default()
+        .with_expr(&input)
+        .with_node_limit(usize::MAX)
+        .with_iter_limit(1_000)
+        .with_time_limit(Duration::from_millis(200))
+        .with_scheduler(Scheduler::Simple)
+        .with_threads(2)
+        .run(&ac_rules());
+    assert_graceful(
+        &r,
+        &input,
+        |s| matches!(s, StopReason::TimeLimit(t) if *t >= 0.2),
+    );
+}
+
+#[test]
+fn memory_limit_on_ac_blowup() {
+    let input = long_sum(12);
+    let r = Runner::default()
+        .with_expr(&input)
+        .with_node_limit(usize::MAX)
+        .with_memory_limit(2 << 20)
+        .with_iter_limit(1_000)
+        .with_time_limit(Duration::from_secs(600))
+        .with_scheduler(Scheduler::Simple)
+        .run(&ac_rules());
+    assert_graceful(
+        &r,
+        &input,
+        |s| matches!(s, StopReason::MemoryLimit(b) if *b > 2 << 20),
+    );
+    assert!(r.egraph.approx_bytes() > 2 << 20);
+}
+
+#[test]
+fn iteration_limit_runs_exactly_n_iterations() {
+    let input = long_sum(8);
+    let r = Runner::default()
+        .with_expr(&input)
+        .with_node_limit(usize::MAX)
+        .with_iter_limit(3)
+        .with_scheduler(Scheduler::Simple)
+        .run(&ac_rules());
+    assert_eq!(r.iterations.len(), 3);
+    assert_graceful(&r, &input, |s| matches!(s, StopReason::IterationLimit(3)));
+}
+
+#[test]
+fn cancel_before_and_during_a_run() {
+    let input = long_sum(14);
+    let flag = Arc::new(AtomicBool::new(true));
+    let r = Runner::default()
+        .with_expr(&input)
+        .with_cancel_flag(flag)
+        .run(&ac_rules());
+    assert_eq!(r.iterations.len(), 1, "stops at the first check");
+    assert_graceful(
+        &r,
+        &input,
+        |s| matches!(s, StopReason::Other(m) if m == "cancelled"),
+    );
+
+    let flag = Arc::new(AtomicBool::new(false));
+    let setter = {
+        let flag = flag.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            flag.store(true, Ordering::Relaxed);
+        })
+    };
+    let r = Runner::default()
+        .with_expr(&input)
+        .with_node_limit(usize::MAX)
+        .with_iter_limit(1_000)
+        .with_time_limit(Duration::from_secs(600))
+        .with_scheduler(Scheduler::Simple)
+        .with_threads(2)
+        .with_cancel_flag(flag)
+        .run(&ac_rules());
+    setter.join().unwrap();
+    assert_graceful(
+        &r,
+        &input,
+        |s| matches!(s, StopReason::Other(m) if m == "cancelled"),
+    );
+}
+
+/// A hook that adds a term and unions it mid-run: the runner rebuilds and
+/// incremental matching sees the change.
+#[test]
+fn hooks_may_change_the_egraph() {
+    // `k-m` fires in the first iteration, so a second one runs.
+    let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
+        rewrite!("f-g"; "(f ?x)" => "(g ?x)"),
+        rewrite!("k-m"; "(k ?x)" => "(m ?x)"),
+    ];
+    let r = Runner::default()
+        .with_expr(&"(h (k a))".parse().unwrap())
+        .with_scheduler(Scheduler::Simple)
+        .with_hook(|r| {
+            if r.iterations.len() == 1 {
+                let f = r.egraph.add_expr(&"(f a)".parse().unwrap());
+                let root = r.roots[0];
+                r.egraph.union(f, root);
+            }
+            Ok(())
+        })
+        .run(&rules);
+    let g = r
+        .egraph
+        .lookup_expr(&"(g a)".parse().unwrap())
+        .expect("rule fired after the hook");
+    assert_eq!(r.egraph.find(g), r.egraph.find(r.roots[0]));
+}
