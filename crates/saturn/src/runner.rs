@@ -196,7 +196,7 @@ const PIECE_NODES: usize = 16;
 fn make_items<L: Language, N: Analysis<L>>(
     egraph: &EGraph<L, N>,
     rules: &[Rewrite<L, N>],
-    plans: &[Option<Vec<Id>>],
+    plans: &[Option<Arc<[Id]>>],
     threads: usize,
 ) -> Vec<Item> {
     let mut items = vec![];
@@ -207,7 +207,11 @@ fn make_items<L: Language, N: Analysis<L>>(
         let mut s = 0;
         let mut k = 0;
         while k < roots.len() {
-            let big = if threads > 1 {
+            let big = if threads > 1
+                && egraph
+                    .class(roots[k])
+                    .is_some_and(|c| c.len() > SPLIT_NODES)
+            {
                 pat.root_nodes(egraph, roots[k])
                     .filter(|range| range.len() > SPLIT_NODES)
             } else {
@@ -653,12 +657,14 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
     }
 
     /// For each rule, the sorted roots to search this iteration, or `None`
-    /// when the rule is banned.
-    fn plan_search(&mut self, rules: &[Rewrite<L, N>], i: usize) -> Vec<Option<Vec<Id>>> {
+    /// when the rule is banned. Rules with the same depth and last search
+    /// share one list.
+    fn plan_search(&mut self, rules: &[Rewrite<L, N>], i: usize) -> Vec<Option<Arc<[Id]>>> {
         let n_ids = self.egraph.number_of_ids();
         let mut plans = Vec::with_capacity(rules.len());
         // Candidate sets are shared by rules last searched at the same time.
         let mut neighborhoods: Vec<(usize, Neighborhood)> = vec![];
+        let mut full_lists: Vec<(Option<L::Discriminant>, Arc<[Id]>)> = vec![];
         let max_depth = rules.iter().map(|r| r.searcher.depth()).max().unwrap_or(0);
         for (r, rule) in rules.iter().enumerate() {
             let st = &mut self.states[r];
@@ -677,7 +683,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 None
             } else {
                 let nb = match neighborhoods.iter().position(|(s, _)| *s == since) {
-                    Some(k) => &neighborhoods[k].1,
+                    Some(k) => &mut neighborhoods[k].1,
                     None => {
                         let nb = Neighborhood::compute(
                             &self.egraph,
@@ -686,7 +692,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                             &mut self.seen,
                         );
                         neighborhoods.push((since, nb));
-                        &neighborhoods.last().expect("pushed").1
+                        &mut neighborhoods.last_mut().expect("pushed").1
                     }
                 };
                 // Roots that were merged away lose their counts.
@@ -701,15 +707,17 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     if !rule.conditions_are_local() {
                         // Old matches may pass their condition now.
                         let uf = self.egraph.union_find();
-                        r.extend(
+                        let mut v = r.to_vec();
+                        v.extend(
                             st.counts
                                 .iter()
                                 .enumerate()
                                 .filter(|(k, &c)| c > 0 && uf.find(Id::from(*k)).index() == *k)
                                 .map(|(k, _)| Id::from(k)),
                         );
-                        r.sort_unstable();
-                        r.dedup();
+                        v.sort_unstable();
+                        v.dedup();
+                        *r = v.into();
                     }
                 }
                 roots
@@ -720,9 +728,17 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     let st = &mut self.states[r];
                     st.counts.iter_mut().for_each(|c| *c = 0);
                     st.total = 0;
-                    match rule.searcher.root_discriminant() {
-                        Some(d) => self.egraph.classes_with_op(&d).to_vec(),
-                        None => self.egraph.classes().map(|c| c.id).collect(),
+                    let d = rule.searcher.root_discriminant();
+                    match full_lists.iter().find(|(k, _)| *k == d) {
+                        Some((_, list)) => list.clone(),
+                        None => {
+                            let list: Arc<[Id]> = match &d {
+                                Some(d) => self.egraph.classes_with_op(d).into(),
+                                None => self.egraph.classes().map(|c| c.id).collect(),
+                            };
+                            full_lists.push((d, list.clone()));
+                            list
+                        }
                     }
                 }
             };
@@ -761,6 +777,8 @@ struct Neighborhood {
     near: Vec<(Id, u8)>,
     /// Raw ids recorded as changed that are no longer canonical.
     dead: Vec<Id>,
+    /// Root lists already made, by depth.
+    by_depth: Vec<(usize, Option<Arc<[Id]>>)>,
 }
 
 impl Neighborhood {
@@ -822,20 +840,26 @@ impl Neighborhood {
         }
         // Sorted once here, so each rule's roots come out sorted by a filter.
         near.sort_unstable();
-        Neighborhood { near, dead }
+        Neighborhood {
+            near,
+            dead,
+            by_depth: vec![],
+        }
     }
     /// Sorted roots within `depth`, or `None` when that is most classes
     /// (then a full search through the operator index is cheaper).
-    fn roots(&self, depth: usize, n_classes: usize) -> Option<Vec<Id>> {
+    fn roots(&mut self, depth: usize, n_classes: usize) -> Option<Arc<[Id]>> {
+        if let Some((_, r)) = self.by_depth.iter().find(|(d, _)| *d == depth) {
+            return r.clone();
+        }
         let v: Vec<Id> = self
             .near
             .iter()
             .filter(|(_, d)| (*d as usize) <= depth)
             .map(|(c, _)| *c)
             .collect();
-        if v.len() * 2 > n_classes {
-            return None;
-        }
-        Some(v)
+        let r = (v.len() * 2 <= n_classes).then(|| Arc::from(v));
+        self.by_depth.push((depth, r.clone()));
+        r
     }
 }
