@@ -664,7 +664,9 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let mut plans = Vec::with_capacity(rules.len());
         // Candidate sets are shared by rules last searched at the same time.
         let mut neighborhoods: Vec<(usize, Neighborhood)> = vec![];
-        let mut full_lists: Vec<(Option<L::Discriminant>, Arc<[Id]>)> = vec![];
+        // Full-search root lists, by root operator (`None`: a variable).
+        type FullLists<D> = Vec<(Option<D>, Arc<[Id]>)>;
+        let mut full_lists: FullLists<L::Discriminant> = vec![];
         let max_depth = rules.iter().map(|r| r.searcher.depth()).max().unwrap_or(0);
         for (r, rule) in rules.iter().enumerate() {
             let st = &mut self.states[r];
