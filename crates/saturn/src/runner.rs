@@ -22,6 +22,7 @@
 //! The order of everything observable (new ids, unions) depends only on
 //! the rule order and class ids, never on the thread count or timing.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -161,8 +162,8 @@ pub struct Runner<L: Language, N: Analysis<L>> {
     states: Vec<RuleState>,
     cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
     pool: Option<Arc<rayon::ThreadPool>>,
-    /// Scratch for [`Neighborhood::compute`].
-    seen: Vec<bool>,
+    /// Scratch bitset for [`Neighborhood::compute`], all zero between uses.
+    seen: Vec<AtomicU64>,
 }
 
 impl<L: Language, N: Analysis<L> + Default> Default for Runner<L, N> {
@@ -668,6 +669,13 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         type FullLists<D> = Vec<(Option<D>, Arc<[Id]>)>;
         let mut full_lists: FullLists<L::Discriminant> = vec![];
         let max_depth = rules.iter().map(|r| r.searcher.depth()).max().unwrap_or(0);
+        // Root operators of the deepest rules (None if one has a variable
+        // root, which any class can match).
+        let last_ops: Option<Vec<L::Discriminant>> = rules
+            .iter()
+            .filter(|r| r.searcher.depth() == max_depth)
+            .map(|r| r.searcher.root_discriminant())
+            .collect();
         for (r, rule) in rules.iter().enumerate() {
             let st = &mut self.states[r];
             if st.counts.len() < n_ids {
@@ -691,6 +699,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                             &self.egraph,
                             &self.log[since..],
                             max_depth,
+                            last_ops.as_deref(),
                             &mut self.seen,
                         );
                         neighborhoods.push((since, nb));
@@ -784,18 +793,26 @@ struct Neighborhood {
 }
 
 impl Neighborhood {
-    /// Breadth-first search up the parent lists from the changed classes.
-    /// `seen` is a dense scratch array (one byte per id) that is all zero on
-    /// entry and on exit.
+    /// Breadth-first search up the parent lists from the changed classes,
+    /// each level in parallel. `seen` is a bitset over ids that is all zero
+    /// on entry and on exit.
     fn compute<L: Language, N: Analysis<L>>(
         egraph: &EGraph<L, N>,
         logs: &[Vec<Id>],
         max_depth: usize,
-        seen: &mut Vec<bool>,
+        last_ops: Option<&[L::Discriminant]>,
+        seen: &mut Vec<AtomicU64>,
     ) -> Self {
-        if seen.len() < egraph.number_of_ids() {
-            seen.resize(egraph.number_of_ids(), false);
+        let words = egraph.number_of_ids() / 64 + 1;
+        if seen.len() < words {
+            seen.resize_with(words, || AtomicU64::new(0));
         }
+        let seen: &[AtomicU64] = seen;
+        // Test-and-set of a class's bit; true for the one caller that set it.
+        let claim = |c: Id| {
+            let bit = 1u64 << (c.index() % 64);
+            seen[c.index() / 64].fetch_or(bit, Ordering::Relaxed) & bit == 0
+        };
         let uf = egraph.union_find();
         let mut dead = vec![];
         let mut near: Vec<(Id, u8)> = vec![];
@@ -805,7 +822,7 @@ impl Neighborhood {
                 if c != raw {
                     dead.push(raw);
                 }
-                if !std::mem::replace(&mut seen[c.index()], true) {
+                if claim(c) {
                     near.push((c, 0));
                 }
             }
@@ -815,30 +832,40 @@ impl Neighborhood {
         let mut start = 0;
         for d in 1..=max_depth.min(250) as u8 {
             let end = near.len();
-            // The parents' classes of this level, found in parallel (the
-            // finds and parent-list walks are the cost); deduplicated here.
-            let level: Vec<Vec<Id>> =
+            // At the last level only roots matter, and only rules of the
+            // greatest depth reach it: skip parents with other operators.
+            let filter = last_ops.filter(|_| d as usize == max_depth);
+            // Parents' classes of this level, claimed in parallel; a class
+            // gets the first level that reaches it, whichever thread wins.
+            let level: Vec<Vec<(Id, u8)>> =
                 par_map(&near[start..end].chunks(256).collect::<Vec<_>>(), |chunk| {
                     let mut out = vec![];
                     for &(c, _) in *chunk {
-                        if let Some(class) = egraph.class(c) {
-                            out.extend(class.parents().iter().map(|&p| uf.find_readonly(p)));
+                        let Some(class) = egraph.class(c) else {
+                            continue;
+                        };
+                        for &p in class.parents() {
+                            if filter.is_some_and(|ops| {
+                                !ops.contains(&egraph.id_to_node(p).discriminant())
+                            }) {
+                                continue;
+                            }
+                            let pc = uf.find_readonly(p);
+                            if claim(pc) {
+                                out.push((pc, d));
+                            }
                         }
                     }
                     out
                 });
-            for pc in level.into_iter().flatten() {
-                if !std::mem::replace(&mut seen[pc.index()], true) {
-                    near.push((pc, d));
-                }
-            }
+            near.extend(level.into_iter().flatten());
             if near.len() == end {
                 break;
             }
             start = end;
         }
         for &(c, _) in &near {
-            seen[c.index()] = false;
+            seen[c.index() / 64].store(0, Ordering::Relaxed);
         }
         // Sorted once here, so each rule's roots come out sorted by a filter.
         near.sort_unstable();
