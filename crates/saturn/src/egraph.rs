@@ -103,6 +103,10 @@ pub struct EGraph<L: Language, N: Analysis<L>> {
     /// Classes whose node lists may need re-canonicalization.
     touched: Vec<Id>,
     changes: Vec<Id>,
+    /// Per id, the change epoch in which it was last recorded, so each id
+    /// is recorded once between two [`EGraph::take_changes`].
+    changed_in: Vec<u32>,
+    epoch: u32,
     /// Operator index: for each discriminant, the classes with such a node;
     /// rebuilt on demand when stale.
     by_op: FxHashMap<L::Discriminant, Vec<Id>>,
@@ -130,6 +134,8 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             analysis_pending: Vec::new(),
             touched: Vec::new(),
             changes: Vec::new(),
+            changed_in: Vec::new(),
+            epoch: 1,
             by_op: FxHashMap::default(),
             by_op_fresh: false,
             clean: true,
@@ -275,7 +281,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             parents: Vec::new(),
         });
         self.n_classes += 1;
-        self.changes.push(id);
+        self.note_change(id);
         self.by_op_fresh = false;
         self.clean = false;
         N::modify(self, id);
@@ -295,8 +301,8 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         self.n_classes -= 1;
         self.clean = false;
         self.by_op_fresh = false;
-        self.changes.push(root);
-        self.changes.push(other);
+        self.note_change(root);
+        self.note_change(other);
         self.touched.push(root);
         self.pending.extend_from_slice(&dead.parents);
         let class = self.classes[root.index()].as_mut().expect("canonical");
@@ -336,7 +342,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 let did = self.analysis.merge(&mut class.data, data);
                 if did.0 {
                     self.analysis_pending.extend_from_slice(&class.parents);
-                    self.changes.push(class_id);
+                    self.note_change(class_id);
                     N::modify(self, class_id);
                 }
             }
@@ -395,13 +401,29 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         if !changed.is_empty() {
             self.by_op_fresh = false;
         }
-        self.changes.extend(changed);
+        for c in changed {
+            self.note_change(c);
+        }
     }
 
     /// Drains the ids of classes changed since the last call (raw ids: some
     /// may have been merged since; canonicalize with [`EGraph::find`]).
     pub fn take_changes(&mut self) -> Vec<Id> {
+        self.epoch += 1;
         std::mem::take(&mut self.changes)
+    }
+
+    /// Records that class `id` changed (once per epoch).
+    #[inline]
+    fn note_change(&mut self, id: Id) {
+        let i = id.index();
+        if self.changed_in.len() <= i {
+            self.changed_in.resize(i + 1 + i / 2, 0);
+        }
+        if self.changed_in[i] != self.epoch {
+            self.changed_in[i] = self.epoch;
+            self.changes.push(id);
+        }
     }
 
     /// The canonical classes that have a node with discriminant `d`, in id
@@ -554,7 +576,7 @@ impl<L: Language, N: Analysis<L>> IndexMut<Id> for EGraph<L, N> {
     /// The class of `id`, mutably. Changing its nodes marks it changed.
     fn index_mut(&mut self, id: Id) -> &mut Self::Output {
         let id = self.find(id);
-        self.changes.push(id);
+        self.note_change(id);
         self.by_op_fresh = false;
         self.classes[id.index()].as_mut().expect("canonical class")
     }

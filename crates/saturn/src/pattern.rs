@@ -29,6 +29,9 @@ pub enum ENodeOrVar<L> {
     Var(Var),
 }
 
+/// Node ranges at least this long are matched in two halves in parallel.
+const PAR_SPLIT: usize = 32;
+
 #[derive(Debug, Clone)]
 enum Instr<L> {
     /// For each node in class `regs[i]` that matches `node`, load its
@@ -248,33 +251,57 @@ impl<L: Language> Pattern<L> {
                 let Some(class) = egraph.class(regs[*i as usize]) else {
                     return;
                 };
-                let o = *o as usize;
                 let nodes = &class.nodes;
-                if nodes.len() < 16 {
-                    for n in nodes {
-                        if node.matches(n) {
-                            let cs = n.children();
-                            regs[o..o + cs.len()].copy_from_slice(cs);
-                            self.run(egraph, pc + 1, regs, out);
-                        }
-                    }
+                let range = if nodes.len() < 16 {
+                    nodes.as_slice()
                 } else {
                     // Nodes are sorted and nodes with one discriminant are
                     // contiguous (a `Language` requirement); the template,
                     // children zeroed, sorts first among those it matches.
                     let start = nodes.partition_point(|n| n < node);
                     let d = node.discriminant();
-                    for n in &nodes[start..] {
-                        if n.discriminant() != d {
-                            break;
-                        }
-                        if node.matches(n) {
-                            let cs = n.children();
-                            regs[o..o + cs.len()].copy_from_slice(cs);
-                            self.run(egraph, pc + 1, regs, out);
-                        }
-                    }
-                }
+                    let len = nodes[start..]
+                        .iter()
+                        .take_while(|n| n.discriminant() == d)
+                        .count();
+                    &nodes[start..start + len]
+                };
+                self.bind_range(egraph, pc, *o as usize, node, range, regs, out);
+            }
+        }
+    }
+
+    /// Binds each node of `nodes` that matches `node` and runs the rest of
+    /// the program. Large ranges are split in two and matched with
+    /// `rayon::join` (when running in parallel); the right half's matches
+    /// are appended after the left's, so the order is the sequential one.
+    #[allow(clippy::too_many_arguments)]
+    fn bind_range<N: Analysis<L>>(
+        &self,
+        egraph: &EGraph<L, N>,
+        pc: usize,
+        o: usize,
+        node: &L,
+        nodes: &[L],
+        regs: &mut [Id],
+        out: &mut Vec<Subst>,
+    ) {
+        if nodes.len() >= PAR_SPLIT && !crate::par::is_sequential() {
+            let (left, right) = nodes.split_at(nodes.len() / 2);
+            let mut regs_r = smallvec::SmallVec::<[Id; 16]>::from_slice(regs);
+            let mut out_r = vec![];
+            rayon::join(
+                || self.bind_range(egraph, pc, o, node, left, regs, out),
+                || self.bind_range(egraph, pc, o, node, right, &mut regs_r, &mut out_r),
+            );
+            out.append(&mut out_r);
+            return;
+        }
+        for n in nodes {
+            if node.matches(n) {
+                let cs = n.children();
+                regs[o..o + cs.len()].copy_from_slice(cs);
+                self.run(egraph, pc + 1, regs, out);
             }
         }
     }
