@@ -22,7 +22,7 @@
 //! The order of everything observable (new ids, unions) depends only on
 //! the rule order and class ids, never on the thread count or timing.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -162,8 +162,8 @@ pub struct Runner<L: Language, N: Analysis<L>> {
     states: Vec<RuleState>,
     cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
     pool: Option<Arc<rayon::ThreadPool>>,
-    /// Scratch bitset for [`Neighborhood::compute`], all zero between uses.
-    seen: Vec<AtomicU64>,
+    /// Scratch for [`Neighborhood::compute`].
+    seen: Scratch,
 }
 
 impl<L: Language, N: Analysis<L> + Default> Default for Runner<L, N> {
@@ -287,7 +287,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             states: vec![],
             cancel: None,
             pool: None,
-            seen: Vec::new(),
+            seen: Scratch::default(),
         }
     }
 
@@ -781,6 +781,26 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
     }
 }
 
+/// Reused buffers for [`Neighborhood::compute`]: a bitset over ids (all
+/// zero between uses) and a distance per id.
+#[derive(Default)]
+struct Scratch {
+    seen: Vec<AtomicU64>,
+    dist: Vec<AtomicU8>,
+}
+
+impl Scratch {
+    fn grow(&mut self, n_ids: usize) {
+        let words = n_ids / 64 + 1;
+        if self.seen.len() < words {
+            self.seen.resize_with(words, || AtomicU64::new(0));
+        }
+        if self.dist.len() < words * 64 {
+            self.dist.resize_with(words * 64, || AtomicU8::new(0));
+        }
+    }
+}
+
 /// Classes near changed classes, by distance in parent steps.
 struct Neighborhood {
     /// (class, distance), each class once, at its least distance, sorted
@@ -794,81 +814,87 @@ struct Neighborhood {
 
 impl Neighborhood {
     /// Breadth-first search up the parent lists from the changed classes,
-    /// each level in parallel. `seen` is a bitset over ids that is all zero
-    /// on entry and on exit.
+    /// each level in parallel, using the reusable `scratch` buffers.
     fn compute<L: Language, N: Analysis<L>>(
         egraph: &EGraph<L, N>,
         logs: &[Vec<Id>],
         max_depth: usize,
         last_ops: Option<&[L::Discriminant]>,
-        seen: &mut Vec<AtomicU64>,
+        scratch: &mut Scratch,
     ) -> Self {
-        let words = egraph.number_of_ids() / 64 + 1;
-        if seen.len() < words {
-            seen.resize_with(words, || AtomicU64::new(0));
-        }
-        let seen: &[AtomicU64] = seen;
-        // Test-and-set of a class's bit; true for the one caller that set it.
-        let claim = |c: Id| {
+        let n_ids = egraph.number_of_ids();
+        scratch.grow(n_ids);
+        let seen: &[AtomicU64] = &scratch.seen;
+        let dist: &[AtomicU8] = &scratch.dist;
+        // Test-and-set of a class's bit; the one caller that sets it also
+        // records its distance.
+        let claim = |c: Id, d: u8| {
             let bit = 1u64 << (c.index() % 64);
-            seen[c.index() / 64].fetch_or(bit, Ordering::Relaxed) & bit == 0
+            let fresh = seen[c.index() / 64].fetch_or(bit, Ordering::Relaxed) & bit == 0;
+            if fresh {
+                dist[c.index()].store(d, Ordering::Relaxed);
+            }
+            fresh
         };
         let uf = egraph.union_find();
         let mut dead = vec![];
-        let mut near: Vec<(Id, u8)> = vec![];
+        let mut frontier: Vec<Id> = vec![];
         for log in logs {
             for &raw in log {
                 let c = uf.find(raw);
                 if c != raw {
                     dead.push(raw);
                 }
-                if claim(c) {
-                    near.push((c, 0));
+                if claim(c, 0) {
+                    frontier.push(c);
                 }
             }
         }
         dead.sort_unstable();
         dead.dedup();
-        let mut start = 0;
         for d in 1..=max_depth.min(250) as u8 {
-            let end = near.len();
             // At the last level only roots matter, and only rules of the
             // greatest depth reach it: skip parents with other operators.
             let filter = last_ops.filter(|_| d as usize == max_depth);
             // Parents' classes of this level, claimed in parallel; a class
             // gets the first level that reaches it, whichever thread wins.
-            let level: Vec<Vec<(Id, u8)>> =
-                par_map(&near[start..end].chunks(256).collect::<Vec<_>>(), |chunk| {
-                    let mut out = vec![];
-                    for &(c, _) in *chunk {
-                        let Some(class) = egraph.class(c) else {
+            let level: Vec<Vec<Id>> = par_map(&frontier.chunks(256).collect::<Vec<_>>(), |chunk| {
+                let mut out = vec![];
+                for &c in *chunk {
+                    let Some(class) = egraph.class(c) else {
+                        continue;
+                    };
+                    for &p in class.parents() {
+                        if filter
+                            .is_some_and(|ops| !ops.contains(&egraph.id_to_node(p).discriminant()))
+                        {
                             continue;
-                        };
-                        for &p in class.parents() {
-                            if filter.is_some_and(|ops| {
-                                !ops.contains(&egraph.id_to_node(p).discriminant())
-                            }) {
-                                continue;
-                            }
-                            let pc = uf.find_readonly(p);
-                            if claim(pc) {
-                                out.push((pc, d));
-                            }
+                        }
+                        let pc = uf.find_readonly(p);
+                        if claim(pc, d) {
+                            out.push(pc);
                         }
                     }
-                    out
-                });
-            near.extend(level.into_iter().flatten());
-            if near.len() == end {
+                }
+                out
+            });
+            frontier = level.into_iter().flatten().collect();
+            if frontier.is_empty() {
                 break;
             }
-            start = end;
         }
-        for &(c, _) in &near {
-            seen[c.index() / 64].store(0, Ordering::Relaxed);
+        // The bitset in id order gives the classes sorted, whatever order
+        // the threads claimed them in; clear it on the way.
+        let mut near = vec![];
+        for (w, word) in seen.iter().enumerate() {
+            let mut bits = word.swap(0, Ordering::Relaxed);
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let i = w * 64 + b;
+                near.push((Id::from(i), dist[i].load(Ordering::Relaxed)));
+            }
         }
-        // Sorted once here, so each rule's roots come out sorted by a filter.
-        near.sort_unstable();
         Neighborhood {
             near,
             dead,
