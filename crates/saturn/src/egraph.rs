@@ -254,6 +254,90 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         self.add_new_canonical(node)
     }
 
+    /// Adds `nodes` as if by [`EGraph::add`] on each in order, returning
+    /// their classes; no node may have another of the batch as a child.
+    /// Canonicalization, lookup and analysis data run in parallel; new ids
+    /// are handed out in order of first occurrence, and
+    /// [`Analysis::modify`] runs on the new classes in id order after all
+    /// are created.
+    pub fn add_batch(&mut self, nodes: Vec<L>) -> Vec<Id> {
+        // One algorithm whatever the thread count (`par_map` runs on this
+        // thread when sequential), so ids never depend on it.
+        let (uf, memo) = (&self.uf, &self.memo);
+        let prepared: Vec<(L, Option<Id>)> = crate::par::par_map(&nodes, |n| {
+            let c = n.clone().map_children(|x| uf.find_readonly(x));
+            let hit = memo.get(&c).map(|i| uf.find_readonly(i));
+            (c, hit)
+        });
+        drop(nodes);
+        // First occurrences of missing nodes win; later copies share.
+        let mut winner_of: FxHashMap<&L, usize> = FxHashMap::default();
+        let mut winners: Vec<usize> = vec![];
+        let mut owner: Vec<usize> = vec![usize::MAX; prepared.len()];
+        for (k, (n, hit)) in prepared.iter().enumerate() {
+            if hit.is_none() {
+                owner[k] = *winner_of.entry(n).or_insert_with(|| {
+                    winners.push(k);
+                    k
+                });
+            }
+        }
+        drop(winner_of);
+        let datas: Vec<N::Data> = {
+            let this: &Self = self;
+            crate::par::par_map(&winners, |&k| N::make(this, &prepared[k].0))
+        };
+        let mut ids = vec![Id(0); prepared.len()];
+        let mut new_ids = Vec::with_capacity(winners.len());
+        self.uf.reserve(winners.len());
+        for (&k, data) in winners.iter().zip(datas) {
+            let node = prepared[k].0.clone();
+            let id = self.uf.make_set().expect("reserved");
+            let slot = self.nodes.push(node.clone());
+            debug_assert_eq!(slot, id.index());
+            for &c in node.children() {
+                self.classes[c.index()]
+                    .as_mut()
+                    .expect("canonical child")
+                    .parents
+                    .push(id);
+            }
+            let prev = self.memo.insert_mut(node.clone(), id);
+            debug_assert!(prev.is_none(), "batch winner was absent");
+            if self.classes.len() <= id.index() {
+                self.classes.resize_with(id.index() + 1, || None);
+            }
+            self.classes[id.index()] = Some(EClass {
+                id,
+                nodes: vec![node],
+                data,
+                parents: Vec::new(),
+            });
+            self.n_classes += 1;
+            self.note_change(id);
+            ids[k] = id;
+            new_ids.push(id);
+        }
+        if !new_ids.is_empty() {
+            self.clean = false;
+            self.by_op_fresh = false;
+        }
+        for (k, (_, hit)) in prepared.iter().enumerate() {
+            ids[k] = match hit {
+                Some(id) => *id,
+                None => ids[owner[k]],
+            };
+        }
+        for id in new_ids {
+            N::modify(self, id);
+        }
+        // `modify` may have merged new classes into others.
+        for id in ids.iter_mut() {
+            *id = self.uf.find(*id);
+        }
+        ids
+    }
+
     /// Adds a canonical node known to be absent from the hashcons.
     pub(crate) fn add_new_canonical(&mut self, node: L) -> Id {
         if self.uf.spare() == 0 {
@@ -285,7 +369,8 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         self.by_op_fresh = false;
         self.clean = false;
         N::modify(self, id);
-        id
+        // `modify` may have merged the new class into an older one.
+        self.uf.find(id)
     }
 
     /// Unions two classes; returns true if they were different. The least

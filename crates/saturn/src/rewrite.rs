@@ -165,41 +165,73 @@ impl<L: Language> Actions<L> {
         self.marks
             .push((self.nodes.len() as u32, self.unions.len() as u32));
     }
+}
 
-    /// Adds the pending nodes and performs the unions of matches
-    /// `[from, to)` of this buffer; returns how many unions changed the
-    /// e-graph.
-    pub(crate) fn commit<N: Analysis<L>>(
-        &self,
-        egraph: &mut EGraph<L, N>,
-        from: usize,
-        to: usize,
-        resolved: &mut Vec<Id>,
-    ) -> usize {
-        let (n0, u0) = if from == 0 {
-            (0, 0)
-        } else {
-            self.marks[from - 1]
-        };
-        let (n1, u1) = self.marks[to - 1];
-        resolved.clear();
-        resolved.resize((n1 - n0) as usize, Id(0));
-        let resolve = |r: Ref, resolved: &[Id]| match r.pending_index() {
-            Some(i) => resolved[i - n0 as usize],
-            None => Id(r.0),
-        };
-        for i in n0 as usize..n1 as usize {
-            let node = self.nodes[i]
-                .clone()
-                .map_children(|c| resolve(Ref(c.0), resolved));
-            resolved[i - n0 as usize] = egraph.add(node);
-        }
-        let mut n = 0;
-        for &(a, b) in &self.unions[u0 as usize..u1 as usize] {
-            n += egraph.union(resolve(a, resolved), resolve(b, resolved)) as usize;
-        }
-        n
+/// Commits staged buffers, in order: adds their pending nodes, then performs
+/// their unions; returns how many unions changed the e-graph.
+///
+/// Pending nodes are added level by level (a node's level is one more than
+/// its pending children's), each level as one batch
+/// ([`EGraph::add_batch`]), so lookups and analysis data are computed in
+/// parallel while new ids are still handed out in buffer order.
+pub(crate) fn commit_all<L: Language, N: Analysis<L>>(
+    egraph: &mut EGraph<L, N>,
+    buffers: &[&Actions<L>],
+) -> usize {
+    // Global index of each buffer's first pending node.
+    let mut offsets = Vec::with_capacity(buffers.len());
+    let mut total = 0;
+    for b in buffers {
+        offsets.push(total);
+        total += b.nodes.len();
     }
+    let global = |b: usize, r: Ref| r.pending_index().map(|i| offsets[b] + i);
+    let mut level = vec![0u32; total];
+    let mut max_level = 0;
+    for (b, buf) in buffers.iter().enumerate() {
+        for (i, n) in buf.nodes.iter().enumerate() {
+            let l = n
+                .children()
+                .iter()
+                .filter_map(|c| global(b, Ref(c.0)))
+                .map(|g| level[g] + 1)
+                .max()
+                .unwrap_or(0);
+            level[offsets[b] + i] = l;
+            max_level = max_level.max(l);
+        }
+    }
+    let mut resolved = vec![Id(0); total];
+    if total > 0 {
+        for l in 0..=max_level {
+            let mut which = vec![];
+            let mut nodes = vec![];
+            for (b, buf) in buffers.iter().enumerate() {
+                for (i, n) in buf.nodes.iter().enumerate() {
+                    let g = offsets[b] + i;
+                    if level[g] == l {
+                        which.push(g);
+                        nodes.push(n.clone().map_children(|c| match global(b, Ref(c.0)) {
+                            Some(g) => resolved[g],
+                            None => c,
+                        }));
+                    }
+                }
+            }
+            for (g, id) in which.into_iter().zip(egraph.add_batch(nodes)) {
+                resolved[g] = id;
+            }
+        }
+    }
+    let mut n = 0;
+    for (b, buf) in buffers.iter().enumerate() {
+        for &(x, y) in &buf.unions {
+            let rx = global(b, x).map_or(Id(x.0), |g| resolved[g]);
+            let ry = global(b, y).map_or(Id(y.0), |g| resolved[g]);
+            n += egraph.union(rx, ry) as usize;
+        }
+    }
+    n
 }
 
 /// The right-hand side of a rewrite: stages actions for one match.

@@ -563,24 +563,34 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         drop(work);
         drop(found);
         it.stage_time = t1.elapsed().as_secs_f64();
-        let mut resolved = vec![];
         let mut applied: Vec<usize> = vec![0; rules.len()];
         let mut result = Ok(());
         let mut prev_rule = None;
-        for (item, actions) in items.iter().zip(&staged) {
-            if prev_rule.is_some_and(|p| p != item.rule) {
-                // Limits are checked between rules, as egg does.
+        // Commit rule by rule (limits are checked between rules, as egg
+        // does); each rule's buffers are committed as one batch.
+        let mut k = 0;
+        while k < items.len() {
+            let rule = items[k].rule;
+            let mut e = k;
+            while e < items.len() && items[e].rule == rule {
+                e += 1;
+            }
+            if prev_rule.is_some() {
                 result = self.check_limits_mid_iteration();
                 if result.is_err() {
                     break;
                 }
             }
-            prev_rule = Some(item.rule);
-            if let Some(a) = actions {
-                if !a.is_empty() {
-                    applied[item.rule] += a.commit(&mut self.egraph, 0, a.len(), &mut resolved);
-                }
+            prev_rule = Some(rule);
+            let buffers: Vec<&Actions<L>> = staged[k..e]
+                .iter()
+                .filter_map(|a| a.as_ref())
+                .filter(|a| !a.is_empty())
+                .collect();
+            if !buffers.is_empty() {
+                applied[rule] += crate::rewrite::commit_all(&mut self.egraph, &buffers);
             }
+            k = e;
         }
         if result.is_ok() && prev_rule.is_some() {
             result = self.check_limits_mid_iteration();
