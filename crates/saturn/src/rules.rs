@@ -33,7 +33,8 @@ pub type Predicate<L, N> = Arc<dyn Fn(&EGraph<L, N>, &[Id]) -> bool + Send + Syn
 
 /// Predicates that rule files may use in `if` conditions, by name.
 pub struct Predicates<L: FromOp, N: Analysis<L>> {
-    map: FxHashMap<String, (usize, Predicate<L, N>)>,
+    /// name -> (arity, function, local)
+    map: FxHashMap<String, (usize, Predicate<L, N>, bool)>,
 }
 
 impl<L: FromOp, N: Analysis<L>> Default for Predicates<L, N> {
@@ -45,14 +46,31 @@ impl<L: FromOp, N: Analysis<L>> Default for Predicates<L, N> {
 }
 
 impl<L: FromOp, N: Analysis<L>> Predicates<L, N> {
-    /// Registers `name`, taking `arity` variables.
+    /// Registers `name`, taking `arity` variables. The predicate must
+    /// depend only on the classes it is given (their nodes, data and
+    /// identity), which lets incremental matching skip old matches; use
+    /// [`Predicates::with_nonlocal`] otherwise.
     pub fn with(
         mut self,
         name: &str,
         arity: usize,
         f: impl Fn(&EGraph<L, N>, &[Id]) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.map.insert(name.to_owned(), (arity, Arc::new(f)));
+        self.map.insert(name.to_owned(), (arity, Arc::new(f), true));
+        self
+    }
+
+    /// Registers a predicate that may look beyond the classes it is given
+    /// (other classes, global state). Rules using it re-check their old
+    /// matches every iteration.
+    pub fn with_nonlocal(
+        mut self,
+        name: &str,
+        arity: usize,
+        f: impl Fn(&EGraph<L, N>, &[Id]) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.map
+            .insert(name.to_owned(), (arity, Arc::new(f), false));
         self
     }
 }
@@ -78,6 +96,7 @@ struct PredCondition<L: FromOp, N: Analysis<L>> {
     vars: Vec<Var>,
     negate: bool,
     f: Option<Predicate<L, N>>,
+    local: bool,
 }
 
 impl<L: FromOp, N: Analysis<L>> Condition<L, N> for PredCondition<L, N> {
@@ -96,6 +115,9 @@ impl<L: FromOp, N: Analysis<L>> Condition<L, N> for PredCondition<L, N> {
     }
     fn vars(&self) -> Vec<Var> {
         self.vars.clone()
+    }
+    fn is_local(&self) -> bool {
+        self.local
     }
 }
 
@@ -279,6 +301,7 @@ fn parse_condition<L: FromOp, N: Analysis<L>>(
                 vars: plain,
                 negate: name == "!=",
                 f: None,
+                local: true,
             }
         }
         _ => {
@@ -286,7 +309,7 @@ fn parse_condition<L: FromOp, N: Analysis<L>>(
                 Some(b) if preds.map.contains_key(b) => (true, b),
                 _ => (false, name),
             };
-            let (arity, f) = preds.map.get(base).ok_or_else(|| {
+            let (arity, f, local) = preds.map.get(base).ok_or_else(|| {
                 ParseError::new(head.pos(), format!("unknown predicate `{name}`"))
             })?;
             if *arity != vars.len() {
@@ -299,6 +322,7 @@ fn parse_condition<L: FromOp, N: Analysis<L>>(
                 vars: plain,
                 negate,
                 f: Some(f.clone()),
+                local: *local,
             }
         }
     };

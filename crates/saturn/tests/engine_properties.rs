@@ -174,3 +174,45 @@ fn non_local_conditions_are_rechecked() {
         );
     }
 }
+
+/// A rule-file predicate registered as non-local (it reads state outside
+/// the matched classes) is re-checked on old matches, so the rule fires
+/// once the state changes, also under incremental matching.
+#[test]
+fn nonlocal_predicates_are_rechecked() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let gate = Arc::new(AtomicBool::new(false));
+    let g = gate.clone();
+    let preds =
+        rules::Predicates::<SymbolLang, ()>::default()
+            .with_nonlocal("open", 1, move |_, _| g.load(Ordering::Relaxed));
+    let set = rules::parse_rules::<SymbolLang, ()>(
+        "gated: (f ?x) => (g ?x) if (open ?x)\nnoise: (k ?x) => (m ?x)\n",
+        &preds,
+    )
+    .unwrap();
+    let gate2 = gate.clone();
+    let mut r = Runner::default()
+        .with_expr(&"(f a)".parse().unwrap())
+        .with_expr(&"(k (k (k (k a))))".parse().unwrap());
+    // Unrelated classes, so that the changed neighbourhood stays small and
+    // the runner searches incrementally instead of in full.
+    for i in 0..60 {
+        r = r.with_expr(&format!("(h b{i})").parse().unwrap());
+    }
+    let r = r
+        .with_scheduler(Scheduler::Simple)
+        .with_hook(move |r| {
+            if r.iterations.len() == 1 {
+                gate2.store(true, Ordering::Relaxed);
+            }
+            Ok(())
+        })
+        .run(&set.rules);
+    let g = r
+        .egraph
+        .lookup_expr(&"(g a)".parse().unwrap())
+        .expect("gated rule fired");
+    assert_eq!(r.egraph.find(g), r.egraph.find(r.roots[0]));
+}
