@@ -840,7 +840,13 @@ impl Neighborhood {
         // records its distance.
         let claim = |c: Id, d: u8| {
             let bit = 1u64 << (c.index() % 64);
-            let fresh = seen[c.index() / 64].fetch_or(bit, Ordering::Relaxed) & bit == 0;
+            let word = &seen[c.index() / 64];
+            // A plain load first: most visits find the bit set, and a
+            // read-modify-write on a shared word costs far more.
+            if word.load(Ordering::Relaxed) & bit != 0 {
+                return false;
+            }
+            let fresh = word.fetch_or(bit, Ordering::Relaxed) & bit == 0;
             if fresh {
                 dist[c.index()].store(d, Ordering::Relaxed);
             }
