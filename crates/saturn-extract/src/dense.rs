@@ -35,8 +35,9 @@
 //! 1. an id that is a class id is that class;
 //! 2. otherwise, if [`BuildOptions::roots_may_name_nodes`] (default), an id that is a
 //!    *node* id stands for that node's class — some producers write node ids;
-//! 3. otherwise the root is unknown: an error ([`UnknownRoots::Error`], default) or
-//!    dropped and recorded in the [`RootReport`] ([`UnknownRoots::Drop`]).
+//! 3. otherwise the root is unknown: an error ([`UnknownRoots::Error`], default),
+//!    dropped and recorded in the [`RootReport`] ([`UnknownRoots::Drop`]), or replaced
+//!    by the inferred *top-level* classes ([`UnknownRoots::InferTopLevel`]).
 //!
 //! The `lean-egg` family of extraction-gym needs rule 3: 307 of its 324 files list at
 //! least one root id (e.g. `"7"`) that is not the class of any node and not a node id.
@@ -44,8 +45,12 @@
 //! into another class after the id was recorded, and the file holds no union-find
 //! information, so the canonical class cannot be recovered. Guessing (e.g. "the class
 //! with the nearest id") would silently extract the wrong term, so the crate refuses by
-//! default and the benchmark drops such roots explicitly (55 lean-egg files have no
-//! resolvable root at all and are reported as skipped).
+//! default. The benchmark ([`BuildOptions::lenient`]) instead uses
+//! [`UnknownRoots::InferTopLevel`]: the unknown roots are replaced by the top-level
+//! classes (one per source strongly connected component of the class graph), from which
+//! *every* class — and so in particular the merged-away root's canonical class — is
+//! reachable; the replacement is recorded in [`RootReport::inferred`]. (With the old
+//! `Drop` policy, 55 lean-egg files had no usable root at all.)
 //!
 //! Duplicate roots are removed (first occurrence kept); a graph without any usable
 //! root is an error, as is a graph without nodes.
@@ -93,6 +98,30 @@ pub enum UnknownRoots {
     /// Drop the root and record it in [`RootReport::dropped`]; still fail with
     /// [`BuildError::NoRoots`] if no root is left.
     Drop,
+    /// Record the root in [`RootReport::dropped`] and, if at least one listed root was
+    /// unresolvable, add the *top-level classes* as roots (after the resolved roots,
+    /// without duplicates, recorded in [`RootReport::inferred`]).
+    ///
+    /// The top-level classes are defined on the class graph (an edge `c -> d` for every
+    /// node of `c` with a child in `d`): one representative of every *source* strongly
+    /// connected component (a component that no node of a class outside it references),
+    /// namely its smallest [`ClassIdx`], in ascending [`ClassIdx`] order. Thus
+    ///
+    /// * every *parentless* class (no node of another class has it as a child; a
+    ///   self-reference does not count) is a top-level class — on acyclic top levels
+    ///   these are exactly the top-level classes;
+    /// * a top component that is a cycle (`a -> b -> a`, nobody else referencing it) is
+    ///   represented by its smallest class, so even a graph where every class is on a
+    ///   cycle gets a root;
+    /// * the set is the unique minimal set of component representatives from which
+    ///   every class is reachable, so the unknown root's canonical class (whatever it
+    ///   was merged into) is reachable from the inferred roots.
+    ///
+    /// The choice depends only on ids and structure (canonical order), never on key
+    /// order or hashing. Inferred roots are a best effort: they are not the original
+    /// root, and the extraction covers all top-level terms, not only the intended one.
+    /// A graph that lists no roots at all still fails with [`BuildError::NoRoots`].
+    InferTopLevel,
 }
 
 /// Options for [`DenseEGraph::from_serialized_with`].
@@ -115,11 +144,12 @@ impl Default for BuildOptions {
 
 impl BuildOptions {
     /// Options for bulk processing of imperfect corpora: node-id roots are resolved and
-    /// unknown roots are dropped (and reported).
+    /// unknown roots are replaced by the inferred top-level classes
+    /// ([`UnknownRoots::InferTopLevel`]; both are reported in the [`RootReport`]).
     pub fn lenient() -> Self {
         BuildOptions {
             roots_may_name_nodes: true,
-            unknown_roots: UnknownRoots::Drop,
+            unknown_roots: UnknownRoots::InferTopLevel,
         }
     }
 }
@@ -131,8 +161,13 @@ pub struct RootReport {
     pub listed: usize,
     /// Roots given as node ids: `(root id, class id it resolved to)`.
     pub via_node: Vec<(String, String)>,
-    /// Unresolvable roots that were dropped ([`UnknownRoots::Drop`]).
+    /// Unresolvable root ids that were not used ([`UnknownRoots::Drop`] and
+    /// [`UnknownRoots::InferTopLevel`]).
     pub dropped: Vec<String>,
+    /// Ids of the top-level classes added as roots because some root was unresolvable
+    /// ([`UnknownRoots::InferTopLevel`]), in canonical order; classes that were already
+    /// roots are not repeated here.
+    pub inferred: Vec<String>,
     /// Number of duplicate roots removed.
     pub duplicates: usize,
     /// Number of `class_data` entries whose class has no node (ignored).
@@ -233,6 +268,86 @@ fn trim_zeros(d: &[u8]) -> &[u8] {
 
 fn to_u32(n: usize, what: &'static str) -> Result<u32, BuildError> {
     u32::try_from(n).map_err(|_| BuildError::TooLarge { what })
+}
+
+/// One representative (the smallest index) of every source strongly connected component
+/// of the class graph `edges`, ascending. Iterative Tarjan; `O(classes + edges)`.
+/// See [`UnknownRoots::InferTopLevel`].
+fn top_level_classes<'a>(n: usize, edges: impl Fn(usize) -> &'a [ClassIdx]) -> Vec<ClassIdx> {
+    const UNSEEN: u32 = u32::MAX;
+    let mut index = vec![UNSEEN; n];
+    let mut low = vec![0u32; n];
+    let mut on_stack = vec![false; n];
+    let mut comp = vec![UNSEEN; n];
+    let mut stack: Vec<u32> = Vec::new();
+    // DFS frames: (class, position in its edge list).
+    let mut frames: Vec<(u32, usize)> = Vec::new();
+    let mut next_index = 0u32;
+    let mut n_comps = 0u32;
+    for start in 0..n {
+        if index[start] != UNSEEN {
+            continue;
+        }
+        index[start] = next_index;
+        low[start] = next_index;
+        next_index += 1;
+        stack.push(start as u32);
+        on_stack[start] = true;
+        frames.push((start as u32, 0));
+        while let Some(&mut (v, ref mut pos)) = frames.last_mut() {
+            let v = v as usize;
+            let out = edges(v);
+            if let Some(&w) = out.get(*pos) {
+                *pos += 1;
+                let w = w.index();
+                if index[w] == UNSEEN {
+                    index[w] = next_index;
+                    low[w] = next_index;
+                    next_index += 1;
+                    stack.push(w as u32);
+                    on_stack[w] = true;
+                    frames.push((w as u32, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            frames.pop();
+            if let Some(&(p, _)) = frames.last() {
+                let p = p as usize;
+                low[p] = low[p].min(low[v]);
+            }
+            if low[v] == index[v] {
+                while let Some(w) = stack.pop() {
+                    on_stack[w as usize] = false;
+                    comp[w as usize] = n_comps;
+                    if w as usize == v {
+                        break;
+                    }
+                }
+                n_comps += 1;
+            }
+        }
+    }
+    let mut has_parent = vec![false; n_comps as usize];
+    for (v, &cv) in comp.iter().enumerate() {
+        for &w in edges(v) {
+            let cw = comp[w.index()];
+            if cw != cv {
+                has_parent[cw as usize] = true;
+            }
+        }
+    }
+    // Classes are scanned in ascending order, so the first class seen of a component is
+    // its smallest.
+    let mut taken = vec![false; n_comps as usize];
+    let mut out = Vec::new();
+    for (v, &cv) in comp.iter().enumerate() {
+        if !has_parent[cv as usize] && !std::mem::replace(&mut taken[cv as usize], true) {
+            out.push(ClassIdx(v as u32));
+        }
+    }
+    out
 }
 
 impl DenseEGraph {
@@ -425,7 +540,7 @@ impl DenseEGraph {
                             root: rs.to_string(),
                         })
                     }
-                    UnknownRoots::Drop => {
+                    UnknownRoots::Drop | UnknownRoots::InferTopLevel => {
                         report.dropped.push(rs.to_string());
                         None
                     }
@@ -435,6 +550,19 @@ impl DenseEGraph {
                 if std::mem::replace(&mut root_seen[c.index()], true) {
                     report.duplicates += 1;
                 } else {
+                    roots.push(c);
+                }
+            }
+        }
+        if opts.unknown_roots == UnknownRoots::InferTopLevel && !report.dropped.is_empty() {
+            let class_edges = |c: usize| {
+                let n0 = class_start[c] as usize;
+                let n1 = class_start[c + 1] as usize;
+                &child_class[child_start[n0] as usize..child_start[n1] as usize]
+            };
+            for c in top_level_classes(n_classes, class_edges) {
+                if !std::mem::replace(&mut root_seen[c.index()], true) {
+                    report.inferred.push(class_ids[c.index()].to_string());
                     roots.push(c);
                 }
             }

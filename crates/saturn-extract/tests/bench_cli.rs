@@ -11,8 +11,11 @@ const GOOD: &str = r#"{"nodes": {
     "z": {"op": "z", "children": [], "eclass": "z", "cost": 1.5}},
   "root_eclasses": ["r"]}"#;
 
-/// All roots unknown (like some lean-egg files): skipped, not a failure.
+/// All roots unknown (like some lean-egg files): the top-level class `1` is inferred.
 const NO_ROOT: &str = r#"{"nodes": {"n": {"op": "x", "eclass": "1"}}, "root_eclasses": ["7"]}"#;
+
+/// No root listed at all: nothing to infer from, a failure (not a skip).
+const EMPTY_ROOTS: &str = r#"{"nodes": {"n": {"op": "x", "eclass": "1"}}, "root_eclasses": []}"#;
 
 fn corpus(name: &str, files: &[(&str, &str, &str)]) -> PathBuf {
     let dir =
@@ -40,15 +43,37 @@ fn bench(dir: &Path, extra: &[&str]) -> (bool, String) {
 }
 
 #[test]
-fn check_only_passes_on_valid_corpus_and_skips_rootless_files() {
+fn check_only_infers_roots_instead_of_skipping() {
     let dir = corpus(
         "ok",
         &[("fam", "good.json", GOOD), ("fam", "noroot.json", NO_ROOT)],
     );
     let (ok, text) = bench(&dir, &["--check-only", "--threads", "1,2"]);
     assert!(ok, "{text}");
-    assert!(text.contains("1 checked OK"), "{text}");
-    assert!(text.contains("1 skipped"), "{text}");
+    assert!(text.contains("2 checked OK"), "{text}");
+    assert!(text.contains("0 skipped, 0 failures"), "{text}");
+    assert!(
+        text.contains(
+            "roots inferred in 1 files (1 unknown root ids replaced, 1 top-level classes added)"
+        ),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn check_only_fails_on_file_without_roots() {
+    let dir = corpus(
+        "empty-roots",
+        &[
+            ("fam", "good.json", GOOD),
+            ("fam", "empty.json", EMPTY_ROOTS),
+        ],
+    );
+    let (ok, text) = bench(&dir, &["--check-only"]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("1 failures"), "{text}");
+    assert!(text.contains("empty.json"), "{text}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

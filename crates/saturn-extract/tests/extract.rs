@@ -149,19 +149,158 @@ fn unknown_roots_error_or_are_dropped() {
         Err(BuildError::UnknownRoot { .. })
     ));
 
-    // All roots unknown: NoRoots even when lenient.
+    // All roots unknown: NoRoots under `Drop`.
+    let drop = BuildOptions {
+        unknown_roots: UnknownRoots::Drop,
+        ..BuildOptions::default()
+    };
     let eg = parse_json_str(
         r#"{"nodes": {"n1": {"op": "a", "eclass": "c1"}}, "root_eclasses": ["x", "y"]}"#,
         "t.json".as_ref(),
     )
     .unwrap();
     assert_eq!(
-        DenseEGraph::from_serialized_with(&eg, &BuildOptions::lenient()).unwrap_err(),
+        DenseEGraph::from_serialized_with(&eg, &drop).unwrap_err(),
         BuildError::NoRoots {
             listed: 2,
             dropped: 2
         }
     );
+    // ... but lenient infers the only (top-level) class.
+    let g = DenseEGraph::from_serialized_with(&eg, &BuildOptions::lenient()).unwrap();
+    assert_eq!(g.roots(), &[class(&g, "c1")]);
+    assert_eq!(g.root_report().inferred, vec!["c1".to_string()]);
+    // No root listed at all: nothing to infer from, even when lenient.
+    let eg = parse_json_str(
+        r#"{"nodes": {"n1": {"op": "a", "eclass": "c1"}}, "root_eclasses": []}"#,
+        "t.json".as_ref(),
+    )
+    .unwrap();
+    assert!(matches!(
+        DenseEGraph::from_serialized_with(&eg, &BuildOptions::lenient()),
+        Err(BuildError::NoRoots { listed: 0, .. })
+    ));
+}
+
+const INFER: BuildOptions = BuildOptions {
+    roots_may_name_nodes: true,
+    unknown_roots: UnknownRoots::InferTopLevel,
+};
+
+/// Roots of `json` under [`UnknownRoots::InferTopLevel`], with the report's lists.
+fn inferred_roots(json: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let eg = parse_json_str(json, "t.json".as_ref()).unwrap();
+    let g = DenseEGraph::from_serialized_with(&eg, &INFER).unwrap();
+    for ex in extractors() {
+        run(&g, ex.as_ref());
+    }
+    let roots = g
+        .roots()
+        .iter()
+        .map(|&c| g.class_id(c).to_string())
+        .collect();
+    let rep = g.root_report();
+    (roots, rep.dropped.clone(), rep.inferred.clone())
+}
+
+/// `top = f(mid, leaf)`, `mid = g(leaf)`, `leaf`; the listed root `7` was merged away.
+const MERGED_ROOT: &str = r#"{"nodes": {
+    "t": {"op": "f", "children": ["m", "l"], "eclass": "top", "cost": 1},
+    "m": {"op": "g", "children": ["l"], "eclass": "mid", "cost": 1},
+    "m2": {"op": "g2", "children": ["m"], "eclass": "mid", "cost": 1},
+    "l": {"op": "leaf", "children": [], "eclass": "leaf", "cost": 1}},
+  "root_eclasses": ["7"]}"#;
+
+#[test]
+fn infer_top_level_uses_the_parentless_class() {
+    let (roots, dropped, inferred) = inferred_roots(MERGED_ROOT);
+    // `mid` references itself (m2 -> m) but is referenced by `top`: not top-level.
+    assert_eq!(roots, vec!["top"]);
+    assert_eq!(dropped, vec!["7"]);
+    assert_eq!(inferred, vec!["top"]);
+    // The default policy refuses the file.
+    match DenseEGraph::from_json_str(MERGED_ROOT) {
+        Err(LoadError::Invalid {
+            source: BuildError::UnknownRoot { root },
+            ..
+        }) => assert_eq!(root, "7"),
+        other => panic!("expected UnknownRoot, got {other:?}"),
+    }
+    assert_eq!(BuildOptions::default().unknown_roots, UnknownRoots::Error);
+    assert_eq!(
+        BuildOptions::lenient().unknown_roots,
+        UnknownRoots::InferTopLevel
+    );
+}
+
+#[test]
+fn infer_top_level_keeps_resolved_roots_and_adds_each_top_class_once() {
+    // Two top-level classes (`b` and `a`), one of them listed; the unknown root is
+    // replaced by both, the listed one is not repeated, order: listed, then canonical.
+    let json = r#"{"nodes": {
+        "x": {"op": "x", "children": ["l"], "eclass": "b"},
+        "y": {"op": "y", "children": ["l"], "eclass": "a"},
+        "l": {"op": "l", "children": [], "eclass": "leaf"}},
+      "root_eclasses": ["b", "gone"]}"#;
+    let (roots, dropped, inferred) = inferred_roots(json);
+    assert_eq!(roots, vec!["b", "a"]);
+    assert_eq!(dropped, vec!["gone"]);
+    assert_eq!(inferred, vec!["a"]);
+    // Without unknown roots nothing is inferred.
+    let json = json.replace(r#", "gone""#, "");
+    let (roots, dropped, inferred) = inferred_roots(&json);
+    assert_eq!(roots, vec!["b"]);
+    assert!(dropped.is_empty() && inferred.is_empty());
+}
+
+#[test]
+fn infer_top_level_on_cycles_takes_smallest_class_of_each_source_component() {
+    // {c2, c10} form a top cycle (c2 <-> c10) with a leaf exit and reference `d`;
+    // {d, e} is a cycle below it. Only the top cycle is a source component; its
+    // smallest class in natural order is `c2` (not `c10`).
+    let json = r#"{"nodes": {
+        "n10": {"op": "p", "children": ["n2"], "eclass": "c10"},
+        "n10b": {"op": "q", "children": ["nd"], "eclass": "c10"},
+        "n2": {"op": "r", "children": ["n10"], "eclass": "c2"},
+        "n2b": {"op": "leaf", "children": [], "eclass": "c2"},
+        "nd": {"op": "s", "children": ["ne"], "eclass": "d"},
+        "ndl": {"op": "leaf", "children": [], "eclass": "d"},
+        "ne": {"op": "t", "children": ["nd"], "eclass": "e"}},
+      "root_eclasses": ["99"]}"#;
+    let (roots, _, inferred) = inferred_roots(json);
+    assert_eq!(roots, vec!["c2"]);
+    assert_eq!(inferred, vec!["c2"]);
+    // Every class is reachable from the inferred roots.
+    let eg = parse_json_str(json, "t.json".as_ref()).unwrap();
+    let g = DenseEGraph::from_serialized_with(&eg, &INFER).unwrap();
+    assert!(g.reachable_mask(g.roots()).iter().all(|&r| r));
+    // A disconnected parentless class is a second top-level class.
+    let json = json.replace(
+        r#""ne": {"#,
+        r#""z": {"op": "z", "children": [], "eclass": "alone"}, "ne": {"#,
+    );
+    assert_eq!(inferred_roots(&json).0, vec!["alone", "c2"]);
+}
+
+#[test]
+fn inferred_roots_do_not_depend_on_key_order() {
+    // The same graph as MERGED_ROOT plus a second top-level class, keys permuted.
+    let a = r#"{"nodes": {
+        "t": {"op": "f", "children": ["m", "l"], "eclass": "top"},
+        "m": {"op": "g", "children": ["l"], "eclass": "mid"},
+        "u": {"op": "u", "children": ["l"], "eclass": "10"},
+        "l": {"op": "leaf", "children": [], "eclass": "leaf"},
+        "v": {"op": "v", "children": ["m"], "eclass": "9"}},
+      "root_eclasses": ["7", "8"]}"#;
+    let b = r#"{"root_eclasses": ["7", "8"], "nodes": {
+        "v": {"eclass": "9", "children": ["m"], "op": "v"},
+        "l": {"children": [], "op": "leaf", "eclass": "leaf"},
+        "u": {"op": "u", "eclass": "10", "children": ["l"]},
+        "m": {"eclass": "mid", "op": "g", "children": ["l"]},
+        "t": {"children": ["m", "l"], "eclass": "top", "op": "f"}}}"#;
+    let ra = inferred_roots(a);
+    assert_eq!(ra.0, vec!["9", "10", "top"]);
+    assert_eq!(ra, inferred_roots(b));
 }
 
 #[test]

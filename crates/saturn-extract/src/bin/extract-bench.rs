@@ -6,10 +6,13 @@
 //! ```
 //!
 //! The corpus directory holds one sub-directory per family with `*.json` files.
-//! Files are loaded with lenient roots (node-id roots resolved, unknown roots dropped);
-//! a file without any usable root is reported as *skipped*. Every extraction is
-//! checked ([`Extraction::check`]) and results for different thread counts must be
-//! identical; any failure or panic makes the process exit with status 1.
+//! Files are loaded with lenient roots ([`BuildOptions::lenient`]: node-id roots
+//! resolved, unknown roots replaced by the inferred top-level classes, see
+//! `UnknownRoots::InferTopLevel`); the number of files with inferred roots is reported.
+//! No file is skipped: every extraction is checked ([`Extraction::check`]) and results
+//! for different thread counts must be identical; a file that cannot be loaded (including
+//! one without any root), extracted or checked, or any panic, is a failure and makes the
+//! process exit with status 1.
 //!
 //! `--check-only` runs bottom-up and greedy-dag once per file (at each `--threads`
 //! count, default: all cores) and only reports failures; the default mode also times
@@ -26,8 +29,8 @@ use std::time::{Duration, Instant};
 
 use saturn_extract::io::load_dense;
 use saturn_extract::{
-    natural_cmp, with_threads, BottomUp, BuildError, BuildOptions, Cost, DenseEGraph, Extraction,
-    Extractor, GreedyDag, LoadError,
+    natural_cmp, with_threads, BottomUp, BuildOptions, Cost, DenseEGraph, Extraction, Extractor,
+    GreedyDag,
 };
 
 struct Args {
@@ -285,16 +288,6 @@ fn run_ilp(_g: &DenseEGraph, _limit: f64) -> Result<(f64, bool, Duration, String
     Err("built without the `ilp` feature".to_string())
 }
 
-fn is_no_root(e: &LoadError) -> bool {
-    matches!(
-        e,
-        LoadError::Invalid {
-            source: BuildError::NoRoots { .. },
-            ..
-        }
-    )
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -345,9 +338,9 @@ fn main() -> ExitCode {
 
     let wall = Instant::now();
     let mut failures: Vec<String> = Vec::new();
-    let mut skipped: Vec<String> = Vec::new();
     let mut dropped_roots = 0usize;
-    let mut files_with_dropped_roots = 0usize;
+    let mut files_with_inferred_roots = 0usize;
+    let mut inferred_roots = 0usize;
     let mut results: Vec<FileResult> = Vec::new();
     let mut load_time = Duration::ZERO;
     let mut total_files = 0usize;
@@ -374,19 +367,18 @@ fn main() -> ExitCode {
                     ));
                     continue;
                 }
-                Ok(Err(e)) if is_no_root(&e) => {
-                    skipped.push(format!("{e}"));
-                    continue;
-                }
                 Ok(Err(e)) => {
                     failures.push(e.to_string());
                     continue;
                 }
                 Ok(Ok(g)) => g,
             };
+            // Files with an unknown root had top-level roots inferred (possibly all of
+            // them already listed, then `inferred` is empty).
             if !g.root_report().dropped.is_empty() {
-                files_with_dropped_roots += 1;
+                files_with_inferred_roots += 1;
                 dropped_roots += g.root_report().dropped.len();
+                inferred_roots += g.root_report().inferred.len();
             }
             let mut fr = FileResult {
                 family: family.clone(),
@@ -419,34 +411,27 @@ fn main() -> ExitCode {
     let elapsed = wall.elapsed();
     if args.check_only {
         println!(
-            "check-only: {} files, {} checked OK with {:?} at thread counts {:?}, {} skipped (no usable root), {} failures; {} unknown roots dropped in {} files; total {:.1}s (loading {:.1}s)",
+            "check-only: {} files, {} checked OK with {:?} at thread counts {:?}, 0 skipped, {} failures; roots inferred in {} files ({} unknown root ids replaced, {} top-level classes added); total {:.1}s (loading {:.1}s)",
             total_files,
             results.len(),
             extractors.iter().map(|e| e.name()).collect::<Vec<_>>(),
             args.threads,
-            skipped.len(),
             failures.len(),
+            files_with_inferred_roots,
             dropped_roots,
-            files_with_dropped_roots,
+            inferred_roots,
             elapsed.as_secs_f64(),
             load_time.as_secs_f64(),
         );
     } else {
         print_report(&args, &extractors, &results);
         println!(
-            "\nFiles: {total_files} total, {} measured, {} skipped (no usable root), {} failed; {dropped_roots} unknown roots dropped in {files_with_dropped_roots} files. Wall time {:.1}s (loading {:.1}s).",
+            "\nFiles: {total_files} total, {} measured, 0 skipped, {} failed; roots inferred in {files_with_inferred_roots} files ({dropped_roots} unknown root ids replaced, {inferred_roots} top-level classes added). Wall time {:.1}s (loading {:.1}s).",
             results.len(),
-            skipped.len(),
             failures.len(),
             elapsed.as_secs_f64(),
             load_time.as_secs_f64()
         );
-    }
-    if !skipped.is_empty() {
-        println!("\nSkipped files (no usable root):");
-        for s in &skipped {
-            println!("- {s}");
-        }
     }
     if failures.is_empty() {
         ExitCode::SUCCESS
