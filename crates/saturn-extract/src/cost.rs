@@ -225,3 +225,59 @@ where
         self(g, node)
     }
 }
+
+/// Costs per operator: a table from op name to cost, and a default for
+/// ops not in it (like a compiler's cost model: constants cheap, multiplies
+/// dear). Subsumed nodes still get [`Cost::INFINITY`].
+///
+/// ```
+/// use saturn_extract::{Cost, DenseEGraph, NodeIdx, OpCost};
+/// let json = r#"{"nodes": {
+///     "m": {"op": "*", "children": ["x"], "eclass": "c", "cost": 1.0},
+///     "s": {"op": "<<", "children": ["x"], "eclass": "c", "cost": 1.0},
+///     "x": {"op": "x", "children": [], "eclass": "v", "cost": 1.0}},
+///   "root_eclasses": ["c"]}"#;
+/// let mut g = DenseEGraph::from_json_str(json).unwrap();
+/// let model = OpCost::new(4.0).with("*", 10.0).with("<<", 3.0).with("x", 1.0);
+/// g.apply_cost_model(&model).unwrap();
+/// let costs: Vec<f64> = (0..3).map(|i| g.cost(NodeIdx(i)).get()).collect();
+/// assert!(costs.contains(&10.0) && costs.contains(&3.0) && costs.contains(&1.0));
+/// ```
+#[derive(Debug, Clone)]
+pub struct OpCost {
+    table: std::collections::HashMap<String, Cost>,
+    default: Cost,
+}
+
+impl OpCost {
+    /// A model where every op costs `default` until given its own cost.
+    ///
+    /// # Panics
+    /// If `default` is NaN.
+    pub fn new(default: f64) -> Self {
+        OpCost {
+            table: Default::default(),
+            default: Cost::new(default).expect("default cost is not NaN"),
+        }
+    }
+
+    /// Sets the cost of `op`.
+    ///
+    /// # Panics
+    /// If `cost` is NaN.
+    pub fn with(mut self, op: &str, cost: f64) -> Self {
+        self.table
+            .insert(op.to_owned(), Cost::new(cost).expect("cost is not NaN"));
+        self
+    }
+}
+
+impl CostModel for OpCost {
+    fn node_cost(&self, g: &DenseEGraph, node: NodeIdx) -> Cost {
+        if g.is_subsumed(node) {
+            Cost::INFINITY
+        } else {
+            *self.table.get(g.op(node)).unwrap_or(&self.default)
+        }
+    }
+}

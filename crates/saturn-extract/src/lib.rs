@@ -76,7 +76,7 @@ pub mod io;
 
 pub use bottom_up::{BottomUp, TreeCosts};
 pub use check::{CheckedCost, COST_TOLERANCE};
-pub use cost::{Cost, CostModel, JsonCost, UnitCost};
+pub use cost::{Cost, CostModel, JsonCost, OpCost, UnitCost};
 pub use dense::{
     natural_cmp, BuildOptions, ClassIdx, DenseEGraph, NodeIdx, RootReport, UnknownRoots,
 };
