@@ -1,0 +1,162 @@
+//! From a CLIF function to an e-graph.
+//!
+//! As in Cranelift's aegraph, side-effecting instructions (loads, stores,
+//! calls, traps, branches, anything with more than one result) stay in
+//! place as the function's *skeleton*. Every pure single-result
+//! instruction becomes an e-node; block parameters and skeleton results
+//! become [`Op::Val`] leaves. Blocks are visited in reverse postorder, so
+//! each operand's class exists before its users.
+
+use cranelift_codegen::dominator_tree::DominatorTree;
+use cranelift_codegen::entity::EntityRef;
+use cranelift_codegen::ir::{types, Function, Inst, InstructionData, Opcode, Type, Value};
+use rustc_hash::FxHashMap;
+use saturn::{EGraph, Id};
+
+use crate::analysis::ClifAnalysis;
+use crate::eval::{int_bits, mask};
+use crate::lang::{is_modelled, Node, Op};
+
+/// Templates of opaque pure instructions: the instruction data with its
+/// operands cleared, and its controlling type.
+#[derive(Debug, Default, Clone)]
+pub struct Templates {
+    /// Template `k` of [`Op::Opaque`]`(k)`.
+    pub list: Vec<(InstructionData, Type)>,
+    map: FxHashMap<(InstructionData, Type), u32>,
+}
+
+impl Templates {
+    fn intern(&mut self, data: InstructionData, ctrl: Type) -> u32 {
+        let key = (data, ctrl);
+        if let Some(&k) = self.map.get(&key) {
+            return k;
+        }
+        let k = self.list.len() as u32;
+        self.list.push(key);
+        self.map.insert(key, k);
+        k
+    }
+}
+
+/// True when `inst` is pure: one result, no memory access, trap, call,
+/// branch or other side effect, and operands held inline (not in a value
+/// list).
+pub fn is_pure(func: &Function, inst: Inst) -> bool {
+    let data = &func.dfg.insts[inst];
+    let op = data.opcode();
+    if func.dfg.inst_results(inst).len() != 1
+        || op.is_call()
+        || op.is_branch()
+        || op.is_terminator()
+        || op.is_return()
+        || op.can_trap()
+        || op.other_side_effects()
+        || op.can_store()
+        || op.can_load()
+    {
+        return false;
+    }
+    let args = data.arguments(&func.dfg.value_lists);
+    args.len() == op.constraints().num_fixed_value_arguments()
+        && data
+            .branch_destination(&func.dfg.jump_tables, &func.dfg.exception_tables)
+            .is_empty()
+}
+
+/// A function turned into an e-graph.
+pub struct Lowered {
+    /// The e-graph (rebuilt).
+    pub egraph: EGraph<Node, ClifAnalysis>,
+    /// The class of each value that has one, by value index.
+    pub value_class: Vec<Option<Id>>,
+    /// Whether each value (by index) is the result of a pure instruction.
+    pub pure_value: Vec<bool>,
+    /// The pure instructions (removed from the layout by elaboration).
+    pub pure_insts: Vec<Inst>,
+    /// Templates of opaque instructions.
+    pub templates: Templates,
+    /// Nodes added for instructions.
+    pub nodes: usize,
+}
+
+/// Builds the e-graph of `func`. `domtree` must be computed.
+pub fn lower(func: &Function, domtree: &DominatorTree) -> Lowered {
+    let nvals = func.dfg.num_values();
+    let mut lw = Lowered {
+        egraph: EGraph::new(ClifAnalysis),
+        value_class: vec![None; nvals],
+        pure_value: vec![false; nvals],
+        pure_insts: vec![],
+        templates: Templates::default(),
+        nodes: 0,
+    };
+    let mut ty_leaf: FxHashMap<Type, Id> = FxHashMap::default();
+    for &block in domtree.cfg_rpo() {
+        for inst in func.layout.block_insts(block) {
+            if !is_pure(func, inst) {
+                continue;
+            }
+            let result = func.dfg.first_result(inst);
+            let ty = func.dfg.value_type(result);
+            let data = &func.dfg.insts[inst];
+            let opcode = data.opcode();
+            let tl = *ty_leaf
+                .entry(ty)
+                .or_insert_with(|| lw.egraph.add(Node::leaf(Op::Ty(ty))));
+            let mut children: Vec<Id> = vec![tl];
+            let op = match *data {
+                InstructionData::UnaryImm {
+                    opcode: Opcode::Iconst,
+                    imm,
+                } if int_bits(ty).is_some() => {
+                    let bits = int_bits(ty).unwrap_or(64);
+                    let v = (imm.bits() as u64 as u128) & mask(bits);
+                    children.push(lw.egraph.add(Node::leaf(Op::Imm(v))));
+                    Op::Inst(Opcode::Iconst)
+                }
+                InstructionData::IntCompare { cond, .. } => {
+                    children.push(lw.egraph.add(Node::leaf(Op::Cc(cond))));
+                    Op::Inst(Opcode::Icmp)
+                }
+                _ if is_modelled(opcode) && opcode != Opcode::Iconst => Op::Inst(opcode),
+                _ => {
+                    let mut tmpl = *data;
+                    // Inline operands: the pool is never touched.
+                    let mut pool = cranelift_codegen::ir::ValueListPool::new();
+                    for a in tmpl.arguments_mut(&mut pool) {
+                        *a = Value::from_u32(0);
+                    }
+                    let ctrl = if opcode.constraints().is_polymorphic() {
+                        func.dfg.ctrl_typevar(inst)
+                    } else {
+                        types::INVALID
+                    };
+                    Op::Opaque(lw.templates.intern(tmpl, ctrl))
+                }
+            };
+            for &a in data.arguments(&func.dfg.value_lists) {
+                let c = class_of(func, &mut lw, a);
+                children.push(c);
+            }
+            let id = lw.egraph.add(Node::new(op, &children));
+            lw.nodes += 1;
+            lw.value_class[result.index()] = Some(id);
+            lw.pure_value[result.index()] = true;
+            lw.pure_insts.push(inst);
+        }
+    }
+    lw.egraph.rebuild();
+    lw
+}
+
+/// The class of `v`, adding a leaf for a block parameter or skeleton result.
+pub fn class_of(func: &Function, lw: &mut Lowered, v: Value) -> Id {
+    if let Some(c) = lw.value_class[v.index()] {
+        return c;
+    }
+    let ty = func.dfg.value_type(v);
+    let c = lw.egraph.add(Node::leaf(Op::Val(v.as_u32(), ty)));
+    lw.value_class[v.index()] = Some(c);
+    c
+}

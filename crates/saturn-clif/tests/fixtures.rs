@@ -1,0 +1,139 @@
+//! End-to-end tests on small inline CLIF functions (no corpus needed).
+
+use cranelift_codegen::data_value::DataValue;
+use cranelift_codegen::ir::Function;
+use cranelift_codegen::settings::{self, Configurable, Flags};
+use cranelift_interpreter::environment::FunctionStore;
+use cranelift_interpreter::interpreter::{Interpreter, InterpreterState};
+use cranelift_interpreter::step::ControlFlow;
+use cranelift_reader::parse_functions;
+use saturn_clif::{count_insts, optimize, Options};
+
+fn flags() -> Flags {
+    let mut b = settings::builder();
+    b.set("opt_level", "speed").unwrap();
+    Flags::new(b)
+}
+
+fn opt(src: &str) -> (Function, Function) {
+    let f = parse_functions(src).expect("fixture parses").remove(0);
+    let mut g = f.clone();
+    optimize(&mut g, &flags(), &Options::default()).expect("optimizes and verifies");
+    (f, g)
+}
+
+fn call(f: &Function, args: &[DataValue]) -> Vec<DataValue> {
+    let mut store = FunctionStore::default();
+    store.add(f.name.to_string(), f);
+    let mut it = Interpreter::new(InterpreterState::default().with_function_store(store));
+    match it.call_by_name(&f.name.to_string(), args) {
+        Ok(ControlFlow::Return(v)) => v.to_vec(),
+        _ => panic!("interpreter failed"),
+    }
+}
+
+#[test]
+fn folds_constants_with_wraparound() {
+    let (f, g) = opt("function %f() -> i8 {
+block0:
+    v0 = iconst.i8 200
+    v1 = iconst.i8 100
+    v2 = iadd v0, v1
+    return v2
+}");
+    assert_eq!(count_insts(&g), 2, "{g}");
+    assert_eq!(call(&f, &[]), call(&g, &[]));
+    assert_eq!(call(&g, &[]), vec![DataValue::I8(44)]);
+}
+
+#[test]
+fn folds_i128_constants() {
+    let (f, g) = opt("function %f() -> i128 {
+block0:
+    v0 = iconst.i64 -1
+    v1 = sextend.i128 v0
+    v2 = iconst.i64 3
+    v3 = uextend.i128 v2
+    v4 = imul v1, v3
+    return v4
+}");
+    assert_eq!(call(&f, &[]), call(&g, &[]));
+    assert!(count_insts(&g) <= 3, "{g}");
+}
+
+#[test]
+fn simplifies_identities_and_gvn() {
+    let (f, g) = opt("function %f(i32, i32) -> i32 {
+block0(v0: i32, v1: i32):
+    v2 = iadd v0, v1
+    v3 = isub v2, v1
+    v4 = iadd v1, v0
+    v5 = bxor v2, v4
+    v6 = bor v3, v5
+    return v6
+}");
+    assert_eq!(count_insts(&g), 1, "{g}");
+    let a = [DataValue::I32(7), DataValue::I32(-3)];
+    assert_eq!(call(&f, &a), call(&g, &a));
+}
+
+#[test]
+fn folds_known_branches() {
+    let (f, g) = opt("function %f(i32) -> i32 {
+block0(v0: i32):
+    v1 = iconst.i32 1
+    v8 = iconst.i32 1
+    v2 = icmp eq v1, v8
+    brif v2, block1, block2
+block1:
+    return v0
+block2:
+    v3 = iconst.i32 0
+    return v3
+}");
+    assert_eq!(g.layout.blocks().count(), 2, "{g}");
+    assert_eq!(
+        call(&f, &[DataValue::I32(5)]),
+        call(&g, &[DataValue::I32(5)])
+    );
+}
+
+#[test]
+fn hoists_loop_invariants() {
+    let (f, g) = opt("function %f(i32, i32) -> i32 {
+block0(v0: i32, v1: i32):
+    v9 = iconst.i32 0
+    jump block1(v9, v9)
+block1(v2: i32, v3: i32):
+    v4 = imul v0, v1
+    v5 = iadd v3, v4
+    v8 = iconst.i32 1
+    v6 = iadd v2, v8
+    v7 = icmp ult v6, v1
+    brif v7, block1(v6, v5), block2
+block2:
+    return v5
+}");
+    let b0 = g.layout.entry_block().unwrap();
+    let text = g.to_string();
+    let b0_insts: Vec<String> = g
+        .layout
+        .block_insts(b0)
+        .map(|i| g.dfg.display_inst(i).to_string())
+        .collect();
+    assert!(b0_insts.iter().any(|s| s.contains("imul")), "{text}");
+    let a = [DataValue::I32(3), DataValue::I32(4)];
+    assert_eq!(call(&f, &a), call(&g, &a));
+}
+
+#[test]
+fn bad_clif_is_an_error_with_a_line() {
+    let e = parse_functions("function %f() {\nblock0:\n    v0 = bogus\n}").unwrap_err();
+    assert_eq!(e.location.line_number, 3);
+}
+
+#[test]
+fn rule_files_parse() {
+    let n = saturn_clif::rules::all_rules().unwrap().len();
+    assert!(n > 100);
+}

@@ -1,0 +1,277 @@
+//! Every rule of every rule file is checked on random values: both sides
+//! are evaluated (with the exact per-type evaluator) under the same random
+//! binding of types, immediates and values, after the rule's conditions
+//! were checked on an e-graph holding that binding.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{types, Opcode, Type};
+use saturn::{Actions, EGraph, ENodeOrVar, Id, Language, Subst, Var};
+use saturn_clif::analysis::ClifAnalysis;
+use saturn_clif::eval::{eval, int_bits, mask};
+use saturn_clif::lang::{Node, Op};
+use saturn_clif::rules::load_rule_sets;
+
+const TYPES: [Type; 5] = [types::I8, types::I16, types::I32, types::I64, types::I128];
+
+/// A tiny deterministic PRNG (xorshift).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn ty(&mut self) -> Type {
+        TYPES[self.below(5)]
+    }
+    /// An interesting value of `bits` bits.
+    fn val(&mut self, bits: u32) -> u128 {
+        let m = mask(bits);
+        let r = ((self.next() as u128) << 64) | self.next() as u128;
+        match self.below(8) {
+            0 => 0,
+            1 => 1,
+            2 => m,
+            3 => m >> 1,
+            4 => 1u128 << (bits - 1),
+            5 => self.below(bits as usize + 2) as u128,
+            _ => r & m,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum B {
+    Ty(Type),
+    Imm(u128),
+    Cc(IntCC),
+    Val(Type, u128),
+}
+
+struct Ctx<'a> {
+    ast: &'a [ENodeOrVar<Node>],
+    binds: &'a mut Vec<(Var, B)>,
+    rng: &'a mut Rng,
+}
+
+fn get(binds: &[(Var, B)], v: Var) -> Option<B> {
+    binds.iter().find(|(x, _)| *x == v).map(|(_, b)| *b)
+}
+
+impl Ctx<'_> {
+    fn ty(&mut self, i: usize) -> Option<Type> {
+        match &self.ast[i] {
+            ENodeOrVar::Var(v) => match get(self.binds, *v) {
+                Some(B::Ty(t)) => Some(t),
+                Some(_) => None,
+                None => {
+                    let t = self.rng.ty();
+                    self.binds.push((*v, B::Ty(t)));
+                    Some(t)
+                }
+            },
+            ENodeOrVar::ENode(n) => match n.op {
+                Op::Ty(t) => Some(t),
+                _ => None,
+            },
+        }
+    }
+
+    fn imm(&mut self, i: usize, ty: Type) -> Option<u128> {
+        match &self.ast[i] {
+            ENodeOrVar::Var(v) => match get(self.binds, *v) {
+                Some(B::Imm(k)) => Some(k),
+                Some(_) => None,
+                None => {
+                    let k = self.rng.val(int_bits(ty)?);
+                    self.binds.push((*v, B::Imm(k)));
+                    Some(k)
+                }
+            },
+            ENodeOrVar::ENode(n) => match n.op {
+                Op::Imm(k) => Some(k),
+                _ => None,
+            },
+        }
+    }
+
+    fn cc(&mut self, i: usize) -> Option<IntCC> {
+        const CCS: [IntCC; 10] = [
+            IntCC::Equal,
+            IntCC::NotEqual,
+            IntCC::SignedLessThan,
+            IntCC::SignedGreaterThanOrEqual,
+            IntCC::SignedGreaterThan,
+            IntCC::SignedLessThanOrEqual,
+            IntCC::UnsignedLessThan,
+            IntCC::UnsignedGreaterThanOrEqual,
+            IntCC::UnsignedGreaterThan,
+            IntCC::UnsignedLessThanOrEqual,
+        ];
+        match &self.ast[i] {
+            ENodeOrVar::Var(v) => match get(self.binds, *v) {
+                Some(B::Cc(c)) => Some(c),
+                Some(_) => None,
+                None => {
+                    let c = CCS[self.rng.below(10)];
+                    self.binds.push((*v, B::Cc(c)));
+                    Some(c)
+                }
+            },
+            ENodeOrVar::ENode(n) => match n.op {
+                Op::Cc(c) => Some(c),
+                _ => None,
+            },
+        }
+    }
+
+    /// Evaluates value term `i`, whose type should be `want` when known.
+    fn val(&mut self, i: usize, want: Option<Type>) -> Option<(Type, u128)> {
+        let r = match &self.ast[i] {
+            ENodeOrVar::Var(v) => match get(self.binds, *v) {
+                Some(B::Val(t, k)) => (t, k),
+                Some(_) => return None,
+                None => {
+                    let t = want.unwrap_or_else(|| self.rng.ty());
+                    let k = self.rng.val(int_bits(t)?);
+                    self.binds.push((*v, B::Val(t, k)));
+                    (t, k)
+                }
+            },
+            ENodeOrVar::ENode(n) => {
+                let Op::Inst(op) = n.op else { return None };
+                let c: Vec<usize> = n.children().iter().map(|c| c.index()).collect();
+                let ty = self.ty(c[0])?;
+                let (imm, cc, args) = match op {
+                    Opcode::Iconst => (Some(self.imm(c[1], ty)?), None, vec![]),
+                    Opcode::Icmp => {
+                        let cc = self.cc(c[1])?;
+                        let a = self.val(c[2], None)?;
+                        let b = self.val(c[3], Some(a.0))?;
+                        (None, Some(cc), vec![a, b])
+                    }
+                    Opcode::Uextend | Opcode::Sextend | Opcode::Ireduce => {
+                        (None, None, vec![self.val(c[1], None)?])
+                    }
+                    Opcode::Ishl | Opcode::Ushr | Opcode::Sshr | Opcode::Rotl | Opcode::Rotr => {
+                        let a = self.val(c[1], Some(ty))?;
+                        (None, None, vec![a, self.val(c[2], None)?])
+                    }
+                    Opcode::Select => {
+                        let k = self.val(c[1], None)?;
+                        let x = self.val(c[2], Some(ty))?;
+                        (None, None, vec![k, x, self.val(c[3], Some(ty))?])
+                    }
+                    _ => {
+                        let mut a = vec![];
+                        for &k in &c[1..] {
+                            a.push(self.val(k, Some(ty))?);
+                        }
+                        (None, None, a)
+                    }
+                };
+                if let Some(k) = imm {
+                    // Immediates of `iconst` are stored masked.
+                    if k & mask(int_bits(ty)?) != k {
+                        return None;
+                    }
+                }
+                (ty, eval(op, ty, imm, cc, &args)?)
+            }
+        };
+        match want {
+            Some(w) if w != r.0 => None,
+            _ => Some(r),
+        }
+    }
+}
+
+/// Adds the binding's terms to an e-graph and returns the substitution.
+fn subst_for(eg: &mut EGraph<Node, ClifAnalysis>, binds: &[(Var, B)]) -> Subst {
+    let mut s = Subst::default();
+    for &(v, b) in binds {
+        let id: Id = match b {
+            B::Ty(t) => eg.add(Node::leaf(Op::Ty(t))),
+            B::Imm(k) => eg.add(Node::leaf(Op::Imm(k))),
+            B::Cc(c) => eg.add(Node::leaf(Op::Cc(c))),
+            B::Val(t, k) => {
+                let tl = eg.add(Node::leaf(Op::Ty(t)));
+                let kl = eg.add(Node::leaf(Op::Imm(k)));
+                eg.add(Node::new(Op::Inst(Opcode::Iconst), &[tl, kl]))
+            }
+        };
+        s.insert(v, id);
+    }
+    eg.rebuild();
+    s
+}
+
+#[test]
+fn every_rule_is_sound_on_random_values() {
+    let sets = load_rule_sets().expect("rule files parse");
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut total = 0;
+    for (file, set) in &sets {
+        for rule in &set.rules {
+            total += 1;
+            let lhs = rule.searcher.ast();
+            let rhs = rule
+                .applier
+                .pattern()
+                .expect("file rules have pattern right-hand sides")
+                .ast();
+            let mut checked = 0;
+            let mut tries = 0;
+            while checked < 300 && tries < 200_000 {
+                tries += 1;
+                let mut binds = vec![];
+                let l = Ctx {
+                    ast: lhs,
+                    binds: &mut binds,
+                    rng: &mut rng,
+                }
+                .val(lhs.len() - 1, None);
+                let Some(l) = l else { continue };
+                let mut eg = EGraph::<Node, ClifAnalysis>::new(ClifAnalysis);
+                let subst = subst_for(&mut eg, &binds);
+                let root = eg.add(Node::leaf(Op::Imm(0)));
+                let mut acts = Actions::default();
+                if !rule
+                    .conditions
+                    .iter()
+                    .all(|c| c.check(&eg, root, &subst, &mut acts))
+                {
+                    continue;
+                }
+                let n = binds.len();
+                let r = Ctx {
+                    ast: rhs,
+                    binds: &mut binds,
+                    rng: &mut rng,
+                }
+                .val(rhs.len() - 1, Some(l.0));
+                assert_eq!(
+                    binds.len(),
+                    n,
+                    "{file}: {}: right side binds new variables",
+                    rule.name
+                );
+                let r = r.unwrap_or_else(|| {
+                    panic!("{file}: {}: right side ill-typed for {binds:?}", rule.name)
+                });
+                assert_eq!(l, r, "{file}: rule {} is unsound for {binds:?}", rule.name);
+                checked += 1;
+            }
+            assert!(
+                checked >= 20,
+                "{file}: rule {} was checked on only {checked} random bindings",
+                rule.name
+            );
+        }
+    }
+    assert!(total > 100, "only {total} rules");
+}
