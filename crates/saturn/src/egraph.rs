@@ -418,17 +418,32 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                     n_unions += self.union(old, id) as usize;
                 }
             }
-            while let Some(id) = self.analysis_pending.pop() {
-                let mut node = self.nodes[id.index()].clone();
-                node.update_children(|c| self.uf.find(c));
-                let class_id = self.uf.find(id);
-                let data = N::make(self, &node);
-                let class = self.classes[class_id.index()].as_mut().expect("canonical");
-                let did = self.analysis.merge(&mut class.data, data);
-                if did.0 {
-                    self.analysis_pending.extend_from_slice(&class.parents);
-                    self.note_change(class_id);
-                    N::modify(self, class_id);
+            if !self.analysis_pending.is_empty() {
+                // Recompute the data of the pending nodes as one batch, in
+                // parallel, then merge in id order. Data computed from
+                // children that change again later is still sound (merges
+                // are joins), and such children re-queue their parents.
+                let mut batch = std::mem::take(&mut self.analysis_pending);
+                batch.sort_unstable();
+                batch.dedup();
+                let datas: Vec<N::Data> = {
+                    let this: &Self = self;
+                    crate::par::par_map(&batch, |&id| {
+                        let node = this.nodes[id.index()]
+                            .clone()
+                            .map_children(|c| this.uf.find_readonly(c));
+                        N::make(this, &node)
+                    })
+                };
+                for (id, data) in batch.into_iter().zip(datas) {
+                    let class_id = self.uf.find(id);
+                    let class = self.classes[class_id.index()].as_mut().expect("canonical");
+                    let did = self.analysis.merge(&mut class.data, data);
+                    if did.0 {
+                        self.analysis_pending.extend_from_slice(&class.parents);
+                        self.note_change(class_id);
+                        N::modify(self, class_id);
+                    }
                 }
             }
         }
