@@ -16,6 +16,7 @@ mod pattern;
 mod rewrite;
 pub mod rules;
 mod runner;
+pub mod schedule;
 pub mod sexp;
 mod subst;
 mod symbol;

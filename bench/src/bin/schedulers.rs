@@ -1,0 +1,416 @@
+//! `schedulers`: Saturn's schedule strategies ([`saturn::schedule`]) side by
+//! side, on egg's math suite and on the compiler-like rule set in
+//! `examples/compiler.rules`.
+//!
+//! ```text
+//! cargo run --release -p saturn-bench --bin schedulers -- [--runs N] [--threads 1,2] [--pass-cap K] [--filter SUBSTR]
+//! ```
+//!
+//! Prints one Markdown table. Each row is one (workload, strategy): the
+//! median wall time of N runs at each thread count, then rounds, global
+//! joins, pass runs, final nodes and classes, the stop reason and, for math
+//! cases, whether the case's goals ended up in the start term's class.
+//! Counts come from the first thread count; they are deterministic, and a
+//! `!` marks a row where another thread count disagreed (possible only when
+//! a time limit cut a run).
+//!
+//! Strategies: `bsp` (all rules, one join per round), `passes` (each pass to
+//! its fixed point, sweeps until nothing changes), and `passes/capK`:
+//! `passes` with each pass run capped at K rounds
+//! ([`saturn::schedule::Schedule::with_pass_iter_limit`]; `--pass-cap 0`
+//! drops this row). All strategies of a workload get the same round, node
+//! and time limits: a math case's own limits (egg's `test_fn!` values), and
+//! 30 rounds, 10,000 nodes, 5 s for the compiler set.
+//!
+//! Math passes: Saturn's port of egg's 36 math rules, split by rule name
+//! into `diff` (`d-*`: derivatives), `integ` (`i-*`: integrals) and
+//! `algebra` (everything else: commutativity, associativity,
+//! canonicalization, identities, distribution, powers), run in that order:
+//! calculus rules expand first, algebra cleans up. `math_associate_adds`
+//! uses its own two rules (egg runs it with those) as one pass `algebra`.
+//! `algebra` never saturates (`?a => (+ ?a 0)` alone grows forever), so
+//! uncapped `passes` spends the remaining budget in it.
+//!
+//! No goal hooks stop the runs early (unlike the main `saturn-bench`
+//! binary): every run goes to saturation or a limit, so times compare the
+//! schedules' work, not how soon a goal appears.
+
+#[allow(dead_code)]
+#[path = "../math.rs"]
+mod math;
+#[allow(dead_code)]
+#[path = "../suite.rs"]
+mod suite;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use math::saturn_side::Math;
+use saturn::rules::{parse_rules, Predicates};
+use saturn::schedule::{Pipeline, Schedule, ScheduleReport, Strategy};
+use saturn::{Analysis, EGraph, Id, Language, Pattern, RecExpr, Rewrite, SymbolLang};
+
+const COMPILER_RULES: &str = include_str!("../../../examples/compiler.rules");
+const COMPILER_TERMS: &str = include_str!("../../../examples/compiler.terms");
+
+/// Limits shared by every strategy of one workload.
+#[derive(Clone, Copy)]
+struct Limits {
+    iters: usize,
+    nodes: usize,
+    time: Duration,
+}
+
+/// A strategy row: the strategy and its per-pass cap (`None`: uncapped).
+#[derive(Clone, Copy)]
+struct Variant {
+    strategy: Strategy,
+    cap: Option<usize>,
+}
+
+impl Variant {
+    fn label(&self) -> String {
+        match self.cap {
+            None => self.strategy.name().to_string(),
+            Some(k) => format!("{}/cap{k}", self.strategy.name()),
+        }
+    }
+}
+
+/// One run's report and whether its goals were found.
+struct Outcome {
+    report: ScheduleReport,
+    proved: Option<bool>,
+}
+
+/// Runs `pipeline` over `terms` (the last is the root for the goals).
+fn run_one<L, N>(
+    pipeline: &Pipeline<L, N>,
+    v: Variant,
+    limits: Limits,
+    pool: &Arc<rayon::ThreadPool>,
+    terms: &[RecExpr<L>],
+    goals: &[Pattern<L>],
+) -> Outcome
+where
+    L: Language,
+    N: Analysis<L> + Default,
+{
+    let mut egraph = EGraph::<L, N>::default();
+    let roots: Vec<Id> = terms.iter().map(|t| egraph.add_expr(t)).collect();
+    let mut schedule = Schedule::new(pipeline.clone(), v.strategy)
+        .with_pool(pool.clone())
+        .with_iter_limit(limits.iters)
+        .with_node_limit(limits.nodes)
+        .with_time_limit(limits.time);
+    if let Some(k) = v.cap {
+        schedule = schedule.with_pass_iter_limit(k);
+    }
+    let out = schedule.run(egraph);
+    let proved = (!goals.is_empty()).then(|| {
+        let root = out.egraph.find(*roots.last().expect("a term"));
+        goals
+            .iter()
+            .all(|g| !g.search_eclass(&out.egraph, root).is_empty())
+    });
+    Outcome {
+        report: out.report,
+        proved,
+    }
+}
+
+/// The math rules split into passes by name (see the module docs).
+fn math_pipeline<N: Analysis<Math>>(rules: Vec<Rewrite<Math, N>>) -> Pipeline<Math, N> {
+    let (mut diff, mut integ, mut algebra) = (vec![], vec![], vec![]);
+    for r in rules {
+        let name = r.name.as_str();
+        if name.starts_with("d-") {
+            diff.push(r);
+        } else if name.starts_with("i-") {
+            integ.push(r);
+        } else {
+            algebra.push(r);
+        }
+    }
+    Pipeline::new()
+        .pass("diff", diff)
+        .pass("integ", integ)
+        .pass("algebra", algebra)
+}
+
+fn sexp_text(s: &saturn::sexp::Sexp) -> String {
+    match s {
+        saturn::sexp::Sexp::Atom(a, _) => a.clone(),
+        saturn::sexp::Sexp::List(items, _) => {
+            let inner: Vec<String> = items.iter().map(sexp_text).collect();
+            format!("({})", inner.join(" "))
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// One table row: per thread count, the outcomes of all runs.
+struct Row {
+    workload: String,
+    variant: Variant,
+    per_threads: Vec<Vec<Outcome>>,
+}
+
+fn counts(r: &ScheduleReport) -> [usize; 5] {
+    [r.rounds, r.joins, r.pass_runs, r.nodes, r.classes]
+}
+
+fn stop_kind(r: &ScheduleReport) -> String {
+    let s = format!("{:?}", r.stop_reason);
+    s.split('(').next().unwrap_or("").to_string()
+}
+
+/// What every workload runs with.
+struct Ctx {
+    variants: Vec<Variant>,
+    pools: Vec<(usize, Arc<rayon::ThreadPool>)>,
+    runs: usize,
+}
+
+/// Runs every variant on one workload, interleaving variants and thread
+/// counts run by run so drift in machine load hits all alike.
+fn bench<L, N>(
+    ctx: &Ctx,
+    workload: &str,
+    pipeline: &Pipeline<L, N>,
+    limits: Limits,
+    terms: &[RecExpr<L>],
+    goals: &[Pattern<L>],
+) -> Vec<Row>
+where
+    L: Language,
+    N: Analysis<L> + Default,
+{
+    let Ctx {
+        variants,
+        pools,
+        runs,
+    } = ctx;
+    eprint!("{workload:<28}");
+    let mut rows: Vec<Row> = variants
+        .iter()
+        .map(|&v| Row {
+            workload: workload.to_string(),
+            variant: v,
+            per_threads: pools.iter().map(|_| vec![]).collect(),
+        })
+        .collect();
+    for _ in 0..*runs {
+        for row in rows.iter_mut() {
+            for (k, (_, pool)) in pools.iter().enumerate() {
+                let o = run_one(pipeline, row.variant, limits, pool, terms, goals);
+                row.per_threads[k].push(o);
+            }
+        }
+        eprint!(".");
+    }
+    eprintln!();
+    rows
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mut runs = 5usize;
+    let mut threads = vec![1usize, 2];
+    let mut cap = 3usize;
+    let mut filter = String::new();
+    let mut i = 1;
+    while i < args.len() {
+        let val = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--runs" => runs = val.parse().expect("--runs N"),
+            "--threads" => {
+                threads = val
+                    .split(',')
+                    .map(|t| t.parse().expect("--threads 1,2,..."))
+                    .collect()
+            }
+            "--pass-cap" => cap = val.parse().expect("--pass-cap K"),
+            "--filter" => filter = val,
+            "-h" | "--help" => {
+                println!(
+                    "schedulers [--runs N] [--threads 1,2] [--pass-cap K (0: no capped row)] [--filter SUBSTR]"
+                );
+                return;
+            }
+            other => {
+                eprintln!("unknown argument {other}; see --help");
+                std::process::exit(2);
+            }
+        }
+        i += 2;
+    }
+    let runs = runs.max(1);
+    let pools: Vec<(usize, Arc<rayon::ThreadPool>)> = threads
+        .iter()
+        .map(|&t| {
+            let p = rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .expect("thread pool");
+            (t, Arc::new(p))
+        })
+        .collect();
+    let mut variants = vec![
+        Variant {
+            strategy: Strategy::Bsp,
+            cap: None,
+        },
+        Variant {
+            strategy: Strategy::Passes,
+            cap: None,
+        },
+    ];
+    if cap > 0 {
+        variants.push(Variant {
+            strategy: Strategy::Passes,
+            cap: Some(cap),
+        });
+    }
+
+    let ctx = Ctx {
+        variants,
+        pools,
+        runs,
+    };
+    let mut rows: Vec<Row> = vec![];
+    // (a) egg's math suite.
+    let math_pipe = math_pipeline(math::saturn_side::rules());
+    let assoc_pipe = Pipeline::new().pass("algebra", math::saturn_side::assoc_rules());
+    for case in suite::math_cases() {
+        if !case.name.contains(&filter) {
+            continue;
+        }
+        let limits = Limits {
+            iters: case.iter_limit,
+            nodes: case.node_limit,
+            time: case.time_limit,
+        };
+        let terms: Vec<RecExpr<Math>> = case
+            .extra
+            .iter()
+            .chain(std::iter::once(&case.start))
+            .map(|t| t.parse().expect("term"))
+            .collect();
+        let goals: Vec<Pattern<Math>> = case
+            .goals
+            .iter()
+            .map(|g| g.parse().expect("goal"))
+            .collect();
+        let name = format!("math/{}", case.name);
+        rows.extend(if case.name == "math_associate_adds" {
+            bench(&ctx, &name, &assoc_pipe, limits, &terms, &goals)
+        } else {
+            bench(&ctx, &name, &math_pipe, limits, &terms, &goals)
+        });
+    }
+    // (b) the compiler rule set, all its terms in one e-graph.
+    if "compiler".contains(&filter) || filter.is_empty() {
+        let set = parse_rules::<SymbolLang, ()>(COMPILER_RULES, &Predicates::default())
+            .expect("examples/compiler.rules");
+        let terms: Vec<RecExpr<SymbolLang>> = saturn::sexp::parse_all(COMPILER_TERMS)
+            .expect("examples/compiler.terms")
+            .iter()
+            .map(|s| sexp_text(s).parse().expect("term"))
+            .collect();
+        let limits = Limits {
+            iters: 30,
+            nodes: 10_000,
+            time: Duration::from_secs(5),
+        };
+        let name = format!(
+            "compiler ({} rules, {} passes, {} terms)",
+            set.rules.len(),
+            set.passes.len(),
+            terms.len()
+        );
+        let pipeline = Pipeline::from_rule_set(&set);
+        rows.extend(bench(&ctx, &name, &pipeline, limits, &terms, &[]));
+    }
+
+    print_table(&rows, &ctx.pools);
+}
+
+fn print_table(rows: &[Row], pools: &[(usize, Arc<rayon::ThreadPool>)]) {
+    let tcols: Vec<String> = pools.iter().map(|(t, _)| format!("{t}t ms")).collect();
+    println!(
+        "| workload | strategy | {} | rounds | joins | pass runs | nodes | classes | stop | goal |",
+        tcols.join(" | ")
+    );
+    println!(
+        "|---|---|{}---:|---:|---:|---:|---:|---|---|",
+        "---:|".repeat(pools.len())
+    );
+    // Sums of medians per (variant label, thread count).
+    let mut totals: Vec<(String, Vec<f64>)> = vec![];
+    for row in rows {
+        let first = &row.per_threads[0][0].report;
+        let times: Vec<f64> = row
+            .per_threads
+            .iter()
+            .map(|outs| median(outs.iter().map(|o| o.report.total_time).collect()) * 1e3)
+            .collect();
+        let same = row
+            .per_threads
+            .iter()
+            .flatten()
+            .all(|o| counts(&o.report) == counts(first));
+        let goal = match row.per_threads[0][0].proved {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "-",
+        };
+        let c = counts(first);
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {}{} | {} |",
+            row.workload,
+            row.variant.label(),
+            times
+                .iter()
+                .map(|t| format!("{t:.2}"))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            stop_kind(first),
+            if same { "" } else { " !" },
+            goal
+        );
+        let label = row.variant.label();
+        match totals.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, v)) => v.iter_mut().zip(&times).for_each(|(a, b)| *a += b),
+            None => totals.push((label, times)),
+        }
+    }
+    println!();
+    println!("Sum of medians (ms):");
+    println!();
+    println!("| strategy | {} |", tcols.join(" | "));
+    println!("|---|{}", "---:|".repeat(pools.len()));
+    for (label, v) in totals {
+        println!(
+            "| {label} | {} |",
+            v.iter()
+                .map(|t| format!("{t:.1}"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+    }
+}

@@ -1,0 +1,590 @@
+//! Schedules: `passes` and `bsp` reach the same saturated e-graph on
+//! terminating rule sets, at any thread count, and both keep to the
+//! schedule-wide limits.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use saturn::rules::{parse_rules, Predicates};
+use saturn::schedule::{Pipeline, Schedule, Scheduled, Strategy, StrategyError};
+use saturn::*;
+
+/// Simplification rules in three passes. Every run saturates, and so does
+/// every pass on its own (as `passes` needs): AC closure of small sums is
+/// finite and no other rule builds a bigger term without merging it into
+/// an existing class. (`zero-add` must share a pass with `assoc-add`:
+/// alone, associativity turns `y + x` with `x = x + 0` into an endless
+/// `((y + x) + 0) + 0 ...`, which `zero-add` folds back. And no rule may
+/// spell 0 as `b + -b`: with associativity, `x = x + (b + -b)` gives the
+/// endless `x + b`, `x + b + b`, ...)
+const SIMPLIFY: &str = "
+[identities]
+zero-mul: (* ?a 0) => 0
+one-mul:  (* ?a 1) => ?a
+sub-self: (- ?a ?b) => 0 if (= ?a ?b)
+neg-neg:  (neg (neg ?a)) => ?a
+
+[algebra]
+zero-add:  (+ ?a 0) => ?a
+comm-add:  (+ ?a ?b) => (+ ?b ?a)
+comm-mul:  (* ?a ?b) => (* ?b ?a)
+assoc-add: (+ ?a (+ ?b ?c)) => (+ (+ ?a ?b) ?c)
+
+[strength]
+double: (+ ?a ?a) => (* ?a 2)
+mul2:   (* ?a 2) => (<< ?a 1)
+";
+
+const SIMPLIFY_TERMS: &[&str] = &[
+    "(+ x (+ y 0))",
+    "(* (+ a 0) (- b b))",
+    "(+ (* y 1) (* 1 y))",
+    "(- (+ p q) (+ q p))",
+    "(+ (+ a b) (+ c 0))",
+    "(neg (neg (* z 2)))",
+    "(* (+ x x) 1)",
+    "(+ y x)",
+    "0",
+];
+
+/// Boolean simplification, built in Rust, in two passes; one rule has a
+/// closure condition.
+fn bool_pipeline() -> Pipeline<SymbolLang, ()> {
+    let is_leaf = |v: &'static str| {
+        let v: Var = v.parse().unwrap();
+        move |eg: &EGraph<SymbolLang, ()>, _: Id, s: &Subst| {
+            eg[s[v]].nodes.iter().any(|n| n.is_leaf())
+        }
+    };
+    Pipeline::new()
+        .pass(
+            "fold",
+            vec![
+                rewrite!("and-true"; "(and true ?a)" => "?a"),
+                rewrite!("and-false"; "(and false ?a)" => "false"),
+                rewrite!("or-false"; "(or false ?a)" => "?a"),
+                rewrite!("or-true"; "(or true ?a)" => "true"),
+                rewrite!("not-true"; "(not true)" => "false"),
+                rewrite!("not-false"; "(not false)" => "true"),
+                rewrite!("not-not"; "(not (not ?a))" => "?a"),
+                rewrite!("and-self"; "(and ?a ?a)" => "?a"),
+            ],
+        )
+        .pass(
+            "canon",
+            vec![
+                rewrite!("and-comm"; "(and ?a ?b)" => "(and ?b ?a)"),
+                rewrite!("or-comm"; "(or ?a ?b)" => "(or ?b ?a)"),
+                rewrite!("de-morgan"; "(not (and ?a ?b))" => "(or (not ?a) (not ?b))"
+                    if is_leaf("?a")),
+            ],
+        )
+}
+
+const BOOL_TERMS: &[&str] = &[
+    "(and true (not (not p)))",
+    "(or (and q false) (not (and r s)))",
+    "(not (and p p))",
+    "(and (or false x) (or x false))",
+    "(or (not r) (not s))",
+    "p",
+];
+
+fn simplify_pipeline() -> Pipeline<SymbolLang, ()> {
+    let set = parse_rules::<SymbolLang, ()>(SIMPLIFY, &Predicates::default()).unwrap();
+    assert_eq!(set.passes.len(), 3);
+    Pipeline::from_rule_set(&set)
+}
+
+fn egraph_of(terms: &[&str]) -> (EGraph<SymbolLang, ()>, Vec<Id>) {
+    let mut eg = EGraph::default();
+    let roots = terms
+        .iter()
+        .map(|t| eg.add_expr(&t.parse().unwrap()))
+        .collect();
+    (eg, roots)
+}
+
+fn run(
+    pipeline: &Pipeline<SymbolLang, ()>,
+    strategy: Strategy,
+    terms: &[&str],
+    threads: usize,
+) -> (Scheduled<SymbolLang, ()>, Vec<Id>) {
+    let (eg, roots) = egraph_of(terms);
+    let out = Schedule::new(pipeline.clone(), strategy)
+        .with_threads(threads)
+        .with_iter_limit(1_000)
+        .with_node_limit(1_000_000)
+        .with_time_limit(Duration::from_secs(60))
+        .run(eg);
+    (out, roots)
+}
+
+/// For every class, the least term by (size, text): a best term that does
+/// not depend on how ids were numbered, unlike [`Extractor`]'s tie-break.
+fn canonical_best(eg: &EGraph<SymbolLang, ()>) -> HashMap<Id, (usize, String)> {
+    let mut best: HashMap<Id, (usize, String)> = HashMap::new();
+    loop {
+        let mut changed = false;
+        for class in eg.classes() {
+            for n in &class.nodes {
+                let kids: Option<Vec<&(usize, String)>> = n
+                    .children()
+                    .iter()
+                    .map(|c| best.get(&eg.find(*c)))
+                    .collect();
+                let Some(kids) = kids else { continue };
+                let size = 1 + kids.iter().map(|k| k.0).sum::<usize>();
+                let text = if kids.is_empty() {
+                    n.op.to_string()
+                } else {
+                    let parts: Vec<&str> = kids.iter().map(|k| k.1.as_str()).collect();
+                    format!("({} {})", n.op, parts.join(" "))
+                };
+                let cand = (size, text);
+                if best.get(&class.id).is_none_or(|b| cand < *b) {
+                    best.insert(class.id, cand);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            return best;
+        }
+    }
+}
+
+/// Asserts that `a` and `b` are the same e-graph up to the naming of ids:
+/// a bijection of classes that maps every node of `a` onto a node of `b`.
+fn assert_isomorphic(a: &EGraph<SymbolLang, ()>, b: &EGraph<SymbolLang, ()>) {
+    assert_eq!(a.number_of_classes(), b.number_of_classes(), "classes");
+    assert_eq!(
+        a.total_number_of_nodes(),
+        b.total_number_of_nodes(),
+        "nodes"
+    );
+    // Map classes bottom-up: a node whose children are mapped must exist
+    // in `b`, and all nodes of a class must land in one class.
+    let mut map: HashMap<Id, Id> = HashMap::new();
+    let mut mapped_nodes = 0;
+    let mut done: std::collections::HashSet<(Id, usize)> = Default::default();
+    loop {
+        let mut progress = false;
+        for class in a.classes() {
+            for (k, n) in class.nodes.iter().enumerate() {
+                if done.contains(&(class.id, k)) {
+                    continue;
+                }
+                let kids: Option<Vec<Id>> = n
+                    .children()
+                    .iter()
+                    .map(|c| map.get(&a.find(*c)).copied())
+                    .collect();
+                let Some(kids) = kids else { continue };
+                let node = SymbolLang::new(n.op, kids);
+                let target = b
+                    .lookup(node.clone())
+                    .unwrap_or_else(|| panic!("node {node:?} of class {} missing", class.id));
+                if let Some(prev) = map.insert(class.id, target) {
+                    assert_eq!(prev, target, "class {} split", class.id);
+                }
+                done.insert((class.id, k));
+                mapped_nodes += 1;
+                progress = true;
+            }
+        }
+        if !progress {
+            break;
+        }
+    }
+    assert_eq!(map.len(), a.number_of_classes(), "every class reached");
+    assert_eq!(mapped_nodes, a.total_number_of_nodes(), "every node mapped");
+    let mut targets: Vec<Id> = map.values().copied().collect();
+    targets.sort();
+    targets.dedup();
+    assert_eq!(targets.len(), map.len(), "classes merged");
+}
+
+/// `passes` and `bsp` reached the same saturated e-graph.
+fn assert_same_saturation(
+    pipeline: &Pipeline<SymbolLang, ()>,
+    terms: &[&str],
+    threads: usize,
+) -> [Scheduled<SymbolLang, ()>; 2] {
+    let (p, roots) = run(pipeline, Strategy::Passes, terms, threads);
+    let (b, roots_b) = run(pipeline, Strategy::Bsp, terms, threads);
+    assert_eq!(roots, roots_b, "same start e-graph");
+    for out in [&p, &b] {
+        let r = &out.report;
+        assert_eq!(r.stop_reason, StopReason::Saturated, "{r}");
+        assert_eq!(
+            (r.nodes, r.classes),
+            (
+                out.egraph.total_number_of_nodes(),
+                out.egraph.number_of_classes()
+            )
+        );
+        out.egraph.check_invariants().unwrap();
+    }
+    // Same size.
+    assert_eq!(p.report.classes, b.report.classes);
+    assert_eq!(p.report.nodes, b.report.nodes);
+    assert_isomorphic(&p.egraph, &b.egraph);
+    assert_isomorphic(&b.egraph, &p.egraph);
+    // Same equivalences over the input terms.
+    for i in 0..roots.len() {
+        for j in 0..roots.len() {
+            assert_eq!(
+                p.egraph.find(roots[i]) == p.egraph.find(roots[j]),
+                b.egraph.find(roots[i]) == b.egraph.find(roots[j]),
+                "{} ~ {}",
+                terms[i],
+                terms[j]
+            );
+        }
+    }
+    // Same best terms: the id-independent one is equal, the extractor's
+    // costs are equal, and each best term is in the other's root class.
+    let (cp, cb) = (canonical_best(&p.egraph), canonical_best(&b.egraph));
+    let (xp, xb) = (
+        Extractor::new(&p.egraph, AstSize),
+        Extractor::new(&b.egraph, AstSize),
+    );
+    for (t, &root) in terms.iter().zip(&roots) {
+        let (rp, rb) = (p.egraph.find(root), b.egraph.find(root));
+        assert_eq!(cp[&rp], cb[&rb], "best of {t}");
+        let (cost_p, best_p) = xp.find_best(root);
+        let (cost_b, best_b) = xb.find_best(root);
+        assert_eq!(cost_p, cost_b, "cost of {t}");
+        assert_eq!(cost_p, cp[&rp].0, "extractor finds the least size");
+        assert_eq!(b.egraph.lookup_expr(&best_p), Some(rb), "{best_p} in bsp");
+        assert_eq!(
+            p.egraph.lookup_expr(&best_b),
+            Some(rp),
+            "{best_b} in passes"
+        );
+        let input: RecExpr<SymbolLang> = t.parse().unwrap();
+        assert!(cost_p <= input.len(), "{t}: never worse than the input");
+    }
+    // Report bookkeeping.
+    let (rp, rb) = (&p.report, &b.report);
+    assert_eq!(rb.joins, rb.rounds);
+    assert_eq!(rb.pass_runs, 1);
+    assert_eq!(rp.joins, rp.rounds + rp.pass_runs);
+    assert!(
+        rp.pass_runs >= pipeline.len(),
+        "every pass ran at least once"
+    );
+    assert_eq!(rp.passes.len(), pipeline.len());
+    assert_eq!(rp.passes.iter().map(|x| x.rounds).sum::<usize>(), rp.rounds);
+    assert_eq!(
+        rp.passes.iter().map(|x| x.runs).sum::<usize>(),
+        rp.pass_runs
+    );
+    assert_eq!(
+        rp.passes.iter().map(|x| x.skipped).sum::<usize>(),
+        rp.passes_skipped
+    );
+    assert_eq!(rp.passes.iter().map(|x| x.unions).sum::<usize>(), rp.unions);
+    assert_eq!(
+        rp.pass_runs + rp.passes_skipped,
+        rp.sweeps * pipeline.len(),
+        "every sweep visits every pass"
+    );
+    for r in [rp, rb] {
+        assert!(r.matches >= r.unions);
+        assert!(r.total_time >= r.search_time + r.apply_time + r.rebuild_time - 1e-3);
+    }
+    [p, b]
+}
+
+/// The counts a run must reproduce exactly at any thread count.
+fn fingerprint(out: &Scheduled<SymbolLang, ()>) -> (String, [usize; 9]) {
+    let r = &out.report;
+    (
+        out.egraph.dump().to_string(),
+        [
+            r.rounds,
+            r.joins,
+            r.pass_runs,
+            r.passes_skipped,
+            r.sweeps,
+            r.matches,
+            r.unions,
+            r.nodes,
+            r.classes,
+        ],
+    )
+}
+
+#[test]
+fn simplify_same_saturation_at_1_2_8_threads() {
+    let p = simplify_pipeline();
+    let reference = assert_same_saturation(&p, SIMPLIFY_TERMS, 1);
+    // Something happened: terms were merged and simplified.
+    let eg = &reference[0].egraph;
+    let (_, roots) = egraph_of(SIMPLIFY_TERMS);
+    assert_eq!(eg.find(roots[7]), eg.find(roots[0]), "x + (y + 0) = y + x");
+    assert_eq!(eg.find(roots[1]), eg.find(roots[8]), "a * (b - b) = 0");
+    assert_eq!(eg.find(roots[3]), eg.find(roots[8]), "(p+q) - (q+p) = 0");
+    let shl = eg.lookup_expr(&"(<< y 1)".parse().unwrap()).unwrap();
+    assert_eq!(eg.find(roots[2]), shl, "y*1 + 1*y = y << 1");
+    for threads in [2, 8] {
+        let outs = assert_same_saturation(&p, SIMPLIFY_TERMS, threads);
+        for (a, b) in reference.iter().zip(&outs) {
+            assert_eq!(fingerprint(a), fingerprint(b), "{threads} threads");
+        }
+    }
+}
+
+#[test]
+fn rust_pipeline_same_saturation_at_1_2_8_threads() {
+    let p = bool_pipeline();
+    let reference = assert_same_saturation(&p, BOOL_TERMS, 1);
+    let eg = &reference[1].egraph;
+    let (_, roots) = egraph_of(BOOL_TERMS);
+    assert_eq!(eg.find(roots[0]), eg.find(roots[5]), "true && !!p = p");
+    assert_eq!(eg.find(roots[1]), eg.find(roots[4]), "de Morgan");
+    for threads in [2, 8] {
+        let outs = assert_same_saturation(&p, BOOL_TERMS, threads);
+        for (a, b) in reference.iter().zip(&outs) {
+            assert_eq!(fingerprint(a), fingerprint(b), "{threads} threads");
+        }
+    }
+}
+
+#[test]
+fn stress_same_saturation_8_threads() {
+    let reps = if cfg!(debug_assertions) { 5 } else { 20 };
+    let pipes = [
+        (simplify_pipeline(), SIMPLIFY_TERMS),
+        (bool_pipeline(), BOOL_TERMS),
+    ];
+    let reference: Vec<_> = pipes
+        .iter()
+        .map(|(p, t)| assert_same_saturation(p, t, 1).map(|o| fingerprint(&o)))
+        .collect();
+    for _ in 0..reps {
+        for ((p, t), want) in pipes.iter().zip(&reference) {
+            let got = assert_same_saturation(p, t, 8).map(|o| fingerprint(&o));
+            assert_eq!(&got, want);
+        }
+    }
+}
+
+#[test]
+fn strategy_names() {
+    assert_eq!("passes".parse::<Strategy>(), Ok(Strategy::Passes));
+    assert_eq!("bsp".parse::<Strategy>(), Ok(Strategy::Bsp));
+    for s in Strategy::ALL {
+        assert_eq!(s.name().parse::<Strategy>(), Ok(*s));
+    }
+    let err = "fifo".parse::<Strategy>().unwrap_err();
+    assert_eq!(
+        err,
+        StrategyError::Unknown {
+            name: "fifo".into()
+        }
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("fifo") && msg.contains("passes") && msg.contains("bsp"));
+    let err = "async".parse::<Strategy>().unwrap_err();
+    assert_eq!(err, StrategyError::NotImplemented { name: "async" });
+    assert!(err.to_string().contains("not implemented yet"));
+    assert!("Passes".parse::<Strategy>().is_err(), "names are exact");
+}
+
+/// A rule that never saturates: every round adds nodes.
+fn growing() -> Pipeline<SymbolLang, ()> {
+    Pipeline::new()
+        .pass("grow", vec![rewrite!("grow"; "(f ?a)" => "(f (s ?a))")])
+        .pass("peel", vec![rewrite!("peel"; "(s (s ?a))" => "(t ?a)")])
+}
+
+#[test]
+fn iteration_limit_is_global() {
+    for strategy in Strategy::ALL.iter().copied() {
+        for limit in [1, 5, 12] {
+            let (eg, _) = egraph_of(&["(f x)"]);
+            let r = Schedule::new(growing(), strategy)
+                .with_pass_iter_limit(3)
+                .with_iter_limit(limit)
+                .with_node_limit(1_000_000)
+                .run(eg)
+                .report;
+            assert_eq!(r.stop_reason, StopReason::IterationLimit(limit), "{r}");
+            assert_eq!(r.rounds, limit, "{r}");
+        }
+    }
+    // Without a per-pass cap the first pass takes the whole budget.
+    let (eg, _) = egraph_of(&["(f x)"]);
+    let r = Schedule::new(growing(), Strategy::Passes)
+        .with_iter_limit(10)
+        .with_node_limit(1_000_000)
+        .run(eg)
+        .report;
+    assert_eq!(r.stop_reason, StopReason::IterationLimit(10));
+    assert_eq!((r.passes[0].rounds, r.passes[1].runs), (10, 0));
+    // With one, the second pass gets its turns.
+    let (eg, _) = egraph_of(&["(f x)"]);
+    let r = Schedule::new(growing(), Strategy::Passes)
+        .with_pass_iter_limit(3)
+        .with_iter_limit(10)
+        .with_node_limit(1_000_000)
+        .run(eg)
+        .report;
+    assert!(r.passes[1].runs >= 2 && r.passes[1].unions > 0, "{r}");
+}
+
+#[test]
+fn node_limit_is_global() {
+    // Associativity and commutativity over a long sum: a blow-up.
+    let ac = Pipeline::<SymbolLang, ()>::new()
+        .pass("comm", vec![rewrite!("comm"; "(+ ?a ?b)" => "(+ ?b ?a)")])
+        .pass(
+            "assoc",
+            vec![
+                rewrite!("assoc"; "(+ ?a (+ ?b ?c))" => "(+ (+ ?a ?b) ?c)"),
+                rewrite!("assoc-rev"; "(+ (+ ?a ?b) ?c)" => "(+ ?a (+ ?b ?c))"),
+            ],
+        );
+    let sum = "(+ x1 (+ x2 (+ x3 (+ x4 (+ x5 (+ x6 (+ x7 (+ x8 x9))))))))";
+    for strategy in Strategy::ALL.iter().copied() {
+        for threads in [1, 2] {
+            let (eg, roots) = egraph_of(&[sum]);
+            let out = Schedule::new(ac.clone(), strategy)
+                .with_threads(threads)
+                .with_iter_limit(1_000)
+                .with_node_limit(2_000)
+                .run(eg);
+            let r = &out.report;
+            assert!(
+                matches!(r.stop_reason, StopReason::NodeLimit(n) if n > 2_000),
+                "{r}"
+            );
+            out.egraph.check_invariants().unwrap();
+            let input: RecExpr<SymbolLang> = sum.parse().unwrap();
+            assert_eq!(
+                out.egraph.lookup_expr(&input),
+                Some(out.egraph.find(roots[0]))
+            );
+        }
+    }
+}
+
+#[test]
+fn time_limit_is_global() {
+    for strategy in Strategy::ALL.iter().copied() {
+        let (eg, _) = egraph_of(&["(f x)"]);
+        let t = std::time::Instant::now();
+        let r = Schedule::new(growing(), strategy)
+            .with_pass_iter_limit(2)
+            .with_iter_limit(usize::MAX)
+            .with_node_limit(usize::MAX)
+            .with_time_limit(Duration::from_millis(200))
+            .run(eg)
+            .report;
+        assert!(
+            matches!(r.stop_reason, StopReason::TimeLimit(s) if s >= 0.2),
+            "{r}"
+        );
+        assert!(t.elapsed() < Duration::from_secs(5), "stopped promptly");
+        assert!(r.rounds > 0);
+    }
+    // A spent budget starts nothing.
+    let (eg, _) = egraph_of(&["(f x)"]);
+    let r = Schedule::new(growing(), Strategy::Passes)
+        .with_time_limit(Duration::ZERO)
+        .run(eg)
+        .report;
+    assert!(matches!(r.stop_reason, StopReason::TimeLimit(_)), "{r}");
+    assert_eq!((r.rounds, r.pass_runs), (0, 0));
+}
+
+#[test]
+fn empty_pipeline_and_empty_passes() {
+    for strategy in Strategy::ALL.iter().copied() {
+        let (eg, roots) = egraph_of(&["(+ x 0)"]);
+        let out = Schedule::new(
+            Pipeline::new().pass("nothing", Vec::<Rewrite<SymbolLang, ()>>::new()),
+            strategy,
+        )
+        .run(eg);
+        assert_eq!(out.report.stop_reason, StopReason::Saturated);
+        assert_eq!(out.egraph.number_of_classes(), 3);
+        assert_eq!(out.egraph.find(roots[0]), roots[0]);
+    }
+}
+
+#[test]
+fn passes_skip_what_cannot_change() {
+    // `b` only fires once `a` has run; after that nothing changes, so the
+    // second sweep re-runs only `a` (the graph changed after it ran) and
+    // skips `b` (at its fixed point, nothing changed since).
+    let p = Pipeline::<SymbolLang, ()>::new()
+        .pass("a", vec![rewrite!("fg"; "(f ?x)" => "(g ?x)")])
+        .pass("b", vec![rewrite!("gh"; "(g ?x)" => "(h ?x)")]);
+    let (eg, roots) = egraph_of(&["(f x)"]);
+    let out = Schedule::new(p, Strategy::Passes).run(eg);
+    let r = &out.report;
+    assert_eq!(r.stop_reason, StopReason::Saturated);
+    assert_eq!(r.sweeps, 2, "{r}");
+    assert_eq!((r.passes[0].runs, r.passes[0].skipped), (2, 0), "{r}");
+    assert_eq!((r.passes[1].runs, r.passes[1].skipped), (1, 1), "{r}");
+    let h = out.egraph.lookup_expr(&"(h x)".parse().unwrap());
+    assert_eq!(h, Some(out.egraph.find(roots[0])));
+}
+
+#[test]
+fn compiler_example_rules() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/");
+    let rules = std::fs::read_to_string(format!("{dir}compiler.rules")).unwrap();
+    let terms = std::fs::read_to_string(format!("{dir}compiler.terms")).unwrap();
+    let set = parse_rules::<SymbolLang, ()>(&rules, &Predicates::default()).unwrap();
+    let names: Vec<&str> = set.passes.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["const-fold", "algebra", "strength", "cse-friendly", "dce"]
+    );
+    let terms: Vec<RecExpr<SymbolLang>> = saturn::sexp::parse_all(&terms)
+        .unwrap()
+        .iter()
+        .map(|s| sexp_text(s).parse().unwrap())
+        .collect();
+    assert!(terms.len() >= 10);
+    let pipeline = Pipeline::from_rule_set(&set);
+    for strategy in Strategy::ALL.iter().copied() {
+        let mut eg = EGraph::<SymbolLang, ()>::default();
+        let roots: Vec<Id> = terms.iter().map(|t| eg.add_expr(t)).collect();
+        // `algebra` never saturates here: without a cap on each pass run
+        // it would spend the whole budget and starve the later passes.
+        let out = Schedule::new(pipeline.clone(), strategy)
+            .with_pass_iter_limit(3)
+            .with_threads(2)
+            .with_iter_limit(30)
+            .with_node_limit(20_000)
+            .with_time_limit(Duration::from_secs(20))
+            .run(eg);
+        out.egraph.check_invariants().unwrap();
+        let ex = Extractor::new(&out.egraph, AstSize);
+        let best: Vec<usize> = roots.iter().map(|&r| ex.find_best(r).0).collect();
+        for (t, b) in terms.iter().zip(&best) {
+            assert!(*b <= t.len(), "{t}");
+        }
+        // Every term has something to simplify.
+        for (t, (&r, b)) in terms.iter().zip(roots.iter().zip(&best)) {
+            assert!(*b < t.len(), "{strategy}: {t} => {}", ex.find_best(r).1);
+        }
+    }
+}
+
+fn sexp_text(s: &saturn::sexp::Sexp) -> String {
+    match s {
+        saturn::sexp::Sexp::Atom(a, _) => a.clone(),
+        saturn::sexp::Sexp::List(items, _) => {
+            let inner: Vec<String> = items.iter().map(sexp_text).collect();
+            format!("({})", inner.join(" "))
+        }
+    }
+}
