@@ -174,9 +174,14 @@ impl<L: Language> Actions<L> {
 /// its pending children's), each level as one batch
 /// ([`EGraph::add_batch`]), so lookups and analysis data are computed in
 /// parallel while new ids are still handed out in buffer order.
+///
+/// `stop` is polled between levels and every 1024 unions; when it says so,
+/// the commit ends early. What was committed is sound (each add and union
+/// is), so the e-graph stays valid.
 pub(crate) fn commit_all<L: Language, N: Analysis<L>>(
     egraph: &mut EGraph<L, N>,
     buffers: &[&Actions<L>],
+    stop: &dyn Fn(&EGraph<L, N>) -> bool,
 ) -> usize {
     // Global index of each buffer's first pending node.
     let mut offsets = Vec::with_capacity(buffers.len());
@@ -204,6 +209,9 @@ pub(crate) fn commit_all<L: Language, N: Analysis<L>>(
     let mut resolved = vec![Id(0); total];
     if total > 0 {
         for l in 0..=max_level {
+            if stop(egraph) {
+                return 0;
+            }
             let mut which = vec![];
             let mut nodes = vec![];
             for (b, buf) in buffers.iter().enumerate() {
@@ -224,8 +232,16 @@ pub(crate) fn commit_all<L: Language, N: Analysis<L>>(
         }
     }
     let mut n = 0;
+    let mut since_check = 0;
     for (b, buf) in buffers.iter().enumerate() {
         for &(x, y) in &buf.unions {
+            since_check += 1;
+            if since_check == 1024 {
+                since_check = 0;
+                if stop(egraph) {
+                    return n;
+                }
+            }
             let rx = global(b, x).map_or(Id(x.0), |g| resolved[g]);
             let ry = global(b, y).map_or(Id(y.0), |g| resolved[g]);
             n += egraph.union(rx, ry) as usize;
@@ -335,7 +351,6 @@ impl<L: Language, N: Analysis<L>> Condition<L, N> for ConditionEqual<L> {
 ///     "bad", "(f ?a)".parse().unwrap(), "(g ?b)".parse::<Pattern<SymbolLang>>().unwrap(),
 /// ).is_err());
 /// ```
-#[derive(Clone)]
 pub struct Rewrite<L: Language, N: Analysis<L>> {
     /// Its name.
     pub name: Symbol,
@@ -345,6 +360,19 @@ pub struct Rewrite<L: Language, N: Analysis<L>> {
     pub applier: Arc<dyn Applier<L, N>>,
     /// Side conditions, all of which must hold.
     pub conditions: Vec<Arc<dyn Condition<L, N>>>,
+}
+
+/// Cloning shares the applier and conditions (they are `Arc`s), so it
+/// needs no `Clone` on the analysis.
+impl<L: Language, N: Analysis<L>> Clone for Rewrite<L, N> {
+    fn clone(&self) -> Self {
+        Rewrite {
+            name: self.name,
+            searcher: self.searcher.clone(),
+            applier: self.applier.clone(),
+            conditions: self.conditions.clone(),
+        }
+    }
 }
 
 impl<L: Language, N: Analysis<L>> Rewrite<L, N> {

@@ -485,7 +485,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             (per_root, substs)
         });
         it.match_time = tm.elapsed().as_secs_f64();
-        if abort.into_inner() {
+        if abort.load(std::sync::atomic::Ordering::Relaxed) {
             // Nothing was changed this iteration; the e-graph is as the
             // last rebuild left it.
             it.search_time = t0.elapsed().as_secs_f64();
@@ -546,6 +546,11 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let t1 = Instant::now();
         let work: Vec<(&Item, &Found)> = items.iter().zip(&found).collect();
         let staged: Vec<Option<Actions<L>>> = par_map(&work, |&(item, (per_root, substs))| {
+            if should_abort() {
+                // Past the deadline or cancelled: stage nothing more.
+                abort.store(true, std::sync::atomic::Ordering::Relaxed);
+                return None;
+            }
             if !accept[item.rule] || substs.is_empty() {
                 return None;
             }
@@ -563,6 +568,18 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         drop(work);
         drop(found);
         it.stage_time = t1.elapsed().as_secs_f64();
+        if abort.load(std::sync::atomic::Ordering::Relaxed) {
+            // Stopped while staging: nothing was committed, the e-graph is
+            // as the last rebuild left it.
+            it.apply_time = it.stage_time;
+            it.total_time = t0.elapsed().as_secs_f64();
+            it.stop_reason = Some(
+                self.check_limits_mid_iteration()
+                    .err()
+                    .unwrap_or_else(|| StopReason::Other("cancelled".into())),
+            );
+            return it;
+        }
         let mut applied: Vec<usize> = vec![0; rules.len()];
         let mut result = Ok(());
         let mut prev_rule = None;
@@ -588,7 +605,14 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 .filter(|a| !a.is_empty())
                 .collect();
             if !buffers.is_empty() {
-                applied[rule] += crate::rewrite::commit_all(&mut self.egraph, &buffers);
+                let (node_limit, memory_limit) = (self.node_limit, self.memory_limit);
+                let over = |eg: &EGraph<L, N>| {
+                    eg.total_size() > node_limit
+                        || eg.approx_bytes() > memory_limit
+                        || deadline.is_some_and(|d| Instant::now() > d)
+                        || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+                };
+                applied[rule] += crate::rewrite::commit_all(&mut self.egraph, &buffers, &over);
             }
             k = e;
         }

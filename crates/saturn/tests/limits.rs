@@ -65,6 +65,14 @@ fn node_limit_on_ac_blowup() {
         &input,
         |s| matches!(s, StopReason::NodeLimit(n) if *n > 5_000),
     );
+    // Commits stop as soon as the limit is seen, so the overshoot is
+    // bounded by one batch, not by a whole iteration.
+    eprintln!("node limit 5000, stopped at {}", r.egraph.total_size());
+    assert!(
+        r.egraph.total_size() < 2 * 5_000,
+        "overshoot: {}",
+        r.egraph.total_size()
+    );
 }
 
 #[test]
