@@ -7,15 +7,43 @@
 //! node get the same answer. Through `&mut self` (the e-graph's sequential
 //! commit and rebuild), shards are reached without locking. A node always
 //! lands in the same shard, whatever the thread count.
+//!
+//! Under `--cfg loom` the lock and the counter are loom's (see
+//! `tests/loom.rs`), so the model checker explores their interleavings.
 
 use std::hash::{BuildHasher, Hash};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::RwLock;
 
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
+use self::sync::{AtomicUsize, Ordering, RwLock};
 use crate::Id;
+
+/// The lock and atomics used here: std's, or loom's under `--cfg loom`.
+#[cfg(not(loom))]
+mod sync {
+    pub(super) use std::sync::atomic::{AtomicUsize, Ordering};
+    pub(super) use std::sync::RwLock;
+
+    /// Adds `delta` (wrapping) to an atomic reached through `&mut`.
+    #[inline(always)]
+    pub(super) fn add_mut(a: &mut AtomicUsize, delta: isize) {
+        let v = a.get_mut();
+        *v = v.wrapping_add_signed(delta);
+    }
+}
+
+/// The lock and atomics used here: std's, or loom's under `--cfg loom`.
+#[cfg(loom)]
+mod sync {
+    pub(super) use loom::sync::atomic::{AtomicUsize, Ordering};
+    pub(super) use loom::sync::RwLock;
+
+    /// Adds `delta` (wrapping) to an atomic reached through `&mut`.
+    pub(super) fn add_mut(a: &mut AtomicUsize, delta: isize) {
+        a.with_mut(|v| *v = v.wrapping_add_signed(delta));
+    }
+}
 
 /// Number of shards; a power of two, fixed so results never depend on the
 /// thread count.
@@ -108,7 +136,7 @@ impl<L: Eq + Hash> Hashcons<L> {
             .unwrap_or_else(|e| e.into_inner());
         let r = insert_in(shard, h, node, id);
         if r.is_none() {
-            *self.len.get_mut() += 1;
+            sync::add_mut(&mut self.len, 1);
         }
         r
     }
@@ -121,7 +149,7 @@ impl<L: Eq + Hash> Hashcons<L> {
             .unwrap_or_else(|e| e.into_inner());
         match shard.find_entry(h, |(n, _)| n == node) {
             Ok(e) => {
-                *self.len.get_mut() -= 1;
+                sync::add_mut(&mut self.len, -1);
                 Some(e.remove().0 .1)
             }
             Err(_) => None,
@@ -160,7 +188,7 @@ pub fn insert_in<L: Eq + Hash>(shard: &mut Shard<L>, h: u64, node: L, id: Id) ->
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::SymbolLang;

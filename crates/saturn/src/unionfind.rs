@@ -16,10 +16,37 @@
 //! through `&self` with one atomic increment; growing it needs `&mut self`
 //! ([`UnionFind::reserve`]), which the e-graph does at its sequential
 //! points.
+//!
+//! Under `--cfg loom` the atomics are loom's (see `tests/loom.rs`), so the
+//! model checker explores every interleaving and every value the memory
+//! model allows each load to see.
 
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use self::sync::{AtomicU32, AtomicUsize, Ordering};
 
 use crate::Id;
+
+/// The atomics used here: std's, or loom's under `--cfg loom`.
+#[cfg(not(loom))]
+mod sync {
+    pub(super) use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+    /// The value of an atomic reached through `&mut` (no synchronisation).
+    #[inline(always)]
+    pub(super) fn get_mut(a: &mut AtomicUsize) -> usize {
+        *a.get_mut()
+    }
+}
+
+/// The atomics used here: std's, or loom's under `--cfg loom`.
+#[cfg(loom)]
+mod sync {
+    pub(super) use loom::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+    /// The value of an atomic reached through `&mut` (no synchronisation).
+    pub(super) fn get_mut(a: &mut AtomicUsize) -> usize {
+        a.with_mut(|v| *v)
+    }
+}
 
 /// A union-find whose `find`, `union` and `make_set` work through `&self`.
 ///
@@ -58,7 +85,7 @@ impl UnionFind {
 
     /// Makes room for at least `additional` more ids.
     pub fn reserve(&mut self, additional: usize) {
-        let need = *self.len.get_mut() + additional;
+        let need = sync::get_mut(&mut self.len) + additional;
         if need > self.parents.len() {
             let cap = need.max(self.parents.len() * 2).max(64);
             let old = self.parents.len();
@@ -141,7 +168,7 @@ impl UnionFind {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
