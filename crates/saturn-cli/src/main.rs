@@ -1,9 +1,18 @@
 //! `saturn`: equality saturation from the command line.
 //!
-//! `saturn run RULES TERMS` saturates every term of TERMS with the rules of
-//! RULES and prints the cheapest equivalent term of each. With no
-//! arguments it runs the bundled demo (`examples/arith.rules` and
+//! * `saturn run RULES TERMS` saturates every term of TERMS with the rules
+//!   of RULES and prints the cheapest equivalent term of each.
+//! * `saturn opt FILES|FOLDERS...` optimizes CLIF with `saturn_clif` (see
+//!   [`opt`]; scheduling policies and the make jobserver in [`sched`]).
+//! * `saturn extract FILE.json` extracts from a serialized e-graph (see
+//!   [`extract`]).
+//!
+//! With no arguments it runs the bundled demo (`examples/arith.rules` and
 //! `examples/arith.terms`).
+
+mod extract;
+mod opt;
+mod sched;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +65,67 @@ enum Command {
         #[arg(long)]
         no_incremental: bool,
     },
+    /// Optimize CLIF files (one function per `function`) with saturn-clif.
+    Opt {
+        /// CLIF files, or folders searched recursively for `*.clif`.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Write one file per input under this folder (atomically) instead
+        /// of printing to stdout.
+        #[arg(short = 'o', long = "out-dir")]
+        out_dir: Option<PathBuf>,
+        /// Worker threads (all on one pool; under a make jobserver, a token
+        /// is taken for every thread beyond the first).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        threads: u16,
+        /// How functions and threads are combined.
+        #[arg(long, value_enum, default_value_t = sched::Policy::Nested)]
+        policy: sched::Policy,
+        /// Print statistics (per function and totals) in this format to
+        /// stderr, or to --stats-file.
+        #[arg(long, value_enum)]
+        stats: Option<StatsFormat>,
+        /// Write the statistics to this file instead of stderr (implies
+        /// --stats json).
+        #[arg(long)]
+        stats_file: Option<PathBuf>,
+        /// DAG-aware extraction instead of tree extraction.
+        #[arg(long)]
+        dag: bool,
+        /// Never show a progress bar.
+        #[arg(long)]
+        no_progress: bool,
+        /// Measure instead of writing output: total time and worst function
+        /// latency of each policy at each of --measure-threads, as Markdown.
+        #[arg(long)]
+        measure: bool,
+        /// Thread counts for --measure.
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        measure_threads: Vec<usize>,
+        /// Runs per configuration for --measure (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// Extract the cheapest terms from an egraph-serialize JSON file.
+    Extract {
+        /// The JSON file.
+        file: PathBuf,
+        /// The extraction algorithm.
+        #[arg(long, value_enum, default_value_t = extract::Which::BottomUp)]
+        extractor: extract::Which,
+        /// Worker threads.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        threads: u16,
+        /// Print a JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StatsFormat {
+    /// JSON.
+    Json,
 }
 
 /// Predicates rule files may use over symbolic terms.
@@ -162,9 +232,55 @@ fn sexp_text(s: &saturn::sexp::Sexp) -> String {
     }
 }
 
+/// The make jobserver this process was started with, if any.
+///
+/// # Safety
+///
+/// `jobserver::Client::from_env_ext` takes ownership of the file descriptors
+/// named in `CARGO_MAKEFLAGS` / `MAKEFLAGS` / `MFLAGS`; that is only sound if
+/// no other part of the process owns or closes them. Call this once, first
+/// thing in `main`, before any thread is spawned and before any file is
+/// opened.
+unsafe fn jobserver_from_env() -> Option<jobserver::Client> {
+    // SAFETY: forwarded to the caller (see above).
+    let env = unsafe { jobserver::Client::from_env_ext(true) };
+    env.client.ok()
+}
+
 fn main() -> ExitCode {
+    // SAFETY: this is the first statement of `main`: the process is still
+    // single-threaded (no thread of ours exists yet, the Rust runtime starts
+    // none) and nothing has opened a file, so the descriptors named by a
+    // jobserver variable are either the ones our parent (make) passed down
+    // (which nobody else in this process owns) or not open at all. With
+    // `check_pipe = true`, descriptors that are not pipes/fifos (e.g. a
+    // stale variable naming stdin or a closed descriptor) are rejected and
+    // no client is made. It is called exactly once, so no descriptor gets
+    // two owners. `tests/cli.rs` (`jobserver_*`) runs it under `make -j2`
+    // and under a private jobserver.
+    let jobserver = unsafe { jobserver_from_env() };
     let cli = Cli::parse();
-    let result = match cli.command {
+    // The work runs on a thread with a big stack (CLIF functions can make
+    // deep recursion), as `clif-bench` does.
+    let h = std::thread::Builder::new()
+        .name("saturn-main".into())
+        .stack_size(sched::STACK_SIZE)
+        .spawn(move || dispatch(cli, jobserver));
+    let result = match h {
+        Ok(h) => h.join().unwrap_or_else(|e| Err(sched::panic_message(&*e))),
+        Err(e) => Err(format!("cannot spawn the main thread: {e}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String> {
+    match cli.command {
         None => {
             let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
             eprintln!("saturn demo: examples/arith.rules on examples/arith.terms (see --help)");
@@ -198,12 +314,42 @@ fn main() -> ExitCode {
             scheduler,
             !no_incremental,
         ),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
+        Some(Command::Opt {
+            inputs,
+            out_dir,
+            threads,
+            policy,
+            stats,
+            stats_file,
+            dag,
+            no_progress,
+            measure,
+            measure_threads,
+            runs,
+        }) => {
+            if measure {
+                if measure_threads.contains(&0) || measure_threads.is_empty() {
+                    return Err("--measure-threads needs counts of at least 1".into());
+                }
+                return opt::measure(&inputs, &measure_threads, runs, dag);
+            }
+            let args = opt::OptArgs {
+                inputs,
+                out_dir,
+                threads: threads as usize,
+                policy,
+                stats_json: stats.is_some() || stats_file.is_some(),
+                stats_file,
+                dag,
+                progress: !no_progress,
+            };
+            opt::run(&args, jobserver)
         }
+        Some(Command::Extract {
+            file,
+            extractor,
+            threads,
+            json,
+        }) => extract::run(&file, extractor, threads as usize, json, jobserver.as_ref()),
     }
 }

@@ -1,0 +1,583 @@
+//! `saturn opt`: optimize CLIF files with `saturn_clif::optimize`.
+//!
+//! Inputs are files and folders (searched recursively for `*.clif`, paths
+//! sorted); every function of every file is optimized with the scheduling
+//! [`Policy`] of [`crate::sched`]. The optimized CLIF goes to stdout in
+//! input order, or, with `-o DIR`, to one file per input under `DIR` (the
+//! path relative to the folder it was found in, or the file name for a
+//! file argument), written atomically: everything is computed first, every
+//! output is written to a temporary file next to its destination, and only
+//! when all of them are written are they renamed into place; on any error
+//! the temporary files (and folders this run created) are removed.
+//!
+//! Flags: `opt_level=speed` and `preserve_frame_pointers=true` (as
+//! `clif-bench` does for clif-wasm) unless the file's header has `set`
+//! lines, which then give the flags. The header is read with
+//! `saturn_clif::text::fix_header` (so Cranelift test files work too);
+//! the header's `set` and `target` lines are copied to the output.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cranelift_codegen::ir::Function;
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable, Flags};
+use cranelift_reader::{parse_test, IsaSpec, ParseOptions};
+use serde::Serialize;
+
+use crate::sched::{Exec, Par, Policy};
+
+/// One input file, parsed.
+pub struct Input {
+    /// The path as found.
+    pub path: PathBuf,
+    /// Where its output goes under `-o DIR`.
+    pub out_rel: PathBuf,
+    /// `set` / `target` lines of its header, copied to the output.
+    pub header: Vec<String>,
+}
+
+/// One function to optimize.
+#[derive(Clone)]
+pub struct Job {
+    file: usize,
+    func: Function,
+    isa: OwnedTargetIsa,
+}
+
+/// One optimized function.
+pub struct Done {
+    name: String,
+    text: String,
+    stats: saturn_clif::Stats,
+    time: Duration,
+}
+
+/// Lists the `*.clif` files of `paths` (folders recursively, sorted), with
+/// their output path relative to the argument they came from.
+pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>, String> {
+    fn walk(dir: &Path, base: &Path, out: &mut Vec<(PathBuf, PathBuf)>) -> Result<(), String> {
+        let rd = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut entries: Vec<PathBuf> = vec![];
+        for e in rd {
+            entries.push(e.map_err(|e| format!("{}: {e}", dir.display()))?.path());
+        }
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, base, out)?;
+            } else if p.extension().is_some_and(|x| x == "clif") {
+                let rel = p.strip_prefix(base).unwrap_or(&p).to_path_buf();
+                out.push((p, rel));
+            }
+        }
+        Ok(())
+    }
+    let mut out = vec![];
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        if meta.is_dir() {
+            let before = out.len();
+            walk(p, p, &mut out)?;
+            if out.len() == before {
+                return Err(format!("{}: no .clif files in this folder", p.display()));
+            }
+        } else {
+            let name = p
+                .file_name()
+                .ok_or_else(|| format!("{}: not a file name", p.display()))?;
+            out.push((p.clone(), PathBuf::from(name)));
+        }
+    }
+    if out.is_empty() {
+        return Err("no input files".to_string());
+    }
+    Ok(out)
+}
+
+/// The default flags: `opt_level=speed`, `preserve_frame_pointers=true`.
+pub fn default_flags() -> Flags {
+    let mut b = settings::builder();
+    b.set("opt_level", "speed").expect("known setting");
+    b.set("preserve_frame_pointers", "true")
+        .expect("known setting");
+    Flags::new(b)
+}
+
+/// Reads and parses the inputs; errors name the file and line.
+pub fn load(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<Job>), String> {
+    let default_isa = saturn_clif::host_isa(&default_flags());
+    let mut inputs = vec![];
+    let mut jobs = vec![];
+    for (path, out_rel) in collect_inputs(paths)? {
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let header_end = text
+            .lines()
+            .position(|l| l.trim_start().starts_with("function"))
+            .unwrap_or(usize::MAX);
+        let header: Vec<String> = text
+            .lines()
+            .take(header_end)
+            .filter(|l| {
+                let l = l.trim_start();
+                l.starts_with("set ") || l.starts_with("target ")
+            })
+            .map(|l| l.trim().to_string())
+            .collect();
+        let has_sets = header.iter().any(|l| l.starts_with("set "));
+        // Only rewrite headers that need it (`fix_header` adds a line when
+        // the file starts with its first function, which would shift the
+        // line numbers of parse errors).
+        let fixed = if header.is_empty() {
+            text.clone()
+        } else {
+            saturn_clif::text::fix_header(&text, true)
+        };
+        let test = parse_test(&fixed, ParseOptions::default()).map_err(|e| {
+            format!(
+                "{}:{}: {}",
+                path.display(),
+                e.location.line_number,
+                e.message
+            )
+        })?;
+        if test.functions.is_empty() {
+            return Err(format!("{}: no functions in this file", path.display()));
+        }
+        let isa = if has_sets {
+            let flags = match &test.isa_spec {
+                IsaSpec::None(f) => f.clone(),
+                IsaSpec::Some(i) => i[0].flags().clone(),
+            };
+            saturn_clif::host_isa(&flags)
+        } else {
+            default_isa.clone()
+        };
+        let file = inputs.len();
+        inputs.push(Input {
+            path,
+            out_rel,
+            header,
+        });
+        for (func, _) in test.functions {
+            jobs.push(Job {
+                file,
+                func,
+                isa: isa.clone(),
+            });
+        }
+    }
+    Ok((inputs, jobs))
+}
+
+/// Optimizes every job with `exec`; `tick` is called after each function.
+/// Results are in job order; per-function errors name file and function.
+pub fn optimize_all(
+    inputs: &[Input],
+    jobs: Vec<Job>,
+    exec: &Exec,
+    dag: bool,
+    tick: &(dyn Fn() + Sync),
+) -> Result<Vec<Result<Done, String>>, String> {
+    let names: Vec<(usize, String)> = jobs
+        .iter()
+        .map(|j| (j.file, j.func.name.to_string()))
+        .collect();
+    let f = |job: Job, par: Par| -> Result<Done, String> {
+        let t0 = Instant::now();
+        let mut func = job.func;
+        let name = func.name.to_string();
+        let opts = saturn_clif::Options {
+            threads: par.threads,
+            pool: par.pool,
+            dag,
+            ..saturn_clif::Options::default()
+        };
+        let r = saturn_clif::optimize(&mut func, &*job.isa, &opts);
+        let time = t0.elapsed();
+        tick();
+        let stats =
+            r.map_err(|e| format!("{}: function {name}: {e}", inputs[job.file].path.display()))?;
+        Ok(Done {
+            name,
+            text: func.display().to_string(),
+            stats,
+            time,
+        })
+    };
+    let results = exec.map(jobs, &f)?;
+    Ok(results
+        .into_iter()
+        .zip(names)
+        .map(|(r, (file, name))| {
+            // Panics come back without context: add file and function.
+            r.and_then(|x| x).map_err(|e| {
+                if e.starts_with("internal error") {
+                    format!("{}: function {name}: {e}", inputs[file].path.display())
+                } else {
+                    e
+                }
+            })
+        })
+        .collect())
+}
+
+/// The text of each input's output, in input order.
+pub fn render(inputs: &[Input], done: &[Done], jobs_file: &[usize]) -> Vec<String> {
+    let mut out: Vec<String> = inputs
+        .iter()
+        .map(|i| {
+            let mut s = String::new();
+            for h in &i.header {
+                s.push_str(h);
+                s.push('\n');
+            }
+            if !i.header.is_empty() {
+                s.push('\n');
+            }
+            s
+        })
+        .collect();
+    let mut first = vec![true; inputs.len()];
+    for (d, &file) in done.iter().zip(jobs_file) {
+        if !std::mem::take(&mut first[file]) {
+            out[file].push('\n');
+        }
+        out[file].push_str(&d.text);
+    }
+    out
+}
+
+/// Writes `files` (path, contents) atomically as a set: temporary files
+/// next to each destination first, then renames. On an error the
+/// temporary files and the folders created here are removed.
+pub fn write_atomically(files: &[(PathBuf, String)]) -> Result<(), String> {
+    let mut created_dirs: Vec<PathBuf> = vec![];
+    let mut temps: Vec<PathBuf> = vec![];
+    let cleanup = |temps: &[PathBuf], dirs: &[PathBuf]| {
+        for t in temps {
+            let _ = std::fs::remove_file(t);
+        }
+        for d in dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d); // only if empty
+        }
+    };
+    let result = (|| -> Result<(), String> {
+        for (path, contents) in files {
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            // Create missing folders one level at a time, remembering them.
+            let mut missing = vec![];
+            let mut d = dir;
+            while !d.as_os_str().is_empty() && !d.exists() {
+                missing.push(d.to_path_buf());
+                d = d.parent().unwrap_or(Path::new(""));
+            }
+            for m in missing.into_iter().rev() {
+                std::fs::create_dir(&m).map_err(|e| format!("{}: {e}", m.display()))?;
+                created_dirs.push(m);
+            }
+            let name = path
+                .file_name()
+                .ok_or_else(|| format!("{}: not a file name", path.display()))?;
+            let tmp = dir.join(format!(
+                ".{}.saturn-{}.tmp",
+                name.to_string_lossy(),
+                std::process::id()
+            ));
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .map_err(|e| format!("{}: {e}", tmp.display()))?;
+            temps.push(tmp.clone());
+            f.write_all(contents.as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        cleanup(&temps, &created_dirs);
+        return Err(e);
+    }
+    for (i, ((path, _), tmp)) in files.iter().zip(&temps).enumerate() {
+        if let Err(e) = std::fs::rename(tmp, path) {
+            // Those already renamed stay (complete files); the rest go.
+            cleanup(&temps[i..], &[]);
+            return Err(format!("{}: {e}", path.display()));
+        }
+    }
+    Ok(())
+}
+
+/// Per-function JSON stats.
+#[derive(Serialize)]
+struct FuncStats<'a> {
+    file: String,
+    function: &'a str,
+    insts_before: usize,
+    insts_after: usize,
+    pure_insts: usize,
+    nodes: usize,
+    classes: usize,
+    iterations: usize,
+    branches_folded: usize,
+    time_ms: f64,
+}
+
+/// Totals in the JSON stats.
+#[derive(Serialize)]
+struct Totals {
+    files: usize,
+    functions: usize,
+    insts_before: usize,
+    insts_after: usize,
+    optimize_ms: f64,
+    wall_ms: f64,
+    threads: usize,
+    policy: Policy,
+    jobserver: bool,
+    max_tokens: usize,
+}
+
+#[derive(Serialize)]
+struct StatsJson<'a> {
+    functions: Vec<FuncStats<'a>>,
+    totals: Totals,
+}
+
+/// Options of `saturn opt`.
+pub struct OptArgs {
+    /// Files and folders.
+    pub inputs: Vec<PathBuf>,
+    /// Output folder (stdout when `None`).
+    pub out_dir: Option<PathBuf>,
+    /// Threads.
+    pub threads: usize,
+    /// Scheduling policy.
+    pub policy: Policy,
+    /// Write JSON stats.
+    pub stats_json: bool,
+    /// Where the JSON stats go (stderr when `None`).
+    pub stats_file: Option<PathBuf>,
+    /// DAG-aware extraction.
+    pub dag: bool,
+    /// Show a progress bar (when stderr is a terminal and there are many
+    /// functions).
+    pub progress: bool,
+}
+
+/// Functions from which on a progress bar is shown (on a terminal).
+const PROGRESS_MIN_FUNCTIONS: usize = 32;
+
+/// Runs `saturn opt`.
+pub fn run(args: &OptArgs, jobserver: Option<jobserver::Client>) -> Result<(), String> {
+    let wall = Instant::now();
+    let (inputs, jobs) = load(&args.inputs)?;
+    // Two inputs may not map to the same output file.
+    if args.out_dir.is_some() {
+        let mut seen = std::collections::BTreeMap::new();
+        for i in &inputs {
+            if let Some(prev) = seen.insert(i.out_rel.clone(), &i.path) {
+                return Err(format!(
+                    "{} and {} would both be written to {}",
+                    prev.display(),
+                    i.path.display(),
+                    i.out_rel.display()
+                ));
+            }
+        }
+    }
+    let exec = Exec::new(args.policy, args.threads, jobserver)?;
+    let jobs_file: Vec<usize> = jobs.iter().map(|j| j.file).collect();
+    let n = jobs.len();
+    let bar = if args.progress && n >= PROGRESS_MIN_FUNCTIONS && std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(n as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} functions ({eta})",
+            )
+            .expect("valid template"),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let tick = || bar.inc(1);
+    let results = optimize_all(&inputs, jobs, &exec, args.dag, &tick)?;
+    bar.finish_and_clear();
+    let mut done = Vec::with_capacity(n);
+    let mut errors = vec![];
+    for r in results {
+        match r {
+            Ok(d) => done.push(d),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        let shown = errors.len().min(20);
+        let mut msg = errors[..shown].join("\nerror: ");
+        if errors.len() > shown {
+            msg += &format!("\n... and {} more errors", errors.len() - shown);
+        }
+        msg += "\nnothing was written";
+        return Err(msg);
+    }
+    let texts = render(&inputs, &done, &jobs_file);
+    let before: usize = done.iter().map(|d| d.stats.insts_before).sum();
+    let after: usize = done.iter().map(|d| d.stats.insts_after).sum();
+    let opt_time: Duration = done.iter().map(|d| d.time).sum();
+    let stats_text = if args.stats_json {
+        let functions = done
+            .iter()
+            .zip(&jobs_file)
+            .map(|(d, &f)| FuncStats {
+                file: inputs[f].path.display().to_string(),
+                function: &d.name,
+                insts_before: d.stats.insts_before,
+                insts_after: d.stats.insts_after,
+                pure_insts: d.stats.pure_insts,
+                nodes: d.stats.nodes,
+                classes: d.stats.classes,
+                iterations: d.stats.iterations,
+                branches_folded: d.stats.branches_folded,
+                time_ms: d.time.as_secs_f64() * 1e3,
+            })
+            .collect();
+        let s = StatsJson {
+            functions,
+            totals: Totals {
+                files: inputs.len(),
+                functions: n,
+                insts_before: before,
+                insts_after: after,
+                optimize_ms: opt_time.as_secs_f64() * 1e3,
+                wall_ms: wall.elapsed().as_secs_f64() * 1e3,
+                threads: args.threads,
+                policy: args.policy,
+                jobserver: exec.uses_jobserver(),
+                max_tokens: exec.max_tokens(),
+            },
+        };
+        Some(serde_json::to_string_pretty(&s).map_err(|e| e.to_string())? + "\n")
+    } else {
+        None
+    };
+    match &args.out_dir {
+        Some(dir) => {
+            let mut files: Vec<(PathBuf, String)> = inputs
+                .iter()
+                .zip(texts)
+                .map(|(i, t)| (dir.join(&i.out_rel), t))
+                .collect();
+            if let (Some(p), Some(s)) = (&args.stats_file, &stats_text) {
+                files.push((p.clone(), s.clone()));
+            }
+            write_atomically(&files)?;
+        }
+        None => {
+            if let (Some(p), Some(s)) = (&args.stats_file, &stats_text) {
+                write_atomically(&[(p.clone(), s.clone())])?;
+            }
+            let mut out = std::io::stdout().lock();
+            let multi = inputs.len() > 1;
+            for (i, t) in inputs.iter().zip(&texts) {
+                let r = if multi {
+                    writeln!(out, ";; {}", i.path.display())
+                        .and_then(|_| out.write_all(t.as_bytes()))
+                } else {
+                    out.write_all(t.as_bytes())
+                };
+                r.map_err(|e| format!("stdout: {e}"))?;
+            }
+            out.flush().map_err(|e| format!("stdout: {e}"))?;
+        }
+    }
+    if let (None, Some(s)) = (&args.stats_file, &stats_text) {
+        eprint!("{s}");
+    }
+    let pct = if before > 0 {
+        100.0 * (after as f64 - before as f64) / before as f64
+    } else {
+        0.0
+    };
+    eprintln!(
+        "saturn opt: {n} functions in {} files, insts {before} -> {after} ({pct:+.1}%), {:.2} s, {} thread(s), policy {}{}",
+        inputs.len(),
+        wall.elapsed().as_secs_f64(),
+        args.threads,
+        args.policy.name(),
+        if exec.uses_jobserver() {
+            format!(", jobserver (at most {} tokens held)", exec.max_tokens())
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// `saturn opt --measure`: for each policy and thread count, the median
+/// (over `runs` runs in this process) of the total time and of the worst
+/// single-function latency, as a Markdown table on stdout. Outputs of all
+/// configurations are compared (they must be identical).
+pub fn measure(paths: &[PathBuf], threads: &[usize], runs: usize, dag: bool) -> Result<(), String> {
+    let (inputs, jobs) = load(paths)?;
+    let jobs_file: Vec<usize> = jobs.iter().map(|j| j.file).collect();
+    let before: usize = jobs.iter().map(|j| saturn_clif::count_insts(&j.func)).sum();
+    println!(
+        "{} files, {} functions, {before} instructions; median of {runs} run(s)\n",
+        inputs.len(),
+        jobs.len()
+    );
+    println!("| policy | threads | total ms | worst function ms | insts after | same output |");
+    println!("|---|---:|---:|---:|---:|---|");
+    let mut reference: Option<Vec<String>> = None;
+    let mut all_same = true;
+    for policy in Policy::ALL {
+        for &t in threads {
+            let exec = Exec::new(policy, t, None)?;
+            let mut totals = vec![];
+            let mut worsts = vec![];
+            let mut after = 0;
+            let mut same = true;
+            for _ in 0..runs.max(1) {
+                let copy = jobs.clone();
+                let t0 = Instant::now();
+                let results = optimize_all(&inputs, copy, &exec, dag, &|| {})?;
+                totals.push(t0.elapsed());
+                let done: Vec<Done> = results.into_iter().collect::<Result<_, _>>()?;
+                worsts.push(done.iter().map(|d| d.time).max().unwrap_or_default());
+                after = done.iter().map(|d| d.stats.insts_after).sum();
+                let texts = render(&inputs, &done, &jobs_file);
+                match &reference {
+                    None => reference = Some(texts),
+                    Some(r) => same &= *r == texts,
+                }
+            }
+            all_same &= same;
+            println!(
+                "| {} | {t} | {:.1} | {:.1} | {after} | {} |",
+                policy.name(),
+                median(totals).as_secs_f64() * 1e3,
+                median(worsts).as_secs_f64() * 1e3,
+                if same { "yes" } else { "NO" }
+            );
+            let _ = std::io::stdout().flush();
+        }
+    }
+    if all_same {
+        Ok(())
+    } else {
+        Err("outputs differ between policies or thread counts".to_string())
+    }
+}

@@ -1,0 +1,437 @@
+//! End-to-end tests of the `saturn` binary. Everything they need is inline
+//! (small CLIF and JSON fixtures written to temporary folders).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_saturn");
+
+const ARITH: &str = "\
+function %arith(i32, i32) -> i32 {
+block0(v0: i32, v1: i32):
+    v2 = iconst.i32 0
+    v3 = iadd v0, v2
+    v4 = imul v3, v1
+    v5 = iconst.i32 1
+    v6 = imul v4, v5
+    v7 = isub v6, v6
+    v8 = iadd v6, v7
+    return v8
+}
+
+function %consts() -> i64 {
+block0:
+    v0 = iconst.i64 6
+    v1 = iconst.i64 7
+    v2 = imul v0, v1
+    v3 = iconst.i64 1
+    v4 = ishl v2, v3
+    return v4
+}
+";
+
+const LOOP: &str = "\
+function %sum(i64) -> i64 {
+block0(v0: i64):
+    v1 = iconst.i64 0
+    jump block1(v1, v1)
+
+block1(v2: i64, v3: i64):
+    v4 = icmp ult v2, v0
+    brif v4, block2, block3
+
+block2:
+    v5 = iconst.i64 8
+    v6 = imul v0, v5
+    v7 = iadd v3, v6
+    v8 = iconst.i64 1
+    v9 = iadd v2, v8
+    jump block1(v9, v7)
+
+block3:
+    return v3
+}
+";
+
+const BRANCH: &str = "\
+set opt_level=speed
+target x86_64
+
+function %branch(i8) -> i32 {
+block0(v0: i8):
+    v1 = iconst.i8 0
+    v2 = icmp eq v1, v1
+    brif v2, block1, block2
+
+block1:
+    v3 = iconst.i32 10
+    v4 = uextend.i32 v0
+    v5 = iadd v3, v4
+    return v5
+
+block2:
+    v6 = iconst.i32 20
+    return v6
+}
+";
+
+/// A folder with the fixtures: `a.clif`, `sub/b.clif`, `sub/c.clif`,
+/// `sub/ignored.txt`.
+fn corpus() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("a.clif"), ARITH).unwrap();
+    std::fs::create_dir(d.path().join("sub")).unwrap();
+    std::fs::write(d.path().join("sub/c.clif"), BRANCH).unwrap();
+    std::fs::write(d.path().join("sub/b.clif"), LOOP).unwrap();
+    std::fs::write(d.path().join("sub/ignored.txt"), "not clif").unwrap();
+    d
+}
+
+fn saturn(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("MAKEFLAGS")
+        .env_remove("CARGO_MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn opt_output_is_identical_for_every_policy_and_thread_count() {
+    let d = corpus();
+    let base = ok(&saturn(&[
+        "opt",
+        s(d.path()),
+        "--threads",
+        "1",
+        "--policy",
+        "function",
+    ]));
+    // All four functions, in sorted-path order: a.clif, sub/b.clif, sub/c.clif.
+    let order: Vec<usize> = ["%arith", "%consts", "%sum", "%branch"]
+        .iter()
+        .map(|f| base.find(&format!("function {f}")).expect(f))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{base}");
+    assert!(!base.contains("not clif"));
+    // Something was optimized: `iadd v0, 0` and `* 1` are gone.
+    assert!(!base.contains("iconst.i32 1\n"), "{base}");
+    for policy in ["function", "intra", "nested"] {
+        for threads in ["1", "2", "3"] {
+            for _ in 0..2 {
+                let out = ok(&saturn(&[
+                    "opt",
+                    s(d.path()),
+                    "--threads",
+                    threads,
+                    "--policy",
+                    policy,
+                ]));
+                assert_eq!(out, base, "policy {policy}, {threads} threads");
+            }
+        }
+    }
+}
+
+#[test]
+fn opt_out_dir_writes_one_file_per_input_and_nothing_else() {
+    let d = corpus();
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().join("new/nested");
+    ok(&saturn(&[
+        "opt",
+        s(d.path()),
+        "-o",
+        s(&o),
+        "--threads",
+        "2",
+    ]));
+    let mut files: Vec<PathBuf> = vec![];
+    fn walk(p: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(p).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out)
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    walk(&o, &mut files);
+    files.sort();
+    assert_eq!(
+        files,
+        vec![o.join("a.clif"), o.join("sub/b.clif"), o.join("sub/c.clif")]
+    );
+    // Each output is what a single-file run prints, and it parses again.
+    for (rel, name) in [
+        ("a.clif", "a.clif"),
+        ("sub/b.clif", "b.clif"),
+        ("sub/c.clif", "c.clif"),
+    ] {
+        let single = ok(&saturn(&["opt", s(&d.path().join(rel))]));
+        let written = std::fs::read_to_string(o.join(rel)).unwrap();
+        assert_eq!(written, single, "{name}");
+        let again = ok(&saturn(&["opt", s(&o.join(rel))]));
+        assert!(again.contains("function"));
+    }
+    // The header of c.clif is kept.
+    let c = std::fs::read_to_string(o.join("sub/c.clif")).unwrap();
+    assert!(c.starts_with("set opt_level=speed\ntarget x86_64\n"), "{c}");
+}
+
+#[test]
+fn opt_bad_input_names_file_and_line_and_writes_nothing() {
+    let d = corpus();
+    let bad = d.path().join("sub/z_bad.clif");
+    std::fs::write(
+        &bad,
+        "function %bad(i32) -> i32 {\nblock0(v0: i32):\n    v1 = bogus v0\n    return v1\n}\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().join("out");
+    let r = saturn(&["opt", s(d.path()), "-o", s(&o), "--threads", "2"]);
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains(&format!("{}:3: Unknown opcode", bad.display())),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!o.exists(), "nothing may be written");
+
+    // A function that parses but does not verify: a verifier error naming
+    // the file and function, still no output.
+    std::fs::write(
+        &bad,
+        "function %unverified(i32) -> i32 {\nblock0(v0: i32):\n    v1 = iconst.i64 1\n    return v1\n}\n",
+    )
+    .unwrap();
+    let r = saturn(&["opt", s(d.path()), "-o", s(&o)]);
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("z_bad.clif: function %unverified"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!o.exists());
+
+    // Missing input.
+    let r = saturn(&["opt", s(&d.path().join("missing.clif"))]);
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("missing.clif"));
+}
+
+#[test]
+fn opt_existing_outputs_are_replaced_whole() {
+    let d = corpus();
+    let out = tempfile::tempdir().unwrap();
+    std::fs::write(out.path().join("a.clif"), "old").unwrap();
+    ok(&saturn(&[
+        "opt",
+        s(&d.path().join("a.clif")),
+        "-o",
+        s(out.path()),
+    ]));
+    let a = std::fs::read_to_string(out.path().join("a.clif")).unwrap();
+    assert!(a.contains("function %arith"));
+    // No temporary files left.
+    let names: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["a.clif".to_string()]);
+}
+
+#[test]
+fn opt_stats_json_and_summary() {
+    let d = corpus();
+    let r = saturn(&["opt", s(d.path()), "--stats", "json", "--threads", "2"]);
+    ok(&r);
+    let err = String::from_utf8(r.stderr).unwrap();
+    let (json, summary) = err.rsplit_once("}\n").unwrap();
+    let v: serde_json::Value = serde_json::from_str(&format!("{json}}}")).unwrap();
+    assert_eq!(v["totals"]["functions"], 4);
+    assert_eq!(v["totals"]["files"], 3);
+    assert_eq!(v["totals"]["policy"], "nested");
+    assert_eq!(v["functions"].as_array().unwrap().len(), 4);
+    assert_eq!(v["functions"][2]["function"], "%sum");
+    let before = v["totals"]["insts_before"].as_u64().unwrap();
+    let after = v["totals"]["insts_after"].as_u64().unwrap();
+    assert!(after < before, "{v}");
+    assert!(
+        summary.starts_with("saturn opt: 4 functions in 3 files"),
+        "{summary}"
+    );
+    assert!(summary.contains("2 thread(s), policy nested"), "{summary}");
+
+    // --stats-file: the same JSON in a file, stderr has only the summary.
+    let f = d.path().join("stats.json");
+    let r = saturn(&["opt", s(d.path()), "--stats-file", s(&f)]);
+    ok(&r);
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+    assert_eq!(v["totals"]["functions"], 4);
+    let err = String::from_utf8(r.stderr).unwrap();
+    assert!(err.starts_with("saturn opt:"), "{err}");
+}
+
+/// Runs the binary as a child of a private jobserver with one token
+/// besides the implicit one (this exercises `Client::from_env_ext`, the
+/// crate's only `unsafe`, without `make`).
+#[test]
+fn jobserver_private_client() {
+    let d = corpus();
+    let base = ok(&saturn(&["opt", s(d.path())]));
+    let client = jobserver::Client::new(1).unwrap();
+    for policy in ["function", "intra", "nested"] {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["opt", s(d.path()), "--threads", "4", "--policy", policy]);
+        client.configure_make(&mut cmd);
+        let o = cmd.output().unwrap();
+        assert_eq!(ok(&o), base, "{policy}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("jobserver (at most "), "{err}");
+        // 1 implicit + 1 from the jobserver.
+        let held: usize = err
+            .split("at most ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!(held <= 2, "{err}");
+    }
+    // Every token came back: we can take the one token there is.
+    drop(client.acquire().unwrap());
+}
+
+#[test]
+fn jobserver_under_make_j2() {
+    if Command::new("make").arg("--version").output().is_err() {
+        eprintln!("make is not available: skipping jobserver_under_make_j2");
+        return;
+    }
+    let d = corpus();
+    let base = ok(&saturn(&["opt", s(d.path())]));
+    let work = tempfile::tempdir().unwrap();
+    // Two targets run in parallel under -j2, each a saturn with 2 threads;
+    // `+` passes the jobserver to the recipe.
+    let makefile = "\
+all: one.out two.out
+
+one.out:
+\t+$(SATURN) opt $(INPUT) --threads 2 --policy function > $@
+
+two.out:
+\t+$(SATURN) opt $(INPUT) --threads 2 --policy nested > $@
+";
+    std::fs::write(work.path().join("Makefile"), makefile).unwrap();
+    let o = Command::new("make")
+        .args(["-j2", "-s"])
+        .arg(format!("SATURN={BIN}"))
+        .arg(format!("INPUT={}", d.path().display()))
+        .current_dir(work.path())
+        .env_remove("MAKEFLAGS")
+        .env_remove("CARGO_MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    for f in ["one.out", "two.out"] {
+        let out = std::fs::read_to_string(work.path().join(f)).unwrap();
+        assert_eq!(out, base, "{f}");
+    }
+    assert!(err.contains("jobserver (at most "), "{err}");
+}
+
+const EGRAPH: &str = r#"{
+  "nodes": {
+    "f": {"op": "f", "children": ["s"], "eclass": "r", "cost": 1},
+    "g": {"op": "g", "children": ["x1", "y1"], "eclass": "r", "cost": 1},
+    "s": {"op": "s", "children": [], "eclass": "s", "cost": 5},
+    "x1": {"op": "x", "children": ["z"], "eclass": "x", "cost": 1},
+    "y1": {"op": "y", "children": ["z"], "eclass": "y", "cost": 1},
+    "z": {"op": "z", "children": [], "eclass": "z", "cost": 2.5}
+  },
+  "root_eclasses": ["r"]
+}"#;
+
+#[test]
+fn extract_text_and_json() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("g.json");
+    std::fs::write(&p, EGRAPH).unwrap();
+    let out = ok(&saturn(&["extract", s(&p)]));
+    assert!(out.contains("bottom-up: tree cost 6, DAG cost 6"), "{out}");
+    assert!(out.contains("root r: node f (f)"), "{out}");
+    for t in ["1", "2"] {
+        let out = ok(&saturn(&[
+            "extract",
+            s(&p),
+            "--extractor",
+            "greedy-dag",
+            "--threads",
+            t,
+        ]));
+        assert!(
+            out.contains("greedy-dag: tree cost 8, DAG cost 5.5"),
+            "{out}"
+        );
+        assert!(out.contains("root r: node g (g)"), "{out}");
+    }
+    let out = ok(&saturn(&[
+        "extract",
+        s(&p),
+        "--extractor",
+        "greedy-dag",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["dag_cost"], 5.5);
+    assert_eq!(v["tree_cost"], 8.0);
+    assert_eq!(v["roots"][0]["node"], "g");
+    assert_eq!(v["choices"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn extract_errors_name_path_line_and_column() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("bad.json");
+    std::fs::write(&p, "{\"nodes\": {\n  \"a\": 3\n}}").unwrap();
+    let r = saturn(&["extract", s(&p)]);
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains(&format!("{}:2:", p.display())), "{err}");
+    // A dangling child: a structural error with the path.
+    std::fs::write(
+        &p,
+        r#"{"nodes": {"a": {"op": "a", "children": ["nope"], "eclass": "r"}}, "root_eclasses": ["r"]}"#,
+    )
+    .unwrap();
+    let r = saturn(&["extract", s(&p)]);
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("bad.json") && err.contains("nope"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn demo_runs_without_arguments() {
+    let o = saturn(&[]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("saturn demo"));
+}
