@@ -19,12 +19,31 @@ pub(crate) fn is_sequential() -> bool {
     SEQUENTIAL.with(|s| s.get()) || rayon::current_num_threads() == 1
 }
 
-/// Runs `f` with this thread marked sequential.
+/// Runs `f` with this thread marked sequential; the mark is restored even
+/// if `f` panics (the thread may be a pool thread that lives on).
 pub(crate) fn sequentially<R>(f: impl FnOnce() -> R) -> R {
-    let old = SEQUENTIAL.with(|s| s.replace(true));
-    let r = f();
-    SEQUENTIAL.with(|s| s.set(old));
-    r
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SEQUENTIAL.with(|s| s.set(self.0));
+        }
+    }
+    let _restore = Restore(SEQUENTIAL.with(|s| s.replace(true)));
+    f()
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mark_is_restored_after_a_panic() {
+        assert!(!SEQUENTIAL.with(|s| s.get()));
+        let r = std::panic::catch_unwind(|| sequentially(|| panic!("boom")));
+        assert!(r.is_err());
+        assert!(!SEQUENTIAL.with(|s| s.get()), "still marked sequential");
+        assert!(sequentially(|| SEQUENTIAL.with(|s| s.get())));
+    }
 }
 
 /// Maps `f` over `items`, in parallel unless [`is_sequential`].
