@@ -7,5 +7,6 @@
 //! that found it. Every function returns an [`engine::Outcome`]-style value
 //! and panics only on a bug.
 
+pub mod clif;
 pub mod engine;
 pub mod extract;
