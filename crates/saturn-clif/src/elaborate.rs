@@ -24,6 +24,7 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::loop_analysis::LoopAnalysis;
 use rustc_hash::FxHashMap;
 use saturn::{EGraph, Id};
+use smallvec::SmallVec;
 
 use crate::analysis::{ClifAnalysis, Fact};
 use crate::eval::sext;
@@ -116,13 +117,16 @@ impl<'a> Elaborator<'a> {
     }
 
     fn block(&mut self, func: &mut Function, dt: &DominatorTree, loops: &LoopAnalysis, b: Block) {
-        let insts: Vec<Inst> = func.layout.block_insts(b).collect();
-        for inst in insts {
-            let vals: Vec<Value> = func.dfg.inst_values(inst).collect();
+        // New instructions go before the current one, so the next one is
+        // still the one after it.
+        let mut cursor = func.layout.first_inst(b);
+        while let Some(inst) = cursor {
+            cursor = func.layout.next_inst(inst);
+            let vals: SmallVec<[Value; 8]> = func.dfg.inst_values(inst).collect();
             if vals.is_empty() {
                 continue;
             }
-            let mut new = Vec::with_capacity(vals.len());
+            let mut new: SmallVec<[Value; 8]> = SmallVec::with_capacity(vals.len());
             let over = self.cond_override.get(&inst).copied();
             for (i, &v) in vals.iter().enumerate() {
                 let nv = match over {
@@ -207,8 +211,8 @@ impl<'a> Elaborator<'a> {
             }
             Op::Ty(_) | Op::Imm(_) | Op::Cc(_) => unreachable!("leaf classes are not values"),
             Op::Inst(_) | Op::Opaque(_) => {
-                let kids: Vec<Id> = node.value_children().to_vec();
-                let mut args: Vec<Option<Value>> = Vec::with_capacity(kids.len());
+                let kids: SmallVec<[Id; 4]> = SmallVec::from_slice(node.value_children());
+                let mut args: SmallVec<[Option<Value>; 4]> = SmallVec::with_capacity(kids.len());
                 for &k in &kids {
                     if self.is_remat(k) {
                         args.push(None);
@@ -221,7 +225,7 @@ impl<'a> Elaborator<'a> {
                 } else {
                     (b, before)
                 };
-                let mut vals = Vec::with_capacity(kids.len());
+                let mut vals: SmallVec<[Value; 4]> = SmallVec::with_capacity(kids.len());
                 for (i, &k) in kids.iter().enumerate() {
                     match args[i] {
                         Some(v) => vals.push(v),
@@ -307,7 +311,7 @@ fn hoist_target<'v>(
     before: Inst,
     args: impl Iterator<Item = &'v Value>,
 ) -> (Block, Inst) {
-    let defs: Vec<Block> = args
+    let defs: SmallVec<[Block; 4]> = args
         .filter_map(|&v| match func.dfg.value_def(v) {
             ValueDef::Result(i, _) => func.layout.inst_block(i),
             ValueDef::Param(bb, _) => Some(bb),

@@ -13,7 +13,9 @@ use cranelift_codegen::ir::{types, Function, Inst, InstructionData, Opcode, Type
 use rustc_hash::FxHashMap;
 use saturn::{EGraph, Id};
 
-use crate::analysis::ClifAnalysis;
+use cranelift_codegen::ir::condcodes::CondCode;
+
+use crate::analysis::{ClifAnalysis, Fact};
 use crate::eval::{int_bits, mask};
 use crate::lang::{is_modelled, Node, Op};
 
@@ -41,10 +43,24 @@ impl Templates {
 
 /// True when `inst` is pure: one result, no memory access, trap, call,
 /// branch or other side effect, and operands held inline (not in a value
-/// list).
+/// list); or a `readonly notrap can_move` load.
 pub fn is_pure(func: &Function, inst: Inst) -> bool {
     let data = &func.dfg.insts[inst];
     let op = data.opcode();
+    // Loads that are read-only, cannot trap and may move are pure, as in
+    // Cranelift's aegraph (`is_pure_for_egraph`).
+    if let InstructionData::Load {
+        opcode: Opcode::Load,
+        flags,
+        ..
+    } = *data
+    {
+        let f = func.dfg.mem_flags[flags];
+        return f.readonly()
+            && f.notrap()
+            && f.can_move()
+            && func.dfg.inst_results(inst).len() == 1;
+    }
     if func.dfg.inst_results(inst).len() != 1
         || op.is_call()
         || op.is_branch()
@@ -104,7 +120,7 @@ pub fn lower(func: &Function, domtree: &DominatorTree) -> Lowered {
             let tl = *ty_leaf
                 .entry(ty)
                 .or_insert_with(|| lw.egraph.add(Node::leaf(Op::Ty(ty))));
-            let mut children: Vec<Id> = vec![tl];
+            let mut children: smallvec::SmallVec<[Id; 4]> = smallvec::smallvec![tl];
             let op = match *data {
                 InstructionData::UnaryImm {
                     opcode: Opcode::Iconst,
@@ -139,6 +155,7 @@ pub fn lower(func: &Function, domtree: &DominatorTree) -> Lowered {
                 let c = class_of(func, &mut lw, a);
                 children.push(c);
             }
+            canonicalize(&mut lw.egraph, op, &mut children);
             let id = lw.egraph.add(Node::new(op, &children));
             lw.nodes += 1;
             lw.value_class[result.index()] = Some(id);
@@ -148,6 +165,46 @@ pub fn lower(func: &Function, domtree: &DominatorTree) -> Lowered {
     }
     lw.egraph.rebuild();
     lw
+}
+
+/// Puts a constant operand of a commutative operator (or of a comparison,
+/// reversing its condition) on the right, as Cranelift does, so rules need
+/// only match constants there and no commutativity rules are needed. A
+/// commuted copy of an existing commutative node becomes that node (GVN).
+pub fn canonicalize(egraph: &mut EGraph<Node, ClifAnalysis>, op: Op, children: &mut [Id]) {
+    let is_const = |eg: &EGraph<Node, ClifAnalysis>, c: Id| eg[c].data.konst().is_some();
+    let commutative = matches!(
+        op,
+        Op::Inst(
+            Opcode::Iadd
+                | Opcode::Imul
+                | Opcode::Band
+                | Opcode::Bor
+                | Opcode::Bxor
+                | Opcode::Umin
+                | Opcode::Umax
+                | Opcode::Smin
+                | Opcode::Smax
+        )
+    );
+    if commutative && children.len() == 3 {
+        let (a, b) = (children[1], children[2]);
+        if is_const(egraph, a) && !is_const(egraph, b) {
+            children.swap(1, 2);
+        } else if egraph.lookup(Node::new(op, &[children[0], b, a])).is_some() {
+            // `y op x` already exists: reuse it for `x op y`.
+            children.swap(1, 2);
+        }
+    } else if op == Op::Inst(Opcode::Icmp)
+        && children.len() == 4
+        && is_const(egraph, children[2])
+        && !is_const(egraph, children[3])
+    {
+        if let Fact::Cc(cc) = egraph[children[1]].data {
+            children[1] = egraph.add(Node::leaf(Op::Cc(cc.swap_args())));
+            children.swap(2, 3);
+        }
+    }
 }
 
 /// The class of `v`, adding a leaf for a block parameter or skeleton result.

@@ -275,3 +275,110 @@ fn every_rule_is_sound_on_random_values() {
     }
     assert!(total > 100, "only {total} rules");
 }
+
+/// The computed rules (`rules::computed_rules`): `band`/`bor`/`bxor` of two
+/// comparisons of the same operands, combined by `cc_combine`, checked on
+/// every pair of conditions, every type and random values.
+#[test]
+fn computed_icmp_combination_is_sound() {
+    use saturn_clif::eval::eval_cc;
+    use saturn_clif::rules::{cc_combine, cc_of_code, computed_rules};
+    const CCS: [IntCC; 10] = [
+        IntCC::Equal,
+        IntCC::NotEqual,
+        IntCC::SignedLessThan,
+        IntCC::SignedGreaterThanOrEqual,
+        IntCC::SignedGreaterThan,
+        IntCC::SignedLessThanOrEqual,
+        IntCC::UnsignedLessThan,
+        IntCC::UnsignedGreaterThanOrEqual,
+        IntCC::UnsignedGreaterThan,
+        IntCC::UnsignedLessThanOrEqual,
+    ];
+    assert_eq!(computed_rules().len(), 7);
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut combined = 0;
+    for op in 0..3u8 {
+        for a in CCS {
+            for b in CCS {
+                let Some(code) = cc_combine(op, a, b) else {
+                    continue;
+                };
+                combined += 1;
+                for _ in 0..200 {
+                    let ty = rng.ty();
+                    let bits = int_bits(ty).unwrap();
+                    let x = rng.val(bits);
+                    let y = if rng.below(4) == 0 { x } else { rng.val(bits) };
+                    let (ca, cb) = (eval_cc(a, x, y, bits), eval_cc(b, x, y, bits));
+                    let want = match op {
+                        0 => ca & cb,
+                        1 => ca | cb,
+                        _ => ca ^ cb,
+                    };
+                    let got = match code {
+                        0 => false,
+                        7 => true,
+                        c => eval_cc(cc_of_code(c), x, y, bits),
+                    };
+                    assert_eq!(want, got, "op {op} {a} {b} on {x} {y} ({ty})");
+                }
+            }
+        }
+    }
+    assert!(combined > 100, "only {combined} combinations");
+}
+
+/// The computed spaceship rules: `(x > y) - (x < y)` (signed or unsigned)
+/// compared with a constant, on every condition, every type and random
+/// values and constants.
+#[test]
+fn computed_spaceship_is_sound() {
+    use saturn_clif::eval::{eval_cc, sext};
+    use saturn_clif::rules::{cc_of_code, spaceship_code};
+    const CCS: [IntCC; 10] = [
+        IntCC::Equal,
+        IntCC::NotEqual,
+        IntCC::SignedLessThan,
+        IntCC::SignedGreaterThanOrEqual,
+        IntCC::SignedGreaterThan,
+        IntCC::SignedLessThanOrEqual,
+        IntCC::UnsignedLessThan,
+        IntCC::UnsignedGreaterThanOrEqual,
+        IntCC::UnsignedGreaterThan,
+        IntCC::UnsignedLessThanOrEqual,
+    ];
+    let mut rng = Rng(0x6a09_e667_f3bc_c908);
+    for signed in [false, true] {
+        for cc in CCS {
+            for _ in 0..2000 {
+                // The spaceship's type (the operands' may differ; only the
+                // ordering of x and y matters).
+                let ty = rng.ty();
+                let bits = int_bits(ty).unwrap();
+                let xb = int_bits(rng.ty()).unwrap();
+                let x = rng.val(xb);
+                let y = if rng.below(3) == 0 { x } else { rng.val(xb) };
+                let k = match rng.below(4) {
+                    0 => mask(bits),
+                    1 => 0,
+                    2 => 1,
+                    _ => rng.val(bits),
+                };
+                let (gt, lt) = if signed {
+                    (sext(x, xb) > sext(y, xb), sext(x, xb) < sext(y, xb))
+                } else {
+                    (x > y, x < y)
+                };
+                let s = (gt as u128).wrapping_sub(lt as u128) & mask(bits);
+                let want = eval_cc(cc, s, k, bits);
+                let got = match spaceship_code(cc, k, bits, signed) {
+                    0 => false,
+                    7 => true,
+                    c => eval_cc(cc_of_code(c), x, y, xb),
+                };
+                assert_eq!(want, got, "{cc} {k} signed {signed} on {x} {y}");
+            }
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! Benchmark over the clif-wasm corpus:
 //!
 //! ```text
-//! clif-bench <corpus>/clif-wasm [--runs N] [--threads 1,2] [--dag]
+//! clif-bench <corpus>/clif-wasm [--runs N] [--threads 1,2] [--dag] [--iters N]
 //! ```
 //!
 //! Per program: instructions before, after Cranelift's `optimize`, after
@@ -36,6 +36,7 @@ fn run() -> Result<bool, String> {
     let mut runs = 3usize;
     let mut threads = vec![1usize, 2];
     let mut dag = false;
+    let mut base = Options::default();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--runs" => {
@@ -53,6 +54,12 @@ fn run() -> Result<bool, String> {
                     .collect::<Result<_, _>>()?
             }
             "--dag" => dag = true,
+            "--iters" => {
+                base.iter_limit = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("--iters needs a number")?
+            }
             _ if root.is_none() => root = Some(PathBuf::from(a)),
             _ => return Err(format!("unexpected argument {a}")),
         }
@@ -132,7 +139,7 @@ fn run() -> Result<bool, String> {
                 threads: t,
                 pool,
                 dag,
-                ..Options::default()
+                ..base.clone()
             };
             let mut times = vec![];
             for _ in 0..runs {
