@@ -46,6 +46,16 @@ pub struct EClass<L, D> {
     /// Ids of the nodes that have this class as a child (maybe stale or
     /// repeated; canonicalize with [`EGraph::find`]).
     pub(crate) parents: Vec<Id>,
+    /// A 64-bit summary of the operators of its nodes ([`op_bit`] of each);
+    /// may have extra bits (after pruning), never misses one.
+    pub(crate) ops: u64,
+}
+
+/// The bit of a node's operator in [`EClass`]'s operator summary.
+#[inline]
+pub(crate) fn op_bit<L: Language>(node: &L) -> u64 {
+    use std::hash::BuildHasher;
+    1u64 << (rustc_hash::FxBuildHasher.hash_one(node.discriminant()) % 64)
 }
 
 impl<L: Language, D> EClass<L, D> {
@@ -63,6 +73,12 @@ impl<L: Language, D> EClass<L, D> {
     /// The nodes.
     pub fn iter(&self) -> std::slice::Iter<'_, L> {
         self.nodes.iter()
+    }
+
+    /// True when the class may have a node with `node`'s operator (a
+    /// summary check: no false negatives).
+    pub fn may_have_op(&self, node: &L) -> bool {
+        self.ops & op_bit(node) != 0
     }
 
     /// Ids of nodes that use this class.
@@ -307,11 +323,13 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             if self.classes.len() <= id.index() {
                 self.classes.resize_with(id.index() + 1, || None);
             }
+            let ops = op_bit(&node);
             self.classes[id.index()] = Some(EClass {
                 id,
                 nodes: vec![node],
                 data,
                 parents: Vec::new(),
+                ops,
             });
             self.n_classes += 1;
             self.note_change(id);
@@ -358,11 +376,13 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         if self.classes.len() <= id.index() {
             self.classes.resize_with(id.index() + 1, || None);
         }
+        let ops = op_bit(&node);
         self.classes[id.index()] = Some(EClass {
             id,
             nodes: vec![node],
             data,
             parents: Vec::new(),
+            ops,
         });
         self.n_classes += 1;
         self.note_change(id);
@@ -398,6 +418,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         if did.1 {
             self.analysis_pending.extend_from_slice(&dead.parents);
         }
+        class.ops |= dead.ops;
         concat(&mut class.nodes, std::mem::take(&mut dead.nodes));
         concat(&mut class.parents, std::mem::take(&mut dead.parents));
         N::modify(self, root);
@@ -580,6 +601,9 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 }
             }
             for n in &class.nodes {
+                if !class.may_have_op(n) {
+                    return Err(format!("class {id}'s operator summary misses {n:?}"));
+                }
                 if n.children().iter().any(|&c| self.uf.find(c) != c) {
                     return Err(format!("class {id} has a non-canonical node {n:?}"));
                 }
@@ -625,6 +649,7 @@ fn canonicalize_class<L: Language, D>(uf: &UnionFind, class: &mut EClass<L, D>) 
     }
     class.nodes.sort_unstable();
     class.nodes.dedup();
+    class.ops = class.nodes.iter().fold(0, |m, n| m | op_bit(n));
     changed || class.nodes.len() != before
 }
 

@@ -147,6 +147,15 @@ impl<L: Language> Pattern<L> {
         self.depth
     }
 
+    /// The root node (children are pattern indices), or `None` when the
+    /// root is a variable.
+    pub fn root_node(&self) -> Option<&L> {
+        match self.ast.last()? {
+            ENodeOrVar::ENode(n) => Some(n),
+            ENodeOrVar::Var(_) => None,
+        }
+    }
+
     /// The root's operator key, or `None` when the root is a variable.
     pub fn root_discriminant(&self) -> Option<L::Discriminant> {
         match self.ast.last()? {

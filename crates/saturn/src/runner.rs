@@ -747,7 +747,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     st.total -= *slot as usize;
                     *slot = 0;
                 }
-                let mut roots = nb.roots(rule.searcher.depth(), self.egraph.number_of_classes());
+                let mut roots = nb.roots(
+                    &self.egraph,
+                    rule.searcher.depth(),
+                    rule.searcher.root_node(),
+                    self.egraph.number_of_classes(),
+                );
                 if let Some(r) = roots.as_mut() {
                     if !rule.conditions_are_local() {
                         // Old matches may pass their condition now.
@@ -842,8 +847,8 @@ struct Neighborhood {
     near: Vec<(Id, u8)>,
     /// Raw ids recorded as changed that are no longer canonical.
     dead: Vec<Id>,
-    /// Root lists already made, by depth.
-    by_depth: Vec<(usize, Option<Arc<[Id]>>)>,
+    /// Root lists already made, by depth and root operator bit.
+    by_depth: Vec<(usize, u64, Option<Arc<[Id]>>)>,
 }
 
 impl Neighborhood {
@@ -943,18 +948,33 @@ impl Neighborhood {
     }
     /// Sorted roots within `depth`, or `None` when that is most classes
     /// (then a full search through the operator index is cheaper).
-    fn roots(&mut self, depth: usize, n_classes: usize) -> Option<Arc<[Id]>> {
-        if let Some((_, r)) = self.by_depth.iter().find(|(d, _)| *d == depth) {
+    fn roots<L: Language, N: Analysis<L>>(
+        &mut self,
+        egraph: &EGraph<L, N>,
+        depth: usize,
+        root: Option<&L>,
+        n_classes: usize,
+    ) -> Option<Arc<[Id]>> {
+        // Only classes whose operator summary has the root's operator can
+        // match (a variable root matches any class).
+        let bit = root.map_or(u64::MAX, crate::egraph::op_bit);
+        if let Some((_, _, r)) = self
+            .by_depth
+            .iter()
+            .find(|(d, b, _)| *d == depth && *b == bit)
+        {
             return r.clone();
         }
         let v: Vec<Id> = self
             .near
             .iter()
-            .filter(|(_, d)| (*d as usize) <= depth)
+            .filter(|(c, d)| {
+                (*d as usize) <= depth && egraph.class(*c).is_some_and(|cl| cl.ops & bit != 0)
+            })
             .map(|(c, _)| *c)
             .collect();
         let r = (v.len() * 2 <= n_classes).then(|| Arc::from(v));
-        self.by_depth.push((depth, r.clone()));
+        self.by_depth.push((depth, bit, r.clone()));
         r
     }
 }
