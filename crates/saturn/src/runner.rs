@@ -840,6 +840,9 @@ impl Scratch {
     }
 }
 
+/// A root list for (depth, root operator bit); `None` means "search in full".
+type RootList = (usize, u64, Option<Arc<[Id]>>);
+
 /// Classes near changed classes, by distance in parent steps.
 struct Neighborhood {
     /// (class, distance), each class once, at its least distance, sorted
@@ -848,7 +851,7 @@ struct Neighborhood {
     /// Raw ids recorded as changed that are no longer canonical.
     dead: Vec<Id>,
     /// Root lists already made, by depth and root operator bit.
-    by_depth: Vec<(usize, u64, Option<Arc<[Id]>>)>,
+    by_depth: Vec<RootList>,
 }
 
 impl Neighborhood {
