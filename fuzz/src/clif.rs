@@ -51,48 +51,49 @@ fn interpretable(f: &Function) -> bool {
     let int = |t: cranelift_codegen::ir::Type| {
         matches!(t, types::I8 | types::I16 | types::I32 | types::I64)
     };
-    f.layout.blocks().all(|b| {
-        f.dfg
-            .block_params(b)
-            .iter()
-            .all(|&v| int(f.dfg.value_type(v)))
-            && f.layout.block_insts(b).all(|i| {
-                let op = f.dfg.insts[i].opcode();
-                matches!(
-                    op,
-                    Iconst
-                        | Iadd
-                        | Isub
-                        | Imul
-                        | Band
-                        | Bor
-                        | Bxor
-                        | Bnot
-                        | Ineg
-                        | Ishl
-                        | Ushr
-                        | Sshr
-                        | Rotl
-                        | Rotr
-                        | Icmp
-                        | Select
-                        | Uextend
-                        | Sextend
-                        | Ireduce
-                        | Umin
-                        | Umax
-                        | Smin
-                        | Smax
-                        | Jump
-                        | Brif
-                        | Return
-                ) && f
-                    .dfg
-                    .inst_results(i)
-                    .iter()
-                    .all(|&v| int(f.dfg.value_type(v)))
-            })
-    })
+    f.layout.entry_block().is_some()
+        && f.layout.blocks().all(|b| {
+            f.dfg
+                .block_params(b)
+                .iter()
+                .all(|&v| int(f.dfg.value_type(v)))
+                && f.layout.block_insts(b).all(|i| {
+                    let op = f.dfg.insts[i].opcode();
+                    matches!(
+                        op,
+                        Iconst
+                            | Iadd
+                            | Isub
+                            | Imul
+                            | Band
+                            | Bor
+                            | Bxor
+                            | Bnot
+                            | Ineg
+                            | Ishl
+                            | Ushr
+                            | Sshr
+                            | Rotl
+                            | Rotr
+                            | Icmp
+                            | Select
+                            | Uextend
+                            | Sextend
+                            | Ireduce
+                            | Umin
+                            | Umax
+                            | Smin
+                            | Smax
+                            | Jump
+                            | Brif
+                            | Return
+                    ) && f
+                        .dfg
+                        .inst_results(i)
+                        .iter()
+                        .all(|&v| int(f.dfg.value_type(v)))
+                })
+        })
 }
 
 /// Integer arguments for `f`'s signature, or `None` for other types.
