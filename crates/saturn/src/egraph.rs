@@ -307,38 +307,9 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         let mut new_ids = Vec::with_capacity(winners.len());
         self.uf.reserve(winners.len());
         for (&k, data) in winners.iter().zip(datas) {
-            let node = prepared[k].0.clone();
-            let id = self.uf.make_set().expect("reserved");
-            let slot = self.nodes.push(node.clone());
-            debug_assert_eq!(slot, id.index());
-            for &c in node.children() {
-                self.classes[c.index()]
-                    .as_mut()
-                    .expect("canonical child")
-                    .parents
-                    .push(id);
-            }
-            let prev = self.memo.insert_mut(node.clone(), id);
-            debug_assert!(prev.is_none(), "batch winner was absent");
-            if self.classes.len() <= id.index() {
-                self.classes.resize_with(id.index() + 1, || None);
-            }
-            let ops = op_bit(&node);
-            self.classes[id.index()] = Some(EClass {
-                id,
-                nodes: vec![node],
-                data,
-                parents: Vec::new(),
-                ops,
-            });
-            self.n_classes += 1;
-            self.note_change(id);
+            let id = self.create_class(prepared[k].0.clone(), data);
             ids[k] = id;
             new_ids.push(id);
-        }
-        if !new_ids.is_empty() {
-            self.clean = false;
-            self.by_op_fresh = false;
         }
         for (k, (_, hit)) in prepared.iter().enumerate() {
             ids[k] = match hit {
@@ -358,6 +329,18 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
 
     /// Adds a canonical node known to be absent from the hashcons.
     pub(crate) fn add_new_canonical(&mut self, node: L) -> Id {
+        let data = N::make(self, &node);
+        let id = self.create_class(node, data);
+        N::modify(self, id);
+        // `modify` may have merged the new class into an older one.
+        self.uf.find(id)
+    }
+
+    /// Makes the singleton class of a canonical node absent from the
+    /// hashcons, with its analysis data: a new id, the node store, the
+    /// children's parent lists, the hashcons and the class table. Does not
+    /// call [`Analysis::modify`].
+    fn create_class(&mut self, node: L, data: N::Data) -> Id {
         if self.uf.spare() == 0 {
             self.uf.reserve(1);
         }
@@ -371,8 +354,8 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 .parents
                 .push(id);
         }
-        let data = N::make(self, &node);
-        self.memo.insert_mut(node.clone(), id);
+        let prev = self.memo.insert_mut(node.clone(), id);
+        debug_assert!(prev.is_none(), "new node was absent from the hashcons");
         if self.classes.len() <= id.index() {
             self.classes.resize_with(id.index() + 1, || None);
         }
@@ -388,9 +371,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         self.note_change(id);
         self.by_op_fresh = false;
         self.clean = false;
-        N::modify(self, id);
-        // `modify` may have merged the new class into an older one.
-        self.uf.find(id)
+        id
     }
 
     /// Unions two classes; returns true if they were different. The least
