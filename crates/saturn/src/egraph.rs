@@ -128,6 +128,10 @@ pub struct EGraph<L: Language, N: Analysis<L>> {
     by_op: FxHashMap<L::Discriminant, Vec<Id>>,
     by_op_fresh: bool,
     clean: bool,
+    /// When on, classes whose data changed are logged in `data_changes`
+    /// (the asynchronous scheduler needs them after a join).
+    log_data: bool,
+    data_changes: Vec<Id>,
 }
 
 impl<L: Language, N: Analysis<L> + Default> Default for EGraph<L, N> {
@@ -155,6 +159,8 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             by_op: FxHashMap::default(),
             by_op_fresh: false,
             clean: true,
+            log_data: false,
+            data_changes: Vec::new(),
         }
     }
 
@@ -341,36 +347,9 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// children's parent lists, the hashcons and the class table. Does not
     /// call [`Analysis::modify`].
     fn create_class(&mut self, node: L, data: N::Data) -> Id {
-        if self.uf.spare() == 0 {
-            self.uf.reserve(1);
-        }
-        let id = self.uf.make_set().expect("reserved");
-        let slot = self.nodes.push(node.clone());
-        debug_assert_eq!(slot, id.index());
-        for &c in node.children() {
-            self.classes[c.index()]
-                .as_mut()
-                .expect("canonical child")
-                .parents
-                .push(id);
-        }
-        let prev = self.memo.insert_mut(node.clone(), id);
+        let id = self.create_class_unmemoized(node.clone(), data);
+        let prev = self.memo.insert_mut(node, id);
         debug_assert!(prev.is_none(), "new node was absent from the hashcons");
-        if self.classes.len() <= id.index() {
-            self.classes.resize_with(id.index() + 1, || None);
-        }
-        let ops = op_bit(&node);
-        self.classes[id.index()] = Some(EClass {
-            id,
-            nodes: vec![node],
-            data,
-            parents: Vec::new(),
-            ops,
-        });
-        self.n_classes += 1;
-        self.note_change(id);
-        self.by_op_fresh = false;
-        self.clean = false;
         id
     }
 
@@ -383,6 +362,16 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         }
         let (root, other) = if a < b { (a, b) } else { (b, a) };
         self.uf.union(root, other);
+        self.merge_class_into(other, root);
+        N::modify(self, root);
+        true
+    }
+
+    /// Moves class `other` (no longer canonical: the union-find already
+    /// maps it to `root`) into class `root`: nodes, parents, operator
+    /// summary and analysis data, queuing what rebuild must repair. Does
+    /// not call [`Analysis::modify`].
+    fn merge_class_into(&mut self, other: Id, root: Id) {
         let mut dead = self.classes[other.index()].take().expect("canonical");
         self.n_classes -= 1;
         self.clean = false;
@@ -402,8 +391,9 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         class.ops |= dead.ops;
         concat(&mut class.nodes, std::mem::take(&mut dead.nodes));
         concat(&mut class.parents, std::mem::take(&mut dead.parents));
-        N::modify(self, root);
-        true
+        if did.0 && self.log_data {
+            self.data_changes.push(root);
+        }
     }
 
     /// Restores the invariants (see the module docs); returns the number of
@@ -443,6 +433,9 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                     let did = self.analysis.merge(&mut class.data, data);
                     if did.0 {
                         self.analysis_pending.extend_from_slice(&class.parents);
+                        if self.log_data {
+                            self.data_changes.push(class_id);
+                        }
                         self.note_change(class_id);
                         N::modify(self, class_id);
                     }
@@ -515,6 +508,87 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         std::mem::take(&mut self.changes)
     }
 
+    /// The hashcons (for the asynchronous scheduler's concurrent adds).
+    pub(crate) fn memo(&self) -> &Hashcons<L> {
+        &self.memo
+    }
+
+    /// Makes room for `n` more ids, so [`UnionFind::make_set`] can be
+    /// called through `&self` that many times.
+    pub(crate) fn reserve_ids(&mut self, n: usize) {
+        self.uf.reserve(n);
+    }
+
+    /// Turns logging of data changes on or off; returns (and clears) the
+    /// classes whose analysis data changed since it was turned on.
+    pub(crate) fn log_data_changes(&mut self, on: bool) -> Vec<Id> {
+        self.log_data = on;
+        std::mem::take(&mut self.data_changes)
+    }
+
+    /// Takes in what an asynchronous phase did through `&self`: ids
+    /// `base..` were made with [`UnionFind::make_set`], their nodes (as
+    /// added, canonical then) are `new_nodes[id - base]` and already in
+    /// the hashcons; unions were made in the union-find only, and `merged`
+    /// lists ids that stopped being canonical. Creates the new classes in
+    /// id order (data from [`Analysis::make`]), then moves every merged
+    /// class into its root. Does not call [`Analysis::modify`]; call
+    /// [`EGraph::rebuild`] after.
+    pub(crate) fn absorb(&mut self, base: usize, new_nodes: &AppendOnlyVec<L>, merged: &[Id]) {
+        let end = self.uf.len();
+        debug_assert_eq!(self.nodes.len(), base);
+        if self.classes.len() < end {
+            self.classes.resize_with(end, || None);
+        }
+        for i in base..end {
+            let id = Id::from(i);
+            let node = new_nodes
+                .get(i - base)
+                .expect("every id made in a phase has its node")
+                .clone();
+            let slot = self.nodes.push(node.clone());
+            debug_assert_eq!(slot, i);
+            let mut stale = false;
+            for &c in node.children() {
+                let r = self.uf.find(c);
+                stale |= r != c;
+                self.classes[r.index()]
+                    .as_mut()
+                    .expect("a root has a class")
+                    .parents
+                    .push(id);
+            }
+            if stale {
+                // A child was merged after this node was made: rebuild
+                // re-canonicalizes it (and its class's node list).
+                self.pending.push(id);
+            }
+            let canon = node.clone().map_children(|c| self.uf.find(c));
+            let data = N::make(self, &canon);
+            let ops = op_bit(&node);
+            self.classes[i] = Some(EClass {
+                id,
+                nodes: vec![node],
+                data,
+                parents: Vec::new(),
+                ops,
+            });
+            self.n_classes += 1;
+            self.note_change(id);
+        }
+        let mut merged = merged.to_vec();
+        merged.sort_unstable();
+        merged.dedup();
+        for &x in &merged {
+            let root = self.uf.find(x);
+            if root != x && self.classes[x.index()].is_some() {
+                self.merge_class_into(x, root);
+            }
+        }
+        self.by_op_fresh = false;
+        self.clean = false;
+    }
+
     /// Records that class `id` changed (once per epoch).
     #[inline]
     fn note_change(&mut self, id: Id) {
@@ -551,6 +625,197 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             self.by_op_fresh = true;
         }
         self.by_op.get(d).map_or(&[], |v| v)
+    }
+
+    /// A copy of this (rebuilt) e-graph whose ids depend only on its
+    /// structure and on ids `0..keep`, not on the order in which the other
+    /// ids were made.
+    ///
+    /// Ids below `keep` keep their nodes (as stored) and their classes;
+    /// every other class gets its id in a canonical order: Dijkstra over
+    /// (size of the smallest term, operator, children's new ids), starting
+    /// from the kept classes, so isomorphic e-graphs that agree on ids
+    /// `0..keep` give identical copies. The asynchronous scheduler uses it
+    /// so its output does not depend on thread timing. Analysis data is
+    /// recomputed with [`Analysis::make`] and [`Analysis::merge`];
+    /// [`Analysis::modify`] is not called (its effects are already nodes).
+    /// `None` (and `self` unchanged) when some class has no finite term,
+    /// which only an analysis that prunes nodes can cause.
+    pub(crate) fn canonical_copy(&mut self, keep: usize) -> Option<EGraph<L, N>>
+    where
+        N: Default,
+    {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        debug_assert!(self.clean, "canonical_copy needs a rebuilt e-graph");
+        let keep = keep.min(self.uf.len());
+        let mut new = EGraph::new(N::default());
+        std::mem::swap(&mut new.analysis, &mut self.analysis);
+        new.uf.reserve(self.total_number_of_nodes() + keep);
+        // 1. The kept ids, with their nodes as stored, in id order.
+        for i in 0..keep {
+            let node = self.nodes[i].clone();
+            let canon = node.clone().map_children(|c| new.uf.find(c));
+            let data = N::make(&new, &canon);
+            if canon == node && new.memo.get_mut(&node).is_none() {
+                new.create_class(node, data);
+            } else {
+                // A stored duplicate, or a child merged with a duplicate:
+                // same id layout, congruence kept at once.
+                let id = new.create_class_unmemoized(node, data);
+                new.touched.push(id);
+                match new.memo.get_mut(&canon) {
+                    Some(old) => new.union_no_modify(old, id),
+                    None => {
+                        new.memo.insert_mut(canon, id);
+                    }
+                }
+            }
+        }
+        // 2. Their partition.
+        for i in 0..keep {
+            let id = Id::from(i);
+            new.union_no_modify(id, self.uf.find(id));
+        }
+        // 3. The other classes, in canonical order.
+        let mut new_id: FxHashMap<Id, Id> = FxHashMap::default();
+        let mut size: FxHashMap<Id, u64> = FxHashMap::default();
+        let mut rest: Vec<Id> = vec![];
+        for class in self.classes() {
+            if class.id.index() < keep {
+                new_id.insert(class.id, new.uf.find(class.id));
+                size.insert(class.id, 1);
+            } else {
+                rest.push(class.id);
+            }
+        }
+        // For each class not kept: per node, how many children are not yet
+        // numbered; and who uses each class.
+        let mut remaining: FxHashMap<Id, Vec<u32>> = FxHashMap::default();
+        let mut users: FxHashMap<Id, Vec<(Id, u32)>> = FxHashMap::default();
+        let mut heap: BinaryHeap<Reverse<(u64, L, Id)>> = BinaryHeap::new();
+        for &c in &rest {
+            let class = self.classes[c.index()].as_ref().expect("canonical");
+            let mut counts = Vec::with_capacity(class.nodes.len());
+            for (k, n) in class.nodes.iter().enumerate() {
+                let mut waiting = 0;
+                for ch in n.children() {
+                    if !new_id.contains_key(ch) {
+                        waiting += 1;
+                        users.entry(*ch).or_default().push((c, k as u32));
+                    }
+                }
+                if waiting == 0 {
+                    let s = n
+                        .children()
+                        .iter()
+                        .fold(1u64, |a, ch| a.saturating_add(size[ch]));
+                    heap.push(Reverse((s, n.clone().map_children(|ch| new_id[&ch]), c)));
+                }
+                counts.push(waiting);
+            }
+            remaining.insert(c, counts);
+        }
+        while let Some(Reverse((s, node, c))) = heap.pop() {
+            if new_id.contains_key(&c) {
+                continue;
+            }
+            let data = N::make(&new, &node);
+            let id = new.create_class(node, data);
+            new_id.insert(c, id);
+            size.insert(c, s);
+            for (user, k) in users.remove(&c).unwrap_or_default() {
+                let left = &mut remaining.get_mut(&user).expect("counted")[k as usize];
+                *left -= 1;
+                if *left == 0 && !new_id.contains_key(&user) {
+                    let n = &self.classes[user.index()]
+                        .as_ref()
+                        .expect("canonical")
+                        .nodes[k as usize];
+                    let s = n
+                        .children()
+                        .iter()
+                        .fold(1u64, |a, ch| a.saturating_add(size[ch]));
+                    heap.push(Reverse((s, n.clone().map_children(|ch| new_id[&ch]), user)));
+                }
+            }
+        }
+        if new_id.len() < self.n_classes {
+            // A class with no finite term (possible only if an analysis
+            // pruned nodes) has no canonical place: give up.
+            std::mem::swap(&mut new.analysis, &mut self.analysis);
+            return None;
+        }
+        // 4. Every other node, by class in new-id order, then node order.
+        let mut order: Vec<(Id, Id)> = new_id.iter().map(|(&old, &n)| (n, old)).collect();
+        order.sort_unstable();
+        for (target, old) in order {
+            let class = self.classes[old.index()].as_ref().expect("canonical");
+            let mut nodes: Vec<L> = class
+                .nodes
+                .iter()
+                .map(|n| n.clone().map_children(|ch| new_id[&ch]))
+                .collect();
+            nodes.sort_unstable();
+            for n in nodes {
+                let n = n.map_children(|c| new.uf.find(c));
+                match new.memo.get_mut(&n) {
+                    Some(id) => new.union_no_modify(id, target),
+                    None => {
+                        let data = N::make(&new, &n);
+                        let id = new.create_class(n, data);
+                        new.union_no_modify(id, target);
+                    }
+                }
+            }
+        }
+        new.rebuild();
+        new.take_changes();
+        Some(new)
+    }
+
+    /// [`EGraph::create_class`] without the hashcons entry (for a node
+    /// that may already be there: the entry there is kept). Children need
+    /// not be canonical; the node is listed as a parent of their classes.
+    fn create_class_unmemoized(&mut self, node: L, data: N::Data) -> Id {
+        if self.uf.spare() == 0 {
+            self.uf.reserve(1);
+        }
+        let id = self.uf.make_set().expect("reserved");
+        let slot = self.nodes.push(node.clone());
+        debug_assert_eq!(slot, id.index());
+        for &c in node.children() {
+            let r = self.uf.find(c);
+            if let Some(class) = self.classes[r.index()].as_mut() {
+                class.parents.push(id);
+            }
+        }
+        if self.classes.len() <= id.index() {
+            self.classes.resize_with(id.index() + 1, || None);
+        }
+        let ops = op_bit(&node);
+        self.classes[id.index()] = Some(EClass {
+            id,
+            nodes: vec![node],
+            data,
+            parents: Vec::new(),
+            ops,
+        });
+        self.n_classes += 1;
+        self.note_change(id);
+        self.by_op_fresh = false;
+        self.clean = false;
+        id
+    }
+
+    /// [`EGraph::union`] without [`Analysis::modify`].
+    fn union_no_modify(&mut self, a: Id, b: Id) {
+        let (a, b) = (self.find(a), self.find(b));
+        if a != b {
+            let (root, other) = if a < b { (a, b) } else { (b, a) };
+            self.uf.union(root, other);
+            self.merge_class_into(other, root);
+        }
     }
 
     /// Checks the invariants that hold after a rebuild; returns a

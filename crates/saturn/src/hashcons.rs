@@ -117,6 +117,32 @@ impl<L: Eq + Hash> Hashcons<L> {
         r
     }
 
+    /// The class of `node`, inserting it with the id `make` returns when
+    /// absent: `Some((id, true))` for a new entry, `Some((id, false))` for
+    /// an existing one, `None` when absent and `make` gave no id. `make`
+    /// runs under the shard's write lock, so two callers adding the same
+    /// node never both make an id (the asynchronous scheduler relies on
+    /// this: an id is made only for a node that is really new).
+    pub fn get_or_insert_with(
+        &self,
+        node: L,
+        make: impl FnOnce(&L) -> Option<Id>,
+    ) -> Option<(Id, bool)> {
+        let h = hash_node(&node);
+        let mut shard = self.shards[shard_of(h)]
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        match shard.entry(h, |(n, _)| *n == node, |(n, _)| hash_node(n)) {
+            hashbrown::hash_table::Entry::Occupied(e) => Some((e.get().1, false)),
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                let id = make(&node)?;
+                e.insert((node, id));
+                self.len.fetch_add(1, Ordering::Relaxed);
+                Some((id, true))
+            }
+        }
+    }
+
     /// The class of `node` without locking.
     #[inline]
     pub fn get_mut(&mut self, node: &L) -> Option<Id> {
@@ -192,6 +218,43 @@ pub fn insert_in<L: Eq + Hash>(shard: &mut Shard<L>, h: u64, node: L, id: Id) ->
 mod tests {
     use super::*;
     use crate::SymbolLang;
+
+    #[test]
+    fn get_or_insert_with_makes_one_id_per_node() {
+        let h: Hashcons<SymbolLang> = Hashcons::default();
+        let made = AtomicUsize::new(0);
+        let got: Vec<Vec<Id>> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..8)
+                .map(|_| {
+                    let (h, made) = (&h, &made);
+                    s.spawn(move || {
+                        (0..300u32)
+                            .map(|i| {
+                                let n = SymbolLang::leaf(format!("n{i}").as_str());
+                                let r = h.get_or_insert_with(n, |_| {
+                                    Some(Id::from(made.fetch_add(1, Ordering::Relaxed)))
+                                });
+                                r.unwrap().0
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|j| j.join().unwrap()).collect()
+        });
+        assert_eq!(
+            made.load(Ordering::Relaxed),
+            300,
+            "one id per distinct node"
+        );
+        assert_eq!(h.len(), 300);
+        for g in &got[1..] {
+            assert_eq!(g, &got[0]);
+        }
+        let full = h.get_or_insert_with(SymbolLang::leaf("fresh"), |_| None);
+        assert_eq!(full, None);
+        assert_eq!(h.len(), 300);
+    }
 
     #[test]
     fn concurrent_insert_or_get_agrees_on_one_winner() {

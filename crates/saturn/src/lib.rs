@@ -7,6 +7,7 @@ mod append_only;
 mod egraph;
 mod error;
 mod extract;
+mod fixpoint;
 mod hashcons;
 mod id;
 mod language;

@@ -29,6 +29,47 @@ pub enum ENodeOrVar<L> {
     Var(Var),
 }
 
+/// Where the matcher reads a class's nodes: the e-graph's class table, or
+/// the asynchronous scheduler's live view. Lists of 16 nodes or more must
+/// be sorted (the matcher binary-searches them); children may be stale ids
+/// if [`NodeSource::same_class`] canonicalizes.
+pub(crate) trait NodeSource<L>: Sync {
+    /// The nodes of class `id`, if it is one.
+    fn class_nodes(&self, id: Id) -> Option<NodeList<'_, L>>;
+
+    /// Whether two bound ids are the same class.
+    #[inline(always)]
+    fn same_class(&self, a: Id, b: Id) -> bool {
+        a == b
+    }
+}
+
+/// A class's nodes as a [`NodeSource`] hands them out: borrowed, or
+/// shared with a cache.
+pub(crate) enum NodeList<'a, L> {
+    Borrowed(&'a [L]),
+    Shared(std::sync::Arc<[L]>),
+}
+
+impl<L> std::ops::Deref for NodeList<'_, L> {
+    type Target = [L];
+    #[inline(always)]
+    fn deref(&self) -> &[L] {
+        match self {
+            NodeList::Borrowed(s) => s,
+            NodeList::Shared(a) => a,
+        }
+    }
+}
+
+impl<L: Language, N: Analysis<L>> NodeSource<L> for EGraph<L, N> {
+    #[inline(always)]
+    fn class_nodes(&self, id: Id) -> Option<NodeList<'_, L>> {
+        self.class(id)
+            .map(|c| NodeList::Borrowed(c.nodes.as_slice()))
+    }
+}
+
 /// Node ranges at least this long are matched in two halves in parallel.
 const PAR_SPLIT: usize = 32;
 
@@ -235,13 +276,22 @@ impl<L: Language> Pattern<L> {
         out.len() - before
     }
 
-    fn run<N: Analysis<L>>(
+    /// Matches rooted at `eclass` in any class source (for the
+    /// asynchronous scheduler's live view); appends to `out`.
+    pub(crate) fn search_source_into<S: NodeSource<L>>(
         &self,
-        egraph: &EGraph<L, N>,
-        pc: usize,
-        regs: &mut [Id],
+        src: &S,
+        eclass: Id,
         out: &mut Vec<Subst>,
-    ) {
+    ) -> usize {
+        let before = out.len();
+        let mut regs = smallvec::SmallVec::<[Id; 16]>::from_elem(Id(0), self.n_regs);
+        regs[0] = eclass;
+        self.run(src, 0, &mut regs, out);
+        out.len() - before
+    }
+
+    fn run<S: NodeSource<L>>(&self, egraph: &S, pc: usize, regs: &mut [Id], out: &mut Vec<Subst>) {
         let Some(instr) = self.program.get(pc) else {
             let mut s = Subst::with_capacity(self.vars.len());
             for (v, &r) in self.vars.iter().zip(&self.var_regs) {
@@ -252,17 +302,17 @@ impl<L: Language> Pattern<L> {
         };
         match instr {
             Instr::Compare { i, j } => {
-                if regs[*i as usize] == regs[*j as usize] {
+                if egraph.same_class(regs[*i as usize], regs[*j as usize]) {
                     self.run(egraph, pc + 1, regs, out)
                 }
             }
             Instr::Bind { i, out: o, node } => {
-                let Some(class) = egraph.class(regs[*i as usize]) else {
+                let Some(nodes) = egraph.class_nodes(regs[*i as usize]) else {
                     return;
                 };
-                let nodes = &class.nodes;
+                let nodes: &[L] = &nodes;
                 let range = if nodes.len() < 16 {
-                    nodes.as_slice()
+                    nodes
                 } else {
                     // Nodes are sorted and nodes with one discriminant are
                     // contiguous (a `Language` requirement); the template,
@@ -285,9 +335,9 @@ impl<L: Language> Pattern<L> {
     /// `rayon::join` (when running in parallel); the right half's matches
     /// are appended after the left's, so the order is the sequential one.
     #[allow(clippy::too_many_arguments)]
-    fn bind_range<N: Analysis<L>>(
+    fn bind_range<S: NodeSource<L>>(
         &self,
-        egraph: &EGraph<L, N>,
+        egraph: &S,
         pc: usize,
         o: usize,
         node: &L,

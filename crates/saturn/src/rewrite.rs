@@ -43,7 +43,12 @@ impl Ref {
         Ref(PENDING | i as u32)
     }
 
-    fn pending_index(self) -> Option<usize> {
+    /// The ref stored in a pending node's child slot.
+    pub(crate) fn from_raw(raw: u32) -> Ref {
+        Ref(raw)
+    }
+
+    pub(crate) fn pending_index(self) -> Option<usize> {
         (self.0 >= PENDING).then_some((self.0 & !PENDING) as usize)
     }
 }

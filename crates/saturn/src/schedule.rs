@@ -4,7 +4,7 @@
 //! of rewrites. Build one from a rule file's [`RuleSet`] (its `[pass]`
 //! sections, in file order) or in Rust with [`Pipeline::pass`]. A
 //! [`Schedule`] runs a pipeline over an e-graph with one [`Strategy`],
-//! chosen by value or by name (`"passes"`, `"bsp"`), under limits that hold
+//! chosen by value or by name (`"passes"`, `"bsp"`, `"async"`), under limits that hold
 //! for the whole schedule, and returns a [`ScheduleReport`].
 //!
 //! # Strategies
@@ -21,13 +21,25 @@
 //!   together in one [`Runner`] ([`Scheduler::Simple`]); every round is a
 //!   parallel search and apply followed by one global join (the rebuild).
 //!   The pass structure only fixes the rule order.
+//! * **`async`** (asynchronous fixed point): workers take dirty classes
+//!   from work-stealing queues and run every pass's rules there; adds and
+//!   unions are visible to all workers at once and congruence is repaired
+//!   by the worker that merged. A global join happens only when the queues
+//!   run dry (to confirm the fixed point, or to give new classes their
+//!   analysis data) or a limit is reached. See [`crate::fixpoint`]'s notes
+//!   in the source for the design; [`ScheduleReport::tasks`] counts the
+//!   dirty classes processed.
 //!
-//! Both strategies are deterministic: the e-graph and the report's counts
-//! do not depend on the thread count. On a rule set whose runs terminate
-//! (and whose conditions only become true as the e-graph grows, such as
-//! `(= ?a ?b)`), both reach the same saturated e-graph, the least one
-//! closed under all rules: it has the same classes and nodes (up to the
-//! naming of ids), the same equivalences and the same best terms.
+//! `passes` and `bsp` are deterministic: the e-graph and the report's
+//! counts do not depend on the thread count. `async` interleaves workers,
+//! so its counts vary between runs, but a run that saturates ends with a
+//! canonical renumbering: its e-graph depends only on the input, whatever
+//! the thread count (a run stopped by a limit is valid but may vary). On a
+//! rule set whose runs terminate (and whose conditions only become true as
+//! the e-graph grows, such as `(= ?a ?b)`), all three reach the same
+//! saturated e-graph, the least one closed under all rules: it has the
+//! same classes and nodes (up to the naming of ids), the same equivalences
+//! and the same best terms.
 //!
 //! # Trade-offs
 //!
@@ -47,6 +59,11 @@
 //!   the whole run, so it usually needs fewer rounds and joins; but every
 //!   round searches every rule, and growth from all passes compounds, so on
 //!   explosive rule sets it reaches the node limit in fewer rounds.
+//! * `async` needs the fewest joins (a chain of rewrites, each enabled by
+//!   the last, completes inside one phase), but a class may be matched
+//!   again each time a class near it changes, it has no backoff, and rules
+//!   that read analysis data wait for a join to see new classes' data.
+//!   Its rounds are its phases: one join each.
 //!
 //! # Limits and threads
 //!
@@ -59,12 +76,12 @@
 //!
 //! # Adding a strategy
 //!
-//! [`Strategy`] is `#[non_exhaustive]`. The name `"async"` is reserved for
-//! a planned third strategy (passes progressing without a global join per
-//! round); parsing it is an error ([`StrategyError::NotImplemented`])
-//! rather than a silent fallback. Adding it means a new variant, a match
-//! arm in [`Schedule::run`] filling the same [`ScheduleReport`], and moving
-//! the name from [`Strategy::RESERVED`] to [`Strategy::ALL`].
+//! [`Strategy`] is `#[non_exhaustive]`. A name can be reserved in
+//! [`Strategy::RESERVED`] before its strategy exists: parsing it is then
+//! an error ([`StrategyError::NotImplemented`]) rather than a silent
+//! fallback. Adding one means a new variant, a match arm in
+//! [`Schedule::run`] filling the same [`ScheduleReport`], and listing the
+//! name in [`Strategy::ALL`].
 //!
 //! ```
 //! use saturn::rules::{parse_rules, Predicates};
@@ -284,20 +301,17 @@ impl<L: FromOp, N: Analysis<L>> From<&RuleSet<L, N>> for Pipeline<L, N> {
 /// what each does and their trade-offs.
 ///
 /// Parse one from its name; unknown names are an error that lists the
-/// valid ones, and the reserved `"async"` is an error saying it is not
-/// implemented yet:
+/// valid ones:
 ///
 /// ```
 /// use saturn::schedule::{Strategy, StrategyError};
 /// assert_eq!("bsp".parse::<Strategy>(), Ok(Strategy::Bsp));
+/// assert_eq!("async".parse::<Strategy>(), Ok(Strategy::Async));
 /// assert_eq!(Strategy::Passes.to_string(), "passes");
 ///
 /// let err = "llvm".parse::<Strategy>().unwrap_err();
-/// assert_eq!(err.to_string(), "unknown strategy `llvm` (valid: passes, bsp)");
-///
-/// let err = "async".parse::<Strategy>().unwrap_err();
-/// assert!(matches!(err, StrategyError::NotImplemented { .. }));
-/// assert!(err.to_string().contains("not implemented yet"));
+/// assert!(matches!(err, StrategyError::Unknown { .. }));
+/// assert_eq!(err.to_string(), "unknown strategy `llvm` (valid: passes, bsp, async)");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -307,6 +321,9 @@ pub enum Strategy {
     Passes,
     /// All rules together, one global join (rebuild) per round.
     Bsp,
+    /// All rules together on dirty classes from work-stealing queues;
+    /// global joins only when the queues run dry or at a limit.
+    Async,
 }
 
 impl Strategy {
@@ -315,17 +332,17 @@ impl Strategy {
     /// ```
     /// use saturn::schedule::Strategy;
     /// let names: Vec<_> = Strategy::ALL.iter().map(|s| s.name()).collect();
-    /// assert_eq!(names, ["passes", "bsp"]);
+    /// assert_eq!(names, ["passes", "bsp", "async"]);
     /// ```
-    pub const ALL: &'static [Strategy] = &[Strategy::Passes, Strategy::Bsp];
+    pub const ALL: &'static [Strategy] = &[Strategy::Passes, Strategy::Bsp, Strategy::Async];
 
     /// Names kept for strategies that are planned but not implemented;
     /// parsing one gives [`StrategyError::NotImplemented`].
     ///
     /// ```
-    /// assert_eq!(saturn::schedule::Strategy::RESERVED, ["async"]);
+    /// assert!(saturn::schedule::Strategy::RESERVED.is_empty());
     /// ```
-    pub const RESERVED: &'static [&'static str] = &["async"];
+    pub const RESERVED: &'static [&'static str] = &[];
 
     /// The name it parses from.
     ///
@@ -336,6 +353,7 @@ impl Strategy {
         match self {
             Strategy::Passes => "passes",
             Strategy::Bsp => "bsp",
+            Strategy::Async => "async",
         }
     }
 }
@@ -462,20 +480,25 @@ pub struct ScheduleReport {
     pub nodes: usize,
     /// Classes at the end.
     pub classes: usize,
-    /// Seconds in search, summed over all rounds.
+    /// Seconds in search, summed over all rounds (`async`: in phases,
+    /// where search and apply interleave).
     pub search_time: f64,
-    /// Seconds in apply, summed over all rounds.
+    /// Seconds in apply, summed over all rounds (0 under `async`).
     pub apply_time: f64,
-    /// Seconds in rebuild, summed over all rounds.
+    /// Seconds in rebuild, summed over all rounds: the time in global
+    /// joins, which every worker waits for.
     pub rebuild_time: f64,
     /// Wall-clock seconds of the whole run.
     pub total_time: f64,
     /// Why it stopped: [`StopReason::Saturated`] when no rule changes
     /// anything (under `passes`, a full sweep changed nothing).
     pub stop_reason: StopReason,
-    /// Per pass, in pipeline order (`passes` only; empty under `bsp`,
-    /// where the passes run merged).
+    /// Per pass, in pipeline order (`passes` only; empty under `bsp` and
+    /// `async`, where the passes run merged).
     pub passes: Vec<PassReport>,
+    /// Dirty classes processed (`async` only: each is every rule run at
+    /// one class; 0 under the others).
+    pub tasks: usize,
 }
 
 impl ScheduleReport {
@@ -497,6 +520,7 @@ impl ScheduleReport {
             total_time: 0.0,
             stop_reason: StopReason::Saturated,
             passes: vec![],
+            tasks: 0,
         }
     }
 
@@ -533,8 +557,16 @@ impl fmt::Display for ScheduleReport {
         )?;
         writeln!(
             f,
-            "  {} classes, {} nodes; {} matches, {} unions",
-            self.classes, self.nodes, self.matches, self.unions
+            "  {} classes, {} nodes; {} matches, {} unions{}",
+            self.classes,
+            self.nodes,
+            self.matches,
+            self.unions,
+            if self.tasks > 0 {
+                format!("; {} dirty classes processed", self.tasks)
+            } else {
+                String::new()
+            }
         )?;
         write!(
             f,
@@ -813,6 +845,7 @@ impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
         let (mut egraph, mut report) = match self.strategy {
             Strategy::Passes => self.run_passes(egraph, &pool, start),
             Strategy::Bsp => self.run_bsp(egraph, &pool),
+            Strategy::Async => self.run_async(egraph, &pool, start),
         };
         if !egraph.is_clean() {
             egraph.rebuild();
@@ -861,6 +894,34 @@ impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
         report.sweeps = 1;
         report.stop_reason = runner.stop_reason.clone().expect("stopped");
         (runner.egraph, report)
+    }
+
+    fn run_async(
+        &self,
+        egraph: EGraph<L, N>,
+        pool: &Option<Arc<rayon::ThreadPool>>,
+        start: Instant,
+    ) -> (EGraph<L, N>, ScheduleReport) {
+        let mut report = ScheduleReport::new(Strategy::Async);
+        let cfg = crate::fixpoint::AsyncConfig {
+            iter_limit: self.iter_limit,
+            node_limit: self.node_limit,
+            time_limit: self.time_limit,
+            cancel: self.cancel.clone(),
+            pool: pool.clone(),
+        };
+        let (egraph, stats) = crate::fixpoint::run(egraph, self.pipeline.rules(), &cfg, start);
+        report.rounds = stats.phases;
+        report.joins = stats.phases;
+        report.pass_runs = 1;
+        report.sweeps = 1;
+        report.tasks = stats.tasks;
+        report.matches = stats.matches;
+        report.unions = stats.unions;
+        report.search_time = stats.phase_time;
+        report.rebuild_time = stats.join_time;
+        report.stop_reason = stats.stop_reason.unwrap_or(StopReason::Saturated);
+        (egraph, report)
     }
 
     /// The first limit reached before starting a pass run, if any.

@@ -1,0 +1,1015 @@
+//! The asynchronous fixed point: the `async` [schedule strategy](crate::schedule).
+//!
+//! # What it does
+//! All rules of all passes run together, but not in rounds. Workers take
+//! *dirty* classes from rayon's work-stealing queues; at each one they run
+//! every rule rooted there and apply the matches at once. Adds and unions
+//! go straight into the shared concurrent structures, so every worker sees
+//! every other worker's new nodes and equalities as soon as they are made:
+//!
+//! * a new node gets its id inside the hashcons shard's lock
+//!   ([`Hashcons::get_or_insert_with`](crate::Hashcons::get_or_insert_with)),
+//!   so two workers adding the same node get one id;
+//! * a union goes to the atomic union-find under the locks of the two roots'
+//!   *deltas* (what the class gained since the last join: classes merged
+//!   into it, new nodes, new parents), and congruence is repaired on the
+//!   spot by the worker that merged: it re-inserts the merged class's
+//!   parents in canonical form and unions any collision;
+//! * the class that changed and its ancestors up to the deepest pattern's
+//!   depth become dirty again, so a match made possible by another worker's
+//!   node is found without waiting for a round to end.
+//!
+//! Matching reads a live view of each class: its nodes at the last join
+//! plus its delta, canonicalized. A *global join* happens only when the
+//! queues run dry (to confirm the fixed point) or a limit or the id
+//! capacity is reached: the new classes are materialized in the e-graph,
+//! analysis data is computed, [`Analysis::modify`] runs, and the e-graph is
+//! rebuilt. If the join changed anything (new data, modify's nodes), the
+//! affected classes seed the next phase; otherwise the fixed point is
+//! confirmed.
+//!
+//! # What waits for a join
+//! Analysis data of classes made in a phase exists only after the join. So
+//! a rule with conditions or with a Rust applier (which may read data)
+//! fires during a phase only on matches that bind classes older than the
+//! phase; a match that binds a new class is deferred to the next phase.
+//! Purely syntactic rules fire on anything. Conditions read the data as of
+//! the last join; data only grows more precise, so this is sound, and the
+//! classes whose data changed at a join are dirty in the next phase.
+//!
+//! # Determinism
+//! Within a phase, which worker makes which id depends on timing. When the
+//! run saturates, the e-graph is the least one closed under the rules, so
+//! the result is renumbered canonically ([`EGraph::canonical_copy`]): the
+//! input's ids keep their meaning and every other id depends only on the
+//! e-graph's structure. A saturated `async` run thus gives the same
+//! e-graph for any thread count. A run stopped by a limit is valid and
+//! sound, but what it contains depends on timing.
+//!
+//! # Trade-offs
+//! * Joins are rare (usually a handful per run), but a class may be
+//!   matched several times in a phase, each time a nearby class changes;
+//!   `bsp` matches each changed neighbourhood once per round.
+//! * Congruence repair re-inserts every parent of the merged class at each
+//!   union (as egg's rebuild does, but once per union rather than batched).
+//! * There is no backoff: rules run until the fixed point or a limit.
+//!
+//! Set `SATURN_ASYNC_TRACE=1` to print one line per phase to stderr
+//! (tasks, matches, ids made, classes merged, deferred and carried work).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::egraph::op_bit;
+use crate::pattern::{ENodeOrVar, NodeList, NodeSource};
+use crate::rewrite::Ref;
+use crate::{Actions, Analysis, AppendOnlyVec, EGraph, Id, Language, Rewrite, StopReason};
+
+/// Shards of the delta table (a power of two).
+const SHARDS: usize = 64;
+
+/// Limits and threads for an asynchronous run.
+pub(crate) struct AsyncConfig {
+    pub iter_limit: usize,
+    pub node_limit: usize,
+    pub time_limit: Duration,
+    pub cancel: Option<Arc<AtomicBool>>,
+    pub pool: Option<Arc<rayon::ThreadPool>>,
+}
+
+/// What an asynchronous run did.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct AsyncStats {
+    /// Phases (each ends with one global join).
+    pub phases: usize,
+    /// Dirty classes processed, over all phases.
+    pub tasks: usize,
+    pub matches: usize,
+    pub unions: usize,
+    /// Seconds in phases (matching and applying, interleaved).
+    pub phase_time: f64,
+    /// Seconds in joins.
+    pub join_time: f64,
+    pub stop_reason: Option<StopReason>,
+}
+
+/// What a class gained since the last join.
+#[derive(Default)]
+struct Delta {
+    /// Classes of the last join merged into this one.
+    olds: Vec<Id>,
+    /// Ids made in this phase merged into this one.
+    news: Vec<Id>,
+    /// Ids made in this phase that have this class as a child.
+    parents: Vec<Id>,
+}
+
+/// Why a phase ended early.
+const STOP_LIMIT: usize = 1;
+const STOP_FULL: usize = 2;
+
+/// One phase: the e-graph as of the last join (read-only) plus the
+/// concurrent write side.
+struct Phase<'g, L: Language, N: Analysis<L>> {
+    eg: &'g EGraph<L, N>,
+    rules: &'g [Rewrite<L, N>],
+    depth: usize,
+    /// Per depth below a pattern's root, the summary of the operators of
+    /// pattern nodes there (over all rules).
+    depth_ops: Vec<u64>,
+    base: usize,
+    new_nodes: AppendOnlyVec<L>,
+    deltas: Vec<Mutex<FxHashMap<Id, Delta>>>,
+    /// Per id: whether its delta may list merged classes.
+    has_members: Vec<AtomicBool>,
+    /// Per id: how many classes were merged into it (invalidates `views`).
+    versions: Vec<std::sync::atomic::AtomicU32>,
+    /// Assembled views of classes that gained members, by root.
+    #[allow(clippy::type_complexity)]
+    views: Vec<Mutex<FxHashMap<Id, (u32, Arc<[L]>)>>>,
+    /// Per id: queued and not yet started.
+    dirty: Vec<AtomicBool>,
+    merged: Mutex<Vec<Id>>,
+    deferred: Mutex<Vec<Id>>,
+    nonlocal: Mutex<Vec<Id>>,
+    /// 0 while running; else `STOP_LIMIT` or `STOP_FULL` bits.
+    stop: AtomicUsize,
+    limit: Mutex<Option<StopReason>>,
+    deadline: Instant,
+    start: Instant,
+    node_limit: usize,
+    cancel: Option<Arc<AtomicBool>>,
+    tasks: AtomicUsize,
+    matches: AtomicUsize,
+    unions: AtomicUsize,
+    /// Ids this phase may make, and how many it tried to.
+    room: usize,
+    made: AtomicUsize,
+}
+
+/// The id capacity of a phase was used up.
+struct Full;
+
+/// What a task changed, for [`Phase::mark_changed`].
+#[derive(Default)]
+struct Changed {
+    /// Roots that gained nodes, with the gained operators' summary.
+    grown: Vec<(Id, u64)>,
+    /// Nodes whose canonical form changed (a child was merged).
+    recanonicalized: Vec<Id>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
+    fn new(
+        eg: &'g EGraph<L, N>,
+        rules: &'g [Rewrite<L, N>],
+        depth: usize,
+        cfg: &AsyncConfig,
+        start: Instant,
+        room: usize,
+    ) -> Self {
+        let base = eg.number_of_ids();
+        let capacity = base + eg.union_find().spare();
+        let new_nodes = AppendOnlyVec::new();
+        new_nodes.reserve(capacity - base);
+        Phase {
+            eg,
+            rules,
+            depth,
+            depth_ops: depth_ops(rules, depth),
+            base,
+            new_nodes,
+            deltas: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            has_members: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
+            versions: (0..capacity)
+                .map(|_| std::sync::atomic::AtomicU32::new(0))
+                .collect(),
+            views: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            dirty: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
+            merged: Mutex::default(),
+            deferred: Mutex::default(),
+            nonlocal: Mutex::default(),
+            stop: AtomicUsize::new(0),
+            limit: Mutex::new(None),
+            deadline: start + cfg.time_limit,
+            start,
+            node_limit: cfg.node_limit,
+            cancel: cfg.cancel.clone(),
+            tasks: AtomicUsize::new(0),
+            matches: AtomicUsize::new(0),
+            unions: AtomicUsize::new(0),
+            room,
+            made: AtomicUsize::new(0),
+        }
+    }
+
+    #[inline]
+    fn find(&self, id: Id) -> Id {
+        self.eg.union_find().find(id)
+    }
+
+    #[inline]
+    fn is_root(&self, id: Id) -> bool {
+        self.eg.union_find().parent(id) == id
+    }
+
+    fn shard(&self, id: Id) -> &Mutex<FxHashMap<Id, Delta>> {
+        &self.deltas[id.index() & (SHARDS - 1)]
+    }
+
+    /// The node id `id` was made for.
+    fn node(&self, id: Id) -> &L {
+        if id.index() < self.base {
+            self.eg.id_to_node(id)
+        } else {
+            &self.new_nodes[id.index() - self.base]
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) != 0
+    }
+
+    /// Records a limit and stops the phase.
+    fn hit(&self, reason: StopReason) {
+        let mut l = lock(&self.limit);
+        if l.is_none() {
+            *l = Some(reason);
+        }
+        self.stop.fetch_or(STOP_LIMIT, Ordering::Relaxed);
+    }
+
+    fn check_limits(&self) -> bool {
+        let size = self.eg.total_size();
+        if size > self.node_limit {
+            self.hit(StopReason::NodeLimit(size));
+        } else if Instant::now() > self.deadline {
+            self.hit(StopReason::TimeLimit(self.start.elapsed().as_secs_f64()));
+        } else if self
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            self.hit(StopReason::Other("cancelled".into()));
+        }
+        self.stopped()
+    }
+
+    /// Queues `id` unless it is queued already.
+    #[inline]
+    fn mark(&self, id: Id, out: &mut Vec<Id>) {
+        if !self.dirty[id.index()].swap(true, Ordering::AcqRel) {
+            out.push(id);
+        }
+    }
+
+    /// Old classes merged into root `r` (with `r` itself if old), new ids
+    /// merged into it (with `r` if new), and its new parents.
+    fn members(&self, r: Id, with_parents: bool) -> (Vec<Id>, Vec<Id>, Vec<Id>) {
+        let (mut olds, mut news, mut parents) = (vec![], vec![], vec![]);
+        if r.index() < self.base {
+            olds.push(r);
+        } else {
+            news.push(r);
+        }
+        if self.has_members[r.index()].load(Ordering::Acquire) || with_parents {
+            if let Some(d) = lock(self.shard(r)).get(&r) {
+                olds.extend_from_slice(&d.olds);
+                news.extend_from_slice(&d.news);
+                if with_parents {
+                    parents.extend_from_slice(&d.parents);
+                }
+            }
+        }
+        (olds, news, parents)
+    }
+
+    /// Queues the classes of `starts` and their ancestors up to `depth`
+    /// parent steps (one breadth-first search from all of them).
+    fn mark_ancestors(&self, starts: &[Id], depth: usize, out: &mut Vec<Id>) {
+        let mut seen: FxHashSet<Id> = FxHashSet::default();
+        let mut frontier = vec![];
+        for &s in starts {
+            let r = self.find(s);
+            if seen.insert(r) {
+                self.mark(r, out);
+                frontier.push(r);
+            }
+        }
+        for _ in 0..depth {
+            let mut next = vec![];
+            for c in frontier {
+                self.for_each_parent_class(c, |pc| {
+                    if seen.insert(pc) {
+                        self.mark(pc, out);
+                        next.push(pc);
+                    }
+                });
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+    }
+
+    /// Adds a node (children are existing ids); returns its class.
+    fn add(&self, node: L, out: &mut Vec<Id>, changed: &mut Changed) -> Result<Id, Full> {
+        let node = node.map_children(|c| self.find(c));
+        let uf = self.eg.union_find();
+        let made = self.eg.memo().get_or_insert_with(node, |n| {
+            if self.made.fetch_add(1, Ordering::Relaxed) >= self.room {
+                return None;
+            }
+            let id = uf.make_set()?;
+            self.new_nodes.init_at(id.index() - self.base, n.clone());
+            Some(id)
+        });
+        match made {
+            None => Err(Full),
+            Some((id, false)) => Ok(self.find(id)),
+            Some((id, true)) => {
+                let node = &self.new_nodes[id.index() - self.base];
+                let mut stale = false;
+                for (k, &c) in node.children().iter().enumerate() {
+                    if node.children()[..k].contains(&c) {
+                        continue;
+                    }
+                    stale |= self.register_parent(c, id);
+                }
+                if stale {
+                    // A child was merged before this node was listed as
+                    // its parent; that union's repair missed it.
+                    self.union_all(self.repair(id).into_iter().collect(), changed);
+                }
+                self.mark(self.find(id), out);
+                Ok(self.find(id))
+            }
+        }
+    }
+
+    /// Lists `x` as a parent of `c`'s class; true when `c` is no longer
+    /// canonical.
+    fn register_parent(&self, c: Id, x: Id) -> bool {
+        loop {
+            let r = self.find(c);
+            let mut shard = lock(self.shard(r));
+            if !self.is_root(r) {
+                continue;
+            }
+            shard.entry(r).or_default().parents.push(x);
+            return r != c;
+        }
+    }
+
+    /// Re-inserts node `p` in canonical form; returns a union that
+    /// congruence asks for, if any.
+    fn repair(&self, p: Id) -> Option<(Id, Id)> {
+        let canon = self.node(p).clone().map_children(|c| self.find(c));
+        match self.eg.memo().insert_or_get(canon, p) {
+            Some(q) if self.find(q) != self.find(p) => Some((p, q)),
+            _ => None,
+        }
+    }
+
+    /// Unions each pair and everything congruence then asks for; records
+    /// what changed in `changed`.
+    fn union_all(&self, mut stack: Vec<(Id, Id)>, changed: &mut Changed) {
+        while let Some((a, b)) = stack.pop() {
+            if let Some((root, parents, gained)) = self.union_roots(a, b) {
+                self.unions.fetch_add(1, Ordering::Relaxed);
+                changed.grown.push((root, gained));
+                for p in parents {
+                    changed.recanonicalized.push(p);
+                    if let Some(pair) = self.repair(p) {
+                        stack.push(pair);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues what a task's unions may have made matchable: each root that
+    /// gained nodes, and its ancestors at the distances where some pattern
+    /// has one of the gained operators (ancestors whose patterns could only
+    /// bind the root to a variable see no difference); and the classes of
+    /// the nodes whose canonical form changed (a repeated variable or an
+    /// equality condition may hold now) with their ancestors up to the
+    /// pattern depth.
+    fn mark_changed(&self, changed: &mut Changed, out: &mut Vec<Id>) {
+        changed.recanonicalized.sort_unstable();
+        changed.recanonicalized.dedup();
+        let classes: Vec<Id> = changed
+            .recanonicalized
+            .iter()
+            .map(|&p| self.find(p))
+            .collect();
+        self.mark_ancestors(&classes, self.depth.saturating_sub(1), out);
+        let mut by_root: FxHashMap<Id, u64> = FxHashMap::default();
+        for &(r, ops) in &changed.grown {
+            *by_root.entry(self.find(r)).or_default() |= ops;
+        }
+        for (r, ops) in by_root {
+            self.mark(r, out);
+            let Some(levels) = (1..self.depth_ops.len())
+                .rev()
+                .find(|&k| self.depth_ops[k] & ops != 0)
+            else {
+                continue;
+            };
+            let mut seen: FxHashSet<Id> = FxHashSet::default();
+            seen.insert(r);
+            let mut frontier = vec![r];
+            for k in 1..=levels {
+                let mut next = vec![];
+                for c in frontier {
+                    self.for_each_parent_class(c, |pc| {
+                        if seen.insert(pc) {
+                            next.push(pc);
+                        }
+                    });
+                }
+                if self.depth_ops[k] & ops != 0 {
+                    for &pc in &next {
+                        self.mark(pc, out);
+                    }
+                }
+                frontier = next;
+            }
+        }
+        changed.grown.clear();
+        changed.recanonicalized.clear();
+    }
+
+    /// Calls `f` with the class of every parent of root `c` (repeats
+    /// possible).
+    fn for_each_parent_class(&self, c: Id, mut f: impl FnMut(Id)) {
+        let (olds, _, news_parents) = self.members(self.find(c), true);
+        for o in &olds {
+            if let Some(cl) = self.eg.class(*o) {
+                for p in cl.parents() {
+                    f(self.find(*p));
+                }
+            }
+        }
+        for p in &news_parents {
+            f(self.find(*p));
+        }
+    }
+
+    /// Merges the classes of `a` and `b` in the union-find and the delta
+    /// table; returns the root, the parents to repair (the merged class's:
+    /// their canonical form changed) and the operator summary of the nodes
+    /// the root gained, or `None` when they were one class.
+    fn union_roots(&self, a: Id, b: Id) -> Option<(Id, Vec<Id>, u64)> {
+        loop {
+            let (ra, rb) = (self.find(a), self.find(b));
+            if ra == rb {
+                return None;
+            }
+            let (root, other) = if ra < rb { (ra, rb) } else { (rb, ra) };
+            let (i, j) = (root.index() & (SHARDS - 1), other.index() & (SHARDS - 1));
+            // Two shard locks, always in index order.
+            let (mut gi, mut gj) = if i == j {
+                (lock(&self.deltas[i]), None)
+            } else if i < j {
+                let gi = lock(&self.deltas[i]);
+                (gi, Some(lock(&self.deltas[j])))
+            } else {
+                let gj = lock(&self.deltas[j]);
+                (lock(&self.deltas[i]), Some(gj))
+            };
+            if !self.is_root(root) || !self.is_root(other) {
+                continue;
+            }
+            let merged = self.eg.union_find().union(root, other);
+            debug_assert!(merged, "both were roots under their locks");
+            let d_other = match gj.as_mut() {
+                Some(g) => g.remove(&other),
+                None => gi.remove(&other),
+            }
+            .unwrap_or_default();
+            let mut parents: Vec<Id> = d_other.parents.clone();
+            let mut gained = 0u64;
+            let old_members = d_other
+                .olds
+                .iter()
+                .copied()
+                .chain((other.index() < self.base).then_some(other));
+            for o in old_members {
+                if let Some(c) = self.eg.class(o) {
+                    parents.extend_from_slice(c.parents());
+                    gained |= c.ops;
+                }
+            }
+            let new_members = d_other
+                .news
+                .iter()
+                .copied()
+                .chain((other.index() >= self.base).then_some(other));
+            for n in new_members {
+                gained |= op_bit(&self.new_nodes[n.index() - self.base]);
+            }
+            let d_root = gi.entry(root).or_default();
+            if other.index() < self.base {
+                d_root.olds.push(other);
+            } else {
+                d_root.news.push(other);
+            }
+            d_root.olds.extend(d_other.olds);
+            d_root.news.extend(d_other.news);
+            d_root.parents.extend(d_other.parents);
+            self.versions[root.index()].fetch_add(1, Ordering::AcqRel);
+            self.has_members[root.index()].store(true, Ordering::Release);
+            drop(gj);
+            drop(gi);
+            lock(&self.merged).push(other);
+            return Some((root, parents, gained));
+        }
+    }
+
+    /// Runs every rule at dirty class `r`; queues what changes: the
+    /// classes it merged and their ancestors within the pattern depth, in
+    /// one search at the end (a class typically merges many times in one
+    /// task: each match unions into it).
+    fn process(&self, r: Id, out: &mut Vec<Id>) {
+        if self.stopped() {
+            return; // stays dirty: carried to the next phase
+        }
+        self.dirty[r.index()].store(false, Ordering::Release);
+        if !self.is_root(r) {
+            return; // merged: its root was queued by the union
+        }
+        if self.check_limits() {
+            self.dirty[r.index()].store(true, Ordering::Release);
+            return;
+        }
+        self.tasks.fetch_add(1, Ordering::Relaxed);
+        let mut changed = Changed::default();
+        if !self.apply_rules(r, out, &mut changed) {
+            self.dirty[r.index()].store(true, Ordering::Release);
+        }
+        self.mark_changed(&mut changed, out);
+    }
+
+    /// Matches every rule at `r`, then applies the matches (so one task is
+    /// one step at `r`: what its own unions add is matched when `r` is
+    /// processed again, not by the rules after them in the same task).
+    /// False when the phase stopped before it finished.
+    fn apply_rules(&self, r: Id, out: &mut Vec<Id>, changed: &mut Changed) -> bool {
+        let mut found: Vec<(usize, Vec<crate::Subst>)> = vec![];
+        let Some(root_nodes) = self.class_nodes(r) else {
+            return true;
+        };
+        // The root's operators (nodes are sorted, so each operator's nodes
+        // are contiguous): rules rooted at another operator are skipped.
+        let mut ops: Vec<L::Discriminant> = vec![];
+        for n in root_nodes.iter() {
+            let d = n.discriminant();
+            if ops.last() != Some(&d) {
+                ops.push(d);
+            }
+        }
+        let view = TaskView {
+            phase: self,
+            root: r,
+            root_nodes,
+        };
+        for (k, rule) in self.rules.iter().enumerate() {
+            if let Some(d) = rule.searcher.root_discriminant() {
+                if !ops.contains(&d) {
+                    continue;
+                }
+            }
+            let mut substs = vec![];
+            rule.searcher.search_source_into(&view, r, &mut substs);
+            if !substs.is_empty() {
+                self.matches.fetch_add(substs.len(), Ordering::Relaxed);
+                found.push((k, substs));
+            }
+            if self.stopped() {
+                return false;
+            }
+        }
+        let base = self.base;
+        let mut since_check = 0u32;
+        for (k, substs) in found {
+            let rule = &self.rules[k];
+            let syntactic = rule.conditions.is_empty() && rule.applier.pattern().is_some();
+            if !rule.conditions_are_local() {
+                lock(&self.nonlocal).push(r);
+            }
+            for s in &substs {
+                since_check += 1;
+                if since_check >= 256 {
+                    since_check = 0;
+                    if self.check_limits() {
+                        return false;
+                    }
+                } else if self.stopped() {
+                    return false;
+                }
+                if !syntactic
+                    && (r.index() >= base || s.iter().any(|(_, id)| self.find(id).index() >= base))
+                {
+                    // Needs analysis data of a class made in this phase.
+                    lock(&self.deferred).push(r);
+                    continue;
+                }
+                let mut actions = Actions::default();
+                rule.stage(self.eg, r, s, &mut actions);
+                if self.commit(&actions, out, changed).is_err() {
+                    self.stop.fetch_or(STOP_FULL, Ordering::Relaxed);
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Adds the staged nodes and performs the staged unions.
+    fn commit(
+        &self,
+        actions: &Actions<L>,
+        out: &mut Vec<Id>,
+        changed: &mut Changed,
+    ) -> Result<(), Full> {
+        let mut resolved: Vec<Id> = Vec::with_capacity(actions.nodes.len());
+        let resolve = |resolved: &[Id], r: Ref| match r.pending_index() {
+            Some(i) => resolved[i],
+            None => Id(r.as_class().expect("a class ref").0),
+        };
+        for n in &actions.nodes {
+            let n = n
+                .clone()
+                .map_children(|c| resolve(&resolved, Ref::from_raw(c.0)));
+            resolved.push(self.add(n, out, changed)?);
+        }
+        let pairs = actions
+            .unions
+            .iter()
+            .map(|&(a, b)| (resolve(&resolved, a), resolve(&resolved, b)))
+            .collect();
+        self.union_all(pairs, changed);
+        Ok(())
+    }
+
+    /// Runs the phase from `seeds` and the ancestors (within the pattern
+    /// depth) of `around`, until no class is dirty or it stops.
+    fn run(&self, seeds: &[Id], around: &[Id], pool: Option<&rayon::ThreadPool>) {
+        let mut initial = vec![];
+        for &s in seeds {
+            self.mark(self.find(s), &mut initial);
+        }
+        self.mark_ancestors(around, self.depth, &mut initial);
+        match pool {
+            None => crate::par::sequentially(|| {
+                let mut queue: VecDeque<Id> = initial.into();
+                let mut out = vec![];
+                while let Some(x) = queue.pop_front() {
+                    self.process(x, &mut out);
+                    queue.extend(out.drain(..));
+                }
+            }),
+            // FIFO spawns: classes are processed roughly in the order they
+            // became dirty (breadth-first), as in the sequential queue, so
+            // an explosive rule cannot starve the classes queued before it.
+            Some(pool) => pool.install(|| {
+                rayon::scope_fifo(|s| {
+                    for x in initial {
+                        s.spawn_fifo(move |s| task(self, s, x));
+                    }
+                })
+            }),
+        }
+    }
+
+    /// Ids still queued (the phase stopped before reaching them).
+    fn still_dirty(&self) -> Vec<Id> {
+        let end = self.eg.number_of_ids();
+        (0..end)
+            .filter(|&i| self.dirty[i].load(Ordering::Acquire))
+            .map(Id::from)
+            .collect()
+    }
+}
+
+/// Per depth, the summary of the operators of all patterns' nodes there.
+fn depth_ops<L: Language, N: Analysis<L>>(rules: &[Rewrite<L, N>], depth: usize) -> Vec<u64> {
+    let mut out = vec![0u64; depth + 1];
+    for r in rules {
+        let ast = r.searcher.ast();
+        let mut todo = vec![(ast.len() - 1, 0usize)];
+        while let Some((i, d)) = todo.pop() {
+            if let ENodeOrVar::ENode(n) = &ast[i] {
+                if d < out.len() {
+                    out[d] |= op_bit(n);
+                }
+                todo.extend(n.children().iter().map(|c| (c.index(), d + 1)));
+            }
+        }
+    }
+    out
+}
+
+fn task<'s, L: Language, N: Analysis<L>>(ph: &'s Phase<'s, L, N>, s: &rayon::ScopeFifo<'s>, x: Id) {
+    let mut out = vec![];
+    ph.process(x, &mut out);
+    for y in out {
+        s.spawn_fifo(move |s| task(ph, s, y));
+    }
+}
+
+/// A phase's view for one task: the root's nodes computed once.
+struct TaskView<'p, 'g, L: Language, N: Analysis<L>> {
+    phase: &'p Phase<'g, L, N>,
+    root: Id,
+    root_nodes: NodeList<'p, L>,
+}
+
+impl<L: Language, N: Analysis<L>> NodeSource<L> for TaskView<'_, '_, L, N> {
+    fn class_nodes(&self, id: Id) -> Option<NodeList<'_, L>> {
+        if id == self.root {
+            Some(match &self.root_nodes {
+                NodeList::Borrowed(s) => NodeList::Borrowed(s),
+                NodeList::Shared(a) => NodeList::Shared(a.clone()),
+            })
+        } else {
+            self.phase.class_nodes(id)
+        }
+    }
+
+    #[inline]
+    fn same_class(&self, a: Id, b: Id) -> bool {
+        self.phase.same_class(a, b)
+    }
+}
+
+/// The live view of a class: as of the last join plus its delta. A class
+/// that gained nothing is read in place (children may be stale ids: the
+/// matcher compares classes with `find`); one that gained members is
+/// assembled once per version (its union count) and cached.
+impl<L: Language, N: Analysis<L>> NodeSource<L> for Phase<'_, L, N> {
+    fn class_nodes(&self, id: Id) -> Option<NodeList<'_, L>> {
+        let r = self.find(id);
+        let has_members = self.has_members[r.index()].load(Ordering::Acquire);
+        if !has_members {
+            return if r.index() < self.base {
+                self.eg
+                    .class(r)
+                    .map(|c| NodeList::Borrowed(c.nodes.as_slice()))
+            } else {
+                Some(NodeList::Borrowed(std::slice::from_ref(
+                    &self.new_nodes[r.index() - self.base],
+                )))
+            };
+        }
+        let version = self.versions[r.index()].load(Ordering::Acquire);
+        let shard = &self.views[r.index() & (SHARDS - 1)];
+        if let Some((v, nodes)) = lock(shard).get(&r) {
+            if *v == version {
+                return Some(NodeList::Shared(nodes.clone()));
+            }
+        }
+        let (olds, news, _) = self.members(r, false);
+        let mut nodes: Vec<L> = vec![];
+        for o in olds {
+            if let Some(c) = self.eg.class(o) {
+                nodes.extend(c.nodes.iter().cloned());
+            }
+        }
+        for n in news {
+            nodes.push(self.new_nodes[n.index() - self.base].clone());
+        }
+        for n in nodes.iter_mut() {
+            n.update_children(|c| self.find(c));
+        }
+        nodes.sort_unstable();
+        nodes.dedup();
+        let nodes: Arc<[L]> = nodes.into();
+        lock(shard).insert(r, (version, nodes.clone()));
+        Some(NodeList::Shared(nodes))
+    }
+
+    #[inline]
+    fn same_class(&self, a: Id, b: Id) -> bool {
+        a == b || self.find(a) == self.find(b)
+    }
+}
+
+/// Runs `rules` on `egraph` (rebuilt) to the asynchronous fixed point or a
+/// limit. See the [module docs](self).
+pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
+    mut egraph: EGraph<L, N>,
+    rules: &[Rewrite<L, N>],
+    cfg: &AsyncConfig,
+    start: Instant,
+) -> (EGraph<L, N>, AsyncStats) {
+    let mut stats = AsyncStats::default();
+    let depth = rules.iter().map(|r| r.searcher.depth()).max().unwrap_or(0);
+    if !egraph.is_clean() {
+        egraph.rebuild();
+    }
+    egraph.take_changes();
+    let keep = egraph.number_of_ids();
+    // First phase: every class; later ones: what the join changed.
+    let mut seeds: Vec<Id> = egraph.classes().map(|c| c.id).collect();
+    let mut ancestors_of: Vec<Id> = vec![];
+    let mut nonlocal: FxHashSet<Id> = FxHashSet::default();
+    loop {
+        if stats.phases >= cfg.iter_limit {
+            stats.stop_reason = Some(StopReason::IterationLimit(stats.phases));
+            break;
+        }
+        let size = egraph.total_size();
+        if size > cfg.node_limit {
+            stats.stop_reason = Some(StopReason::NodeLimit(size));
+            break;
+        }
+        let t = Instant::now();
+        // Ids for this phase: up to the node limit (plus some slack, so a
+        // phase near the limit is not tiny), and at most 4x the e-graph so
+        // the per-id tables stay proportionate; a phase that uses them up
+        // joins and goes on.
+        let room = cfg
+            .node_limit
+            .saturating_sub(egraph.total_size())
+            .max(1024)
+            .min(egraph.number_of_ids().max(1024) * 4);
+        egraph.reserve_ids(room);
+        let ids_before = egraph.number_of_ids();
+        let (new_nodes, merged, deferred, carried, limit, ph_nonlocal) = {
+            let ph = Phase::new(&egraph, rules, depth, cfg, start, room);
+            ph.run(&seeds, &ancestors_of, cfg.pool.as_deref());
+            stats.tasks += ph.tasks.load(Ordering::Relaxed);
+            stats.matches += ph.matches.load(Ordering::Relaxed);
+            stats.unions += ph.unions.load(Ordering::Relaxed);
+            let carried = if ph.stopped() {
+                ph.still_dirty()
+            } else {
+                vec![]
+            };
+            let limit = lock(&ph.limit).take();
+            let merged = std::mem::take(&mut *lock(&ph.merged));
+            let deferred = std::mem::take(&mut *lock(&ph.deferred));
+            let nonlocal = std::mem::take(&mut *lock(&ph.nonlocal));
+            (ph.new_nodes, merged, deferred, carried, limit, nonlocal)
+        };
+        stats.phases += 1;
+        let t_join = Instant::now();
+        stats.phase_time += (t_join - t).as_secs_f64();
+        // The join.
+        let made = egraph.number_of_ids() - ids_before;
+        let phase_changed = made > 0 || !merged.is_empty();
+        egraph.log_data_changes(true);
+        egraph.absorb(ids_before, &new_nodes, &merged);
+        drop(new_nodes);
+        egraph.rebuild();
+        let data_changed = egraph.log_data_changes(false);
+        egraph.take_changes();
+        let mut modified: FxHashSet<Id> = FxHashSet::default();
+        for i in ids_before..ids_before + made {
+            let r = egraph.find(Id::from(i));
+            if modified.insert(r) {
+                N::modify(&mut egraph, r);
+            }
+        }
+        for &d in &data_changed {
+            let r = egraph.find(d);
+            if modified.insert(r) {
+                N::modify(&mut egraph, r);
+            }
+        }
+        egraph.rebuild();
+        let join_changes = egraph.take_changes();
+        stats.join_time += t_join.elapsed().as_secs_f64();
+        if std::env::var_os("SATURN_ASYNC_TRACE").is_some() {
+            eprintln!(
+                "phase {} ({} tasks, {} matches so far, {:.1} ms): made {made}, merged {}, deferred {}, carried {}, join changes {}, data changes {}, limit {limit:?}, size {}, classes {}",
+                stats.phases,
+                stats.tasks,
+                stats.matches,
+                (t_join - t).as_secs_f64() * 1e3,
+                merged.len(),
+                deferred.len(),
+                carried.len(),
+                join_changes.len(),
+                data_changed.len(),
+                egraph.total_size(),
+                egraph.number_of_classes()
+            );
+        }
+        nonlocal.extend(ph_nonlocal);
+        if let Some(reason) = limit {
+            stats.stop_reason = Some(reason);
+            break;
+        }
+        let join_changed = !join_changes.is_empty() || !data_changed.is_empty();
+        if !phase_changed && !join_changed && carried.is_empty() {
+            stats.stop_reason = Some(StopReason::Saturated);
+            break;
+        }
+        if deferred.is_empty()
+            && carried.is_empty()
+            && !join_changed
+            && (nonlocal.is_empty() || !phase_changed)
+        {
+            // The phase ran to its own fixed point and the join added
+            // nothing to match: the next phase would find nothing.
+            stats.stop_reason = Some(StopReason::Saturated);
+            break;
+        }
+        // Seeds: deferred and carried roots themselves; around what the
+        // join changed, the ancestors too (their matches may be new).
+        seeds = deferred;
+        seeds.extend(carried);
+        if phase_changed || join_changed {
+            seeds.extend(nonlocal.iter().copied());
+        }
+        ancestors_of = join_changes;
+        ancestors_of.extend(data_changed);
+        for s in seeds.iter_mut().chain(ancestors_of.iter_mut()) {
+            *s = egraph.find(*s);
+        }
+        seeds.sort_unstable();
+        seeds.dedup();
+        ancestors_of.sort_unstable();
+        ancestors_of.dedup();
+    }
+    if stats.stop_reason == Some(StopReason::Saturated) {
+        if let Some(copy) = egraph.canonical_copy(keep) {
+            egraph = copy;
+        }
+    }
+    (egraph, stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{rewrite, SymbolLang};
+
+    fn cfg(pool: Option<usize>) -> AsyncConfig {
+        AsyncConfig {
+            iter_limit: 100,
+            node_limit: 100_000,
+            time_limit: Duration::from_secs(30),
+            cancel: None,
+            pool: pool.map(|n| {
+                Arc::new(
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(n)
+                        .build()
+                        .unwrap(),
+                )
+            }),
+        }
+    }
+
+    #[test]
+    fn a_chain_of_rewrites_needs_one_phase() {
+        let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
+            rewrite!("a-b"; "(a ?x)" => "(b ?x)"),
+            rewrite!("b-c"; "(b ?x)" => "(c ?x)"),
+            rewrite!("c-d"; "(c ?x)" => "(d ?x)"),
+        ];
+        for threads in [None, Some(2), Some(4)] {
+            let mut eg = EGraph::<SymbolLang, ()>::default();
+            let root = eg.add_expr(&"(a x)".parse().unwrap());
+            eg.rebuild();
+            let (eg, stats) = run(eg, &rules, &cfg(threads), Instant::now());
+            assert_eq!(stats.stop_reason, Some(StopReason::Saturated));
+            // b, c and d all appear within the first phase: each worker
+            // sees the others' nodes without a join.
+            assert_eq!(stats.phases, 1, "{threads:?}");
+            let d = eg.lookup_expr(&"(d x)".parse().unwrap());
+            assert_eq!(d, Some(eg.find(root)));
+            eg.check_invariants().unwrap();
+        }
+    }
+
+    #[test]
+    fn congruence_is_repaired_inside_a_phase() {
+        let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
+            rewrite!("x-y"; "x" => "y"),
+            rewrite!("fyy"; "(f y y)" => "done"),
+        ];
+        let mut eg = EGraph::<SymbolLang, ()>::default();
+        let root = eg.add_expr(&"(f x y)".parse().unwrap());
+        eg.rebuild();
+        let (eg, stats) = run(eg, &rules, &cfg(Some(2)), Instant::now());
+        assert_eq!(stats.stop_reason, Some(StopReason::Saturated));
+        assert_eq!(stats.phases, 1);
+        let done = eg.lookup_expr(&"done".parse().unwrap());
+        assert_eq!(done, Some(eg.find(root)));
+        eg.check_invariants().unwrap();
+    }
+}
