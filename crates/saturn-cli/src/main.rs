@@ -6,12 +6,15 @@
 //!   [`opt`]; scheduling policies and the make jobserver in [`sched`]).
 //! * `saturn extract FILE.json` extracts from a serialized e-graph (see
 //!   [`extract`]).
+//! * `saturn report` runs the seed experiments and writes a Markdown report
+//!   with SVG plots (see [`report`]).
 //!
 //! With no arguments it runs the bundled demo (`examples/arith.rules` and
 //! `examples/arith.terms`).
 
 mod extract;
 mod opt;
+mod report;
 mod sched;
 
 use std::path::PathBuf;
@@ -19,7 +22,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use saturn::rules::{parse_rules, Predicates};
+use saturn::rules::{parse_rules, Predicates, RuleSet};
+use saturn::schedule::{Pipeline, Schedule, Strategy};
 use saturn::{AstSize, EGraph, Extractor, Id, Language, RecExpr, Runner, Scheduler, SymbolLang};
 
 #[derive(Parser)]
@@ -64,6 +68,11 @@ enum Command {
         /// near changed classes.
         #[arg(long)]
         no_incremental: bool,
+        /// Run the rule file's passes under a schedule strategy (`passes`,
+        /// `bsp` or `async`; see `saturn::schedule`) instead of one runner
+        /// over all rules. A file without `[pass]` headers is one pass.
+        #[arg(long)]
+        strategy: Option<String>,
     },
     /// Optimize CLIF files (one function per `function`) with saturn-clif.
     Opt {
@@ -120,6 +129,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the seed experiments (schedulers, extraction speedup,
+    /// parallelism policies) and write a Markdown report with SVG plots.
+    Report(report::ReportArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -163,21 +175,7 @@ fn run(
     scheduler: Sched,
     incremental: bool,
 ) -> Result<(), String> {
-    let rules_text = read(rules_path)?;
-    let set = parse_rules::<SymbolLang, ()>(&rules_text, &predicates())
-        .map_err(|e| format!("{}:{e}", rules_path.display()))?;
-    let terms_text = read(terms_path)?;
-    let sexps = saturn::sexp::parse_all(&terms_text)
-        .map_err(|e| format!("{}:{e}", terms_path.display()))?;
-    let mut terms: Vec<RecExpr<SymbolLang>> = vec![];
-    for s in &sexps {
-        // Re-parse each term from its own text span via the sexp printer.
-        let text = sexp_text(s);
-        let t: RecExpr<SymbolLang> = text.parse().map_err(|e: saturn::ParseError| {
-            format!("{}:{}: {}", terms_path.display(), s.pos(), e.message)
-        })?;
-        terms.push(t);
-    }
+    let (set, terms) = load_rules_and_terms(rules_path, terms_path)?;
     let mut runner = Runner::default()
         .with_threads(threads)
         .with_iter_limit(iter_limit)
@@ -219,6 +217,82 @@ fn run(
         rb * 1e3,
         threads
     );
+    Ok(())
+}
+
+/// A parsed rule file and the terms to run it on.
+pub(crate) type RulesAndTerms = (RuleSet<SymbolLang, ()>, Vec<RecExpr<SymbolLang>>);
+
+/// A rule file and a term file, read and parsed; errors name the file and
+/// position.
+fn load_rules_and_terms(
+    rules_path: &PathBuf,
+    terms_path: &PathBuf,
+) -> Result<RulesAndTerms, String> {
+    parse_rules_and_terms(
+        &read(rules_path)?,
+        &rules_path.display().to_string(),
+        &read(terms_path)?,
+        &terms_path.display().to_string(),
+    )
+}
+
+/// Rule-file text and term-file text, parsed with the CLI's predicates;
+/// errors start with the given labels (file names).
+pub(crate) fn parse_rules_and_terms(
+    rules_text: &str,
+    rules_label: &str,
+    terms_text: &str,
+    terms_label: &str,
+) -> Result<RulesAndTerms, String> {
+    let set = parse_rules::<SymbolLang, ()>(rules_text, &predicates())
+        .map_err(|e| format!("{rules_label}:{e}"))?;
+    let sexps = saturn::sexp::parse_all(terms_text).map_err(|e| format!("{terms_label}:{e}"))?;
+    let mut terms: Vec<RecExpr<SymbolLang>> = vec![];
+    for s in &sexps {
+        // Re-parse each term from its own text span via the sexp printer.
+        let t: RecExpr<SymbolLang> = sexp_text(s)
+            .parse()
+            .map_err(|e: saturn::ParseError| format!("{terms_label}:{}: {}", s.pos(), e.message))?;
+        terms.push(t);
+    }
+    Ok((set, terms))
+}
+
+/// `saturn run --strategy NAME`: the rule file's passes under a schedule.
+#[allow(clippy::too_many_arguments)]
+fn run_schedule(
+    rules_path: &PathBuf,
+    terms_path: &PathBuf,
+    strategy: &str,
+    threads: usize,
+    iter_limit: usize,
+    node_limit: usize,
+    time_limit: f64,
+    incremental: bool,
+) -> Result<(), String> {
+    let strategy: Strategy = strategy.parse().map_err(|e| format!("--strategy: {e}"))?;
+    let (set, terms) = load_rules_and_terms(rules_path, terms_path)?;
+    let pipeline = if set.passes.is_empty() {
+        Pipeline::new().pass("rules", set.rules.iter().cloned())
+    } else {
+        Pipeline::from_rule_set(&set)
+    };
+    let mut egraph = EGraph::<SymbolLang, ()>::default();
+    let roots: Vec<Id> = terms.iter().map(|t| egraph.add_expr(t)).collect();
+    let out = Schedule::new(pipeline, strategy)
+        .with_threads(threads)
+        .with_iter_limit(iter_limit)
+        .with_node_limit(node_limit)
+        .with_time_limit(Duration::from_secs_f64(time_limit))
+        .with_incremental(incremental)
+        .run(egraph);
+    let ex = Extractor::new(&out.egraph, AstSize);
+    for (t, &root) in terms.iter().zip(&roots) {
+        let (cost, best) = ex.find_best(root);
+        println!("{t}  =>  {best}   (size {} -> {cost})", t.len());
+    }
+    eprintln!("{} on {threads} thread(s)", out.report);
     Ok(())
 }
 
@@ -304,16 +378,29 @@ fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String
             time_limit,
             scheduler,
             no_incremental,
-        }) => run(
-            &rules,
-            &terms,
-            threads,
-            iter_limit,
-            node_limit,
-            time_limit,
-            scheduler,
-            !no_incremental,
-        ),
+            strategy,
+        }) => match strategy {
+            Some(name) => run_schedule(
+                &rules,
+                &terms,
+                &name,
+                threads,
+                iter_limit,
+                node_limit,
+                time_limit,
+                !no_incremental,
+            ),
+            None => run(
+                &rules,
+                &terms,
+                threads,
+                iter_limit,
+                node_limit,
+                time_limit,
+                scheduler,
+                !no_incremental,
+            ),
+        },
         Some(Command::Opt {
             inputs,
             out_dir,
@@ -351,5 +438,6 @@ fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String
             threads,
             json,
         }) => extract::run(&file, extractor, threads as usize, json, jobserver.as_ref()),
+        Some(Command::Report(args)) => report::run(&args),
     }
 }

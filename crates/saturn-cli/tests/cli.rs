@@ -435,3 +435,59 @@ fn demo_runs_without_arguments() {
     ok(&o);
     assert!(String::from_utf8_lossy(&o.stderr).contains("saturn demo"));
 }
+
+/// A terminating rule set in two passes (every strategy saturates).
+const PEEPHOLE_RULES: &str = "
+[fold]
+add-0:   (+ ?a 0) => ?a
+mul-1:   (* ?a 1) => ?a
+sub-self: (- ?a ?b) => 0 if (= ?a ?b)
+[strength]
+mul2:    (* ?a 2) => (<< ?a 1)
+shl-shl: (<< (<< ?a 1) 1) => (<< ?a 2)
+";
+
+const PEEPHOLE_TERMS: &str = "
+(* (* (+ x 0) 2) 2)
+(- (* y 1) (+ y 0))
+(+ (* (* z 1) 2) 0)
+";
+
+#[test]
+fn run_with_every_strategy_and_async_output_is_thread_independent() {
+    let d = tempfile::tempdir().unwrap();
+    let rules = d.path().join("p.rules");
+    let terms = d.path().join("p.terms");
+    std::fs::write(&rules, PEEPHOLE_RULES).unwrap();
+    std::fs::write(&terms, PEEPHOLE_TERMS).unwrap();
+    let run = |strategy: &str, threads: &str| {
+        ok(&saturn(&[
+            "run",
+            s(&rules),
+            s(&terms),
+            "--strategy",
+            strategy,
+            "--threads",
+            threads,
+        ]))
+    };
+    let sizes = |out: &str| -> Vec<String> {
+        out.lines()
+            .map(|l| l.rsplit("->").next().unwrap().trim().to_string())
+            .collect()
+    };
+    let reference = run("passes", "1");
+    assert!(reference.contains("(<< x 2)"), "{reference}");
+    assert!(reference.contains("=>  0"), "{reference}");
+    let a1 = run("async", "1");
+    for _ in 0..3 {
+        assert_eq!(run("async", "2"), a1, "async output depends on threads");
+    }
+    for strategy in ["bsp", "async"] {
+        assert_eq!(sizes(&run(strategy, "2")), sizes(&reference), "{strategy}");
+    }
+    let bad = saturn(&["run", s(&rules), s(&terms), "--strategy", "llvm"]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("llvm") && err.contains("async"), "{err}");
+}
