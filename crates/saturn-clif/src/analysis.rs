@@ -10,7 +10,7 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Opcode, Type};
 use saturn::{Analysis, DidMerge, EGraph, Id};
 
-use crate::eval::{eval, int_bits};
+use crate::eval::{const_bits, const_opcode, eval, is_const_opcode};
 use crate::lang::{Node, Op};
 
 /// What a class is.
@@ -90,9 +90,9 @@ pub fn node_fact(n: &Node, child: impl Fn(Id) -> Fact) -> Fact {
 }
 
 fn fold(op: Opcode, ty: Type, n: &Node, child: &impl Fn(Id) -> Fact) -> Option<u128> {
-    int_bits(ty)?;
+    const_bits(ty)?;
     let (imm, cc) = match op {
-        Opcode::Iconst => (child(n.children[1]).as_imm(), None),
+        _ if is_const_opcode(op) => (child(n.children[1]).as_imm(), None),
         Opcode::Icmp => match child(n.children[1]) {
             Fact::Cc(c) => (None, Some(c)),
             _ => return None,
@@ -137,10 +137,10 @@ impl Analysis<Node> for ClifAnalysis {
 
     fn modify(egraph: &mut EGraph<Node, Self>, id: Id) {
         if let Fact::Value { ty, konst: Some(k) } = egraph[id].data {
-            if int_bits(ty).is_some() {
+            if let Some(op) = const_opcode(ty) {
                 let t = egraph.add(Node::leaf(Op::Ty(ty)));
                 let i = egraph.add(Node::leaf(Op::Imm(k)));
-                let c = egraph.add(Node::new(Op::Inst(Opcode::Iconst), &[t, i]));
+                let c = egraph.add(Node::new(Op::Inst(op), &[t, i]));
                 egraph.union(id, c);
             }
         }

@@ -1,5 +1,7 @@
-//! Extraction costs, after Cranelift's cost model: constants 1, adds,
-//! subtracts, logic and shifts 3, multiplies 10, everything else 4; block
+//! Extraction costs, after Cranelift's cost model (`egraph/cost.rs`):
+//! `iconst`/`f32const`/`f64const` and extensions, reductions and `iconcat`
+//! 1, adds, subtracts, logic and shifts (not rotates) 3, multiplies 10,
+//! everything else 4; block
 //! parameters and skeleton results are free; a node costs its own cost plus
 //! its operands'.
 //!
@@ -19,7 +21,7 @@ use crate::lang::{Node, Op};
 pub fn op_cost(n: &Node) -> u64 {
     match n.op {
         Op::Ty(_) | Op::Imm(_) | Op::Cc(_) | Op::Val(..) => 0,
-        Op::Inst(Opcode::Iconst) => 1,
+        Op::Inst(Opcode::Iconst | Opcode::F32const | Opcode::F64const) => 1,
         Op::Inst(
             Opcode::Iadd
             | Opcode::Isub
@@ -30,10 +32,11 @@ pub fn op_cost(n: &Node) -> u64 {
             | Opcode::Bnot
             | Opcode::Ishl
             | Opcode::Ushr
-            | Opcode::Sshr
-            | Opcode::Rotl
-            | Opcode::Rotr,
+            | Opcode::Sshr,
         ) => 3,
+        Op::Inst(
+            Opcode::Uextend | Opcode::Sextend | Opcode::Ireduce | Opcode::Iconcat | Opcode::Isplit,
+        ) => 1,
         Op::Inst(Opcode::Imul) => 10,
         Op::Inst(_) | Op::Opaque(_) => 4,
     }

@@ -16,8 +16,9 @@
 use cranelift_codegen::dominator_tree::DominatorTree;
 use cranelift_codegen::entity::EntityRef;
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::immediates::Imm64;
+use cranelift_codegen::ir::immediates::{Ieee16, Ieee32, Ieee64, Imm64};
 use cranelift_codegen::ir::instructions::InstructionFormat;
+use cranelift_codegen::ir::ConstantData;
 use cranelift_codegen::ir::{
     types, Block, Function, Inst, InstructionData, Opcode, Type, Value, ValueDef,
 };
@@ -27,7 +28,7 @@ use saturn::{EGraph, Id};
 use smallvec::SmallVec;
 
 use crate::analysis::{ClifAnalysis, Fact};
-use crate::eval::sext;
+use crate::eval::{is_const_opcode, is_vec128, sext};
 use crate::lang::{Node, Op};
 use crate::lower::Templates;
 
@@ -169,7 +170,9 @@ impl<'a> Elaborator<'a> {
                 self.best[self.egraph.find(c).index()]
                     .as_ref()
                     .map(|n| n.op),
-                Some(Op::Inst(Opcode::Iconst))
+                Some(Op::Inst(
+                    Opcode::Iconst | Opcode::F32const | Opcode::F64const
+                ))
             )
     }
 
@@ -199,11 +202,12 @@ impl<'a> Elaborator<'a> {
             .expect("every needed class has a best node");
         let (v, at) = match node.op {
             Op::Val(idx, _) => return Value::from_u32(idx),
-            Op::Inst(Opcode::Iconst) => {
+            Op::Inst(op) if is_const_opcode(op) => {
                 let ty = self.ty_of(node.children[0]);
                 let k = self.egraph[node.children[1]].data.as_imm().unwrap_or(0);
                 let v = emit_const(func, ty, k, before);
-                if self.remat {
+                if self.remat && matches!(op, Opcode::Iconst | Opcode::F32const | Opcode::F64const)
+                {
                     self.remat_map.insert((b, c), v);
                     return v;
                 }
@@ -348,8 +352,54 @@ pub fn emit_const(func: &mut Function, ty: Type, k: u128, before: Inst) -> Value
         opcode: Opcode::Iconst,
         imm: Imm64::new(v as i64),
     };
-    if ty != types::I128 {
-        return ins(iconst(k as u64), ty);
+    match ty {
+        types::F16 => {
+            return ins(
+                InstructionData::UnaryIeee16 {
+                    opcode: Opcode::F16const,
+                    imm: Ieee16::with_bits(k as u16),
+                },
+                types::INVALID,
+            )
+        }
+        types::F32 => {
+            return ins(
+                InstructionData::UnaryIeee32 {
+                    opcode: Opcode::F32const,
+                    imm: Ieee32::with_bits(k as u32),
+                },
+                types::INVALID,
+            )
+        }
+        types::F64 => {
+            return ins(
+                InstructionData::UnaryIeee64 {
+                    opcode: Opcode::F64const,
+                    imm: Ieee64::with_bits(k as u64),
+                },
+                types::INVALID,
+            )
+        }
+        _ if ty == types::F128 || is_vec128(ty) => {
+            let handle = func
+                .dfg
+                .constants
+                .insert(ConstantData::from(&k.to_le_bytes()[..]));
+            let (opcode, ctrl) = if ty == types::F128 {
+                (Opcode::F128const, types::INVALID)
+            } else {
+                (Opcode::Vconst, ty)
+            };
+            let inst = func.dfg.make_inst(InstructionData::UnaryConst {
+                opcode,
+                constant_handle: handle,
+            });
+            func.dfg.make_inst_results(inst, ctrl);
+            func.layout.insert_inst(inst, before);
+            return func.dfg.first_result(inst);
+        }
+        _ if ty != types::I128 => return ins(iconst(k as u64), ty),
+        _ => {}
     }
     let lo = k as u64;
     let hi = (k >> 64) as u64;

@@ -18,6 +18,57 @@ pub fn int_bits(ty: Type) -> Option<u32> {
     }
 }
 
+/// Width in bits of a scalar float type, or `None` for any other type.
+pub fn float_bits(ty: Type) -> Option<u32> {
+    match ty {
+        types::F16 => Some(16),
+        types::F32 => Some(32),
+        types::F64 => Some(64),
+        types::F128 => Some(128),
+        _ => None,
+    }
+}
+
+/// True for 128-bit vector types (the only vectors with constants here).
+pub fn is_vec128(ty: Type) -> bool {
+    ty.is_vector() && ty.bits() == 128
+}
+
+/// Width of the bit pattern of a constant of type `ty`: scalar integers and
+/// floats, and 128-bit vectors; `None` for types without constants here.
+pub fn const_bits(ty: Type) -> Option<u32> {
+    int_bits(ty)
+        .or_else(|| float_bits(ty))
+        .or_else(|| is_vec128(ty).then_some(128))
+}
+
+/// The opcode of a constant of type `ty` (`iconst`, `f16const` to
+/// `f128const`, or `vconst`).
+pub fn const_opcode(ty: Type) -> Option<Opcode> {
+    Some(match ty {
+        _ if int_bits(ty).is_some() => Opcode::Iconst,
+        types::F16 => Opcode::F16const,
+        types::F32 => Opcode::F32const,
+        types::F64 => Opcode::F64const,
+        types::F128 => Opcode::F128const,
+        _ if is_vec128(ty) => Opcode::Vconst,
+        _ => return None,
+    })
+}
+
+/// True for the constant opcodes of [`const_opcode`].
+pub fn is_const_opcode(op: Opcode) -> bool {
+    matches!(
+        op,
+        Opcode::Iconst
+            | Opcode::F16const
+            | Opcode::F32const
+            | Opcode::F64const
+            | Opcode::F128const
+            | Opcode::Vconst
+    )
+}
+
 /// The all-ones value of `bits` bits.
 pub fn mask(bits: u32) -> u128 {
     if bits >= 128 {
@@ -61,7 +112,9 @@ pub fn eval(
     cc: Option<IntCC>,
     args: &[(Type, u128)],
 ) -> Option<u128> {
-    let bits = int_bits(ty)?;
+    let Some(bits) = int_bits(ty) else {
+        return eval_non_int(op, ty, imm, args);
+    };
     let m = mask(bits);
     let arg_bits = |i: usize| -> Option<u32> { int_bits(args.get(i)?.0) };
     let a = |i: usize| -> Option<u128> { Some(args.get(i)?.1) };
@@ -216,6 +269,10 @@ pub fn eval(
                 ((sext(x, bits) * sext(y, bits)) >> bits) as u128
             }
         }
+        Opcode::Bitselect => {
+            same(3)?;
+            (a(0)? & a(1)?) | (!a(0)? & a(2)?)
+        }
         Opcode::Bmask => {
             if args.len() != 1 {
                 return None;
@@ -227,11 +284,201 @@ pub fn eval(
                 0
             }
         }
+        Opcode::Bswap if bits >= 16 => {
+            same(1)?;
+            a(0)?.swap_bytes() >> (128 - bits)
+        }
+        Opcode::Bitrev => {
+            same(1)?;
+            a(0)?.reverse_bits() >> (128 - bits)
+        }
+        Opcode::Udiv | Opcode::Urem => {
+            same(2)?;
+            let (x, y) = (a(0)?, a(1)?);
+            if y == 0 {
+                return None;
+            }
+            if op == Opcode::Udiv {
+                x / y
+            } else {
+                x % y
+            }
+        }
+        Opcode::Sdiv | Opcode::Srem => {
+            same(2)?;
+            let (x, y) = (sext(a(0)?, bits), sext(a(1)?, bits));
+            if y == 0 {
+                return None;
+            }
+            // Only `sdiv` of the smallest value by -1 overflows (and traps);
+            // `srem` of it by -1 is 0. Widths up to 64 bits do not overflow
+            // an i128; i128 itself is handled by wrapping operations.
+            let min = 1u128 << (bits - 1);
+            if op == Opcode::Sdiv {
+                if a(0)? == min && y == -1 {
+                    return None;
+                }
+                x.wrapping_div(y) as u128
+            } else if y == -1 {
+                0
+            } else {
+                x.wrapping_rem(y) as u128
+            }
+        }
         Opcode::Iconcat if ty == types::I128 => {
             if args.len() != 2 || args[0].0 != types::I64 || args[1].0 != types::I64 {
                 return None;
             }
             a(0)? | (a(1)? << 64)
+        }
+        _ => return None,
+    };
+    Some(r & m)
+}
+
+/// Evaluates `op` with a float or vector result type, as Cranelift's
+/// constant folding does (`cprop.isle`): exactly, with Cranelift's own
+/// IEEE immediates, and never to a NaN (whose bits hardware may choose)
+/// except for the sign-bit operations `fneg`, `fabs` and `fcopysign`.
+fn eval_non_int(op: Opcode, ty: Type, imm: Option<u128>, args: &[(Type, u128)]) -> Option<u128> {
+    use cranelift_codegen::ir::immediates::{Ieee128, Ieee16, Ieee32, Ieee64};
+    let bits = const_bits(ty)?;
+    let m = mask(bits);
+    let same = |n: usize| -> Option<()> {
+        if args.len() == n && args.iter().all(|&(t, v)| t == ty && v & m == v) {
+            Some(())
+        } else {
+            None
+        }
+    };
+    let a = |i: usize| -> Option<u128> { Some(args.get(i)?.1) };
+    let sign = 1u128 << (bits - 1);
+    let r = match op {
+        _ if is_const_opcode(op) => {
+            if const_opcode(ty) != Some(op) {
+                return None;
+            }
+            imm? & m
+        }
+        Opcode::Fneg | Opcode::Fabs if float_bits(ty).is_some() => {
+            same(1)?;
+            if op == Opcode::Fneg {
+                a(0)? ^ sign
+            } else {
+                a(0)? & !sign
+            }
+        }
+        Opcode::Fcopysign if float_bits(ty).is_some() => {
+            same(2)?;
+            (a(0)? & !sign) | (a(1)? & sign)
+        }
+        Opcode::Fmin | Opcode::Fmax => {
+            same(2)?;
+            let (x, y) = (a(0)?, a(1)?);
+            let min = op == Opcode::Fmin;
+            macro_rules! mm {
+                ($t:ty, $u:ty) => {{
+                    let (x, y) = (<$t>::with_bits(x as $u), <$t>::with_bits(y as $u));
+                    let r = if min { x.minimum(y) } else { x.maximum(y) };
+                    r.non_nan()?.bits() as u128
+                }};
+            }
+            match ty {
+                types::F16 => mm!(Ieee16, u16),
+                types::F32 => mm!(Ieee32, u32),
+                types::F64 => mm!(Ieee64, u64),
+                types::F128 => mm!(Ieee128, u128),
+                _ => return None,
+            }
+        }
+        Opcode::Fadd | Opcode::Fsub | Opcode::Fmul | Opcode::Fdiv => {
+            same(2)?;
+            let (x, y) = (a(0)?, a(1)?);
+            macro_rules! arith {
+                ($t:ty, $u:ty) => {{
+                    let (x, y) = (<$t>::with_bits(x as $u), <$t>::with_bits(y as $u));
+                    let r = match op {
+                        Opcode::Fadd => x + y,
+                        Opcode::Fsub => x - y,
+                        Opcode::Fmul => x * y,
+                        _ => x / y,
+                    };
+                    r.non_nan()?.bits() as u128
+                }};
+            }
+            match ty {
+                types::F32 => arith!(Ieee32, u32),
+                types::F64 => arith!(Ieee64, u64),
+                _ => return None,
+            }
+        }
+        Opcode::Sqrt | Opcode::Ceil | Opcode::Floor | Opcode::Trunc | Opcode::Nearest => {
+            same(1)?;
+            let x = a(0)?;
+            macro_rules! un {
+                ($t:ty, $u:ty) => {{
+                    let x = <$t>::with_bits(x as $u);
+                    let r = match op {
+                        Opcode::Sqrt => x.sqrt(),
+                        Opcode::Ceil => x.ceil(),
+                        Opcode::Floor => x.floor(),
+                        Opcode::Trunc => x.trunc(),
+                        _ => x.round_ties_even(),
+                    };
+                    r.non_nan()?.bits() as u128
+                }};
+            }
+            match ty {
+                types::F32 => un!(Ieee32, u32),
+                types::F64 => un!(Ieee64, u64),
+                _ => return None,
+            }
+        }
+        Opcode::FcvtFromUint | Opcode::FcvtFromSint => {
+            if args.len() != 1 {
+                return None;
+            }
+            let from = int_bits(args[0].0).filter(|&b| b <= 64)?;
+            let x = a(0)?;
+            let signed = op == Opcode::FcvtFromSint;
+            match (ty, signed) {
+                (types::F32, false) => Ieee32::with_float(x as u64 as f32).bits() as u128,
+                (types::F64, false) => Ieee64::with_float(x as u64 as f64).bits() as u128,
+                (types::F32, true) => {
+                    Ieee32::with_float(sext(x, from) as i64 as f32).bits() as u128
+                }
+                (types::F64, true) => {
+                    Ieee64::with_float(sext(x, from) as i64 as f64).bits() as u128
+                }
+                _ => return None,
+            }
+        }
+        Opcode::Splat | Opcode::ScalarToVector if is_vec128(ty) => {
+            if args.len() != 1 || args[0].0 != ty.lane_type() {
+                return None;
+            }
+            let lb = ty.lane_bits();
+            let x = a(0)? & mask(lb);
+            if op == Opcode::ScalarToVector {
+                x
+            } else {
+                let mut v = 0u128;
+                for i in 0..ty.lane_count() {
+                    v |= x << (i * lb);
+                }
+                v
+            }
+        }
+        Opcode::Select => {
+            if args.len() != 3 || args[1].0 != ty || args[2].0 != ty {
+                return None;
+            }
+            int_bits(args[0].0)?;
+            if a(0)? != 0 {
+                a(1)?
+            } else {
+                a(2)?
+            }
         }
         _ => return None,
     };

@@ -100,7 +100,7 @@ impl Node {
     pub fn value_children(&self) -> &[Id] {
         match self.op {
             Op::Ty(_) | Op::Imm(_) | Op::Cc(_) | Op::Val(..) => &[],
-            Op::Inst(Opcode::Iconst) => &[],
+            Op::Inst(o) if crate::eval::is_const_opcode(o) => &[],
             Op::Inst(Opcode::Icmp) => &self.children[2..],
             Op::Inst(_) | Op::Opaque(_) => &self.children[1..],
         }
@@ -179,6 +179,10 @@ pub fn is_modelled(op: Opcode) -> bool {
         InstructionFormat::Unary | InstructionFormat::Binary | InstructionFormat::Ternary => true,
         InstructionFormat::IntCompare => op == Opcode::Icmp,
         InstructionFormat::UnaryImm => op == Opcode::Iconst,
+        InstructionFormat::UnaryIeee16
+        | InstructionFormat::UnaryIeee32
+        | InstructionFormat::UnaryIeee64 => true,
+        InstructionFormat::UnaryConst => matches!(op, Opcode::F128const | Opcode::Vconst),
         _ => false,
     }
 }
@@ -209,7 +213,7 @@ impl FromOp for Node {
         }
         let n = opcode.constraints().num_fixed_value_arguments();
         let want = match opcode {
-            Opcode::Iconst => 2,
+            _ if crate::eval::is_const_opcode(opcode) => 2,
             Opcode::Icmp => 4,
             _ => n + 1,
         };

@@ -13,14 +13,19 @@
 //!    block parameters and skeleton results are leaves. Constant operands
 //!    of commutative operators and comparisons are put on the right, so the
 //!    rules need no commutativity rules.
-//! 3. The rules of `rules/*.rules` ([`rules`], parsed once) run to
+//! 3. The rules of `rules/*.rules` ([`mod@rules`], parsed once) run to
 //!    saturation or a limit (two iterations by default) on Saturn's
 //!    parallel [`saturn::Runner`], with exact constant folding per type in
 //!    the analysis ([`analysis`], [`eval`]).
-//! 4. Branch folding on the skeleton: `brif` on a known constant becomes a
-//!    `jump`, `brif (uextend x)` / `brif (icmp ne x 0)` test `x` directly,
-//!    conditional traps that can never fire are removed; unreachable blocks
-//!    are then removed.
+//! 4. Branch folding on the skeleton: `brif` and `br_table` on a known
+//!    constant become a `jump`; `brif`/`trapz`/`trapnz` of a "truthy"
+//!    operator (`uextend x`, `icmp ne x 0`, `bmask x`, `popcnt x`, ...)
+//!    test `x` directly; conditional traps that can never fire, or that an
+//!    identical dominating trap already checked, are removed; unreachable
+//!    blocks are then removed. (Trapping instructions that cannot trap —
+//!    division by a non-zero constant, `uadd_overflow_trap` that cannot
+//!    overflow — and decided `select_spectre_guard`s become pure when
+//!    lowering.)
 //! 5. Extraction with Cranelift's cost model ([`cost`]), tree or DAG-aware.
 //! 6. [`elaborate`]: the pure values the skeleton needs are re-created in
 //!    dominator order with scoped GVN, loop-invariant hoisting and
@@ -75,7 +80,10 @@ pub struct Options {
     /// Saturation node limit, as a multiple of the initial node count (at
     /// least 10,000 nodes).
     pub node_factor: usize,
-    /// Saturation time limit.
+    /// Saturation time limit; `Duration::MAX` (the default) is none: the
+    /// iteration and node limits bound saturation, and a time limit makes
+    /// the search read the clock for every rule (measured: about 2% of
+    /// the time).
     pub time_limit: Duration,
 }
 
@@ -90,7 +98,7 @@ impl Default for Options {
             remat: true,
             iter_limit: 2,
             node_factor: 4,
-            time_limit: Duration::from_secs(10),
+            time_limit: Duration::MAX,
         }
     }
 }
@@ -118,6 +126,137 @@ pub struct Stats {
 pub fn rules() -> &'static [Rewrite<Node, ClifAnalysis>] {
     static RULES: OnceLock<Vec<Rewrite<Node, ClifAnalysis>>> = OnceLock::new();
     RULES.get_or_init(|| rules::all_rules().expect("bundled rule files parse"))
+}
+
+/// A set of opcodes (by their `u8` value).
+type OpSet = [u64; 4];
+
+fn op_bit(set: &mut OpSet, op: Opcode) {
+    let i = op as usize;
+    set[i / 64] |= 1 << (i % 64);
+}
+
+fn subset(a: &OpSet, b: &OpSet) -> bool {
+    a.iter().zip(b).all(|(x, y)| x & !y == 0)
+}
+
+fn pattern_ops(ast: &[saturn::ENodeOrVar<Node>]) -> OpSet {
+    let mut set = [0; 4];
+    for n in ast {
+        if let saturn::ENodeOrVar::ENode(Node {
+            op: Op::Inst(o), ..
+        }) = n
+        {
+            op_bit(&mut set, *o);
+        }
+    }
+    set
+}
+
+/// The opcodes each rule needs (left-hand side) and may create
+/// (right-hand side; for rules without a pattern, whatever any of them
+/// may create).
+fn rule_ops() -> &'static [(OpSet, OpSet)] {
+    static OPS: OnceLock<Vec<(OpSet, OpSet)>> = OnceLock::new();
+    OPS.get_or_init(|| {
+        rules()
+            .iter()
+            .map(|r| {
+                let lhs = pattern_ops(r.searcher.ast());
+                let rhs = match r.applier.pattern() {
+                    Some(p) => pattern_ops(p.ast()),
+                    None => {
+                        let mut s = [0; 4];
+                        for o in rules::computed_rhs_opcodes(r.name.as_str()) {
+                            op_bit(&mut s, o);
+                        }
+                        s
+                    }
+                };
+                (lhs, rhs)
+            })
+            .collect()
+    })
+}
+
+/// The rules that can match in `iters` iterations on `egraph`: those whose
+/// left-hand side's opcodes are all present, or creatable by the
+/// right-hand sides of rules that can match in an earlier iteration
+/// (constants are always creatable by folding). Leaving out the others
+/// changes no result, and saves searching for them. Subsets are cached.
+fn rules_for(
+    egraph: &saturn::EGraph<Node, ClifAnalysis>,
+    iters: usize,
+) -> Arc<Vec<Rewrite<Node, ClifAnalysis>>> {
+    type Rules = Arc<Vec<Rewrite<Node, ClifAnalysis>>>;
+    // By (present opcodes, iterations), and by the selection itself (so
+    // equal selections share one list).
+    type Cache = std::sync::Mutex<(FxHashMap<(OpSet, usize), Rules>, FxHashMap<Vec<u64>, Rules>)>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let ops = rule_ops();
+    let mut present: OpSet = [0; 4];
+    for op in [
+        Opcode::Iconst,
+        Opcode::F16const,
+        Opcode::F32const,
+        Opcode::F64const,
+        Opcode::F128const,
+        Opcode::Vconst,
+    ] {
+        op_bit(&mut present, op);
+    }
+    for class in egraph.classes() {
+        for n in &class.nodes {
+            if let Op::Inst(o) = n.op {
+                op_bit(&mut present, o);
+            }
+        }
+    }
+    let cache = CACHE.get_or_init(Default::default);
+    let mut maps = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(r) = maps.0.get(&(present, iters)) {
+        return r.clone();
+    }
+    let initial = present;
+    // Iteration i can create the right-hand sides' opcodes of the rules
+    // that match in it, for iteration i + 1 to match: `iters - 1` rounds.
+    for _ in 1..iters {
+        let mut next = present;
+        for (lhs, rhs) in ops {
+            if subset(lhs, &present) {
+                for (p, r) in next.iter_mut().zip(rhs) {
+                    *p |= r;
+                }
+            }
+        }
+        if next == present {
+            break;
+        }
+        present = next;
+    }
+    let on: Vec<bool> = ops.iter().map(|(lhs, _)| subset(lhs, &present)).collect();
+    let mut key = vec![0u64; ops.len().div_ceil(64)];
+    for (i, &b) in on.iter().enumerate() {
+        if b {
+            key[i / 64] |= 1 << (i % 64);
+        }
+    }
+    let r = maps
+        .1
+        .entry(key)
+        .or_insert_with(|| {
+            Arc::new(
+                rules()
+                    .iter()
+                    .zip(&on)
+                    .filter(|(_, &b)| b)
+                    .map(|(r, _)| r.clone())
+                    .collect(),
+            )
+        })
+        .clone();
+    maps.0.insert((initial, iters), r.clone());
+    r
 }
 
 /// An x86_64 target with `flags` (used for verification and for
@@ -207,7 +346,9 @@ fn optimize_ctx(
     for block in ctx.func.layout.blocks() {
         for inst in ctx.func.layout.block_insts(block) {
             match ctx.func.dfg.insts[inst] {
-                InstructionData::Brif { arg, .. } | InstructionData::CondTrap { arg, .. } => {
+                InstructionData::Brif { arg, .. }
+                | InstructionData::CondTrap { arg, .. }
+                | InstructionData::BranchTable { arg, .. } => {
                     let c = lower::class_of(&ctx.func, &mut lw, arg);
                     conds.push((inst, c));
                 }
@@ -227,9 +368,10 @@ fn optimize_ctx(
         .with_iter_limit(opts.iter_limit)
         .with_node_limit((n0 * opts.node_factor).max(10_000))
         .with_time_limit(opts.time_limit)
-        // Incremental matching searches more roots than a full search on
-        // these small, shallow e-graphs (measured: about 2x slower).
-        .with_incremental(false)
+        // Incremental matching: the second iteration searches only the
+        // roots the first one changed (measured with the current rule set:
+        // about 15% less saturation time than full searches, same result).
+        .with_incremental(true)
         .with_threads(1);
     // Parallel matching only pays off on big e-graphs.
     if opts.threads > 1 && n0 >= opts.par_min_nodes {
@@ -238,7 +380,8 @@ fn optimize_ctx(
             runner = runner.with_pool(p.clone());
         }
     }
-    let runner = runner.run(rules());
+    let selected = rules_for(&runner.egraph, opts.iter_limit);
+    let runner = runner.run(&selected);
     stats.iterations = runner.iterations.len();
     let egraph = runner.egraph;
     stats.nodes = egraph.total_number_of_nodes();
@@ -269,6 +412,7 @@ fn optimize_ctx(
     // 4. Branch folding.
     let mut cond_override: FxHashMap<cranelift_codegen::ir::Inst, (Id, bool)> =
         FxHashMap::default();
+    let trap_conds: FxHashMap<cranelift_codegen::ir::Inst, Id> = conds.iter().copied().collect();
     for (inst, c) in conds {
         let c = egraph.find(c);
         let known = egraph[c].data.konst();
@@ -287,10 +431,42 @@ fn optimize_ctx(
                 ctx.func.layout.remove_inst(inst);
                 stats.branches_folded += 1;
             }
+            (InstructionData::BranchTable { table, .. }, Some(k)) => {
+                let jt = &ctx.func.dfg.jump_tables[table];
+                let entry = usize::try_from(k)
+                    .ok()
+                    .and_then(|i| jt.as_slice().get(i))
+                    .copied()
+                    .unwrap_or_else(|| jt.default_block());
+                // A copy: elaboration rewrites the jump's arguments in place.
+                let destination = entry.deep_clone(&mut ctx.func.dfg.value_lists);
+                ctx.func.dfg.insts[inst] = InstructionData::Jump {
+                    opcode: Opcode::Jump,
+                    destination,
+                };
+                stats.branches_folded += 1;
+            }
             (InstructionData::Brif { .. }, None) => {
                 let (c2, swap) = peel_cond(&egraph, &best, c);
                 if c2 != c || swap {
                     cond_override.insert(inst, (c2, swap));
+                }
+            }
+            (InstructionData::CondTrap { opcode, .. }, None) => {
+                let (c2, swap) = peel_cond(&egraph, &best, c);
+                if c2 != c || swap {
+                    cond_override.insert(inst, (c2, false));
+                    if swap {
+                        if let InstructionData::CondTrap { opcode: o, .. } =
+                            &mut ctx.func.dfg.insts[inst]
+                        {
+                            *o = if opcode == Opcode::Trapz {
+                                Opcode::Trapnz
+                            } else {
+                                Opcode::Trapz
+                            };
+                        }
+                    }
                 }
             }
             _ => {}
@@ -302,6 +478,13 @@ fn optimize_ctx(
         ctx.eliminate_unreachable_code(quiet).map_err(err)?;
         ctx.compute_cfg();
         ctx.compute_domtree();
+    }
+    let n_traps = trap_conds
+        .keys()
+        .filter(|&&i| matches!(ctx.func.dfg.insts[i], InstructionData::CondTrap { .. }))
+        .count();
+    if n_traps > 1 {
+        remove_repeated_traps(ctx, &egraph, &trap_conds, &cond_override);
     }
     ctx.compute_loop_analysis();
 
@@ -329,6 +512,44 @@ fn optimize_ctx(
     Ok(())
 }
 
+/// Removes a conditional trap dominated by an identical one (same opcode,
+/// condition class and trap code): it can never fire, as Cranelift merges
+/// idempotent skeleton instructions.
+fn remove_repeated_traps(
+    ctx: &mut Context,
+    egraph: &saturn::EGraph<Node, ClifAnalysis>,
+    conds: &FxHashMap<cranelift_codegen::ir::Inst, Id>,
+    over: &FxHashMap<cranelift_codegen::ir::Inst, (Id, bool)>,
+) {
+    let mut seen: FxHashMap<
+        (Opcode, Id, cranelift_codegen::ir::TrapCode),
+        Vec<cranelift_codegen::ir::Inst>,
+    > = FxHashMap::default();
+    let mut dead = vec![];
+    for &block in ctx.domtree.cfg_rpo() {
+        for inst in ctx.func.layout.block_insts(block) {
+            let InstructionData::CondTrap { opcode, code, .. } = ctx.func.dfg.insts[inst] else {
+                continue;
+            };
+            let Some(&c) = over.get(&inst).map(|(c, _)| c).or_else(|| conds.get(&inst)) else {
+                continue;
+            };
+            let prior = seen.entry((opcode, egraph.find(c), code)).or_default();
+            if prior
+                .iter()
+                .any(|&p| ctx.domtree.dominates(p, inst, &ctx.func.layout))
+            {
+                dead.push(inst);
+            } else {
+                prior.push(inst);
+            }
+        }
+    }
+    for inst in dead {
+        ctx.func.layout.remove_inst(inst);
+    }
+}
+
 /// Follows a branch condition through `uextend` and comparisons with zero:
 /// returns the class to test and whether to swap the branch targets.
 fn peel_cond(
@@ -349,7 +570,26 @@ fn peel_cond(
                 .is_some_and(|t| t.is_int() && !t.is_vector())
         };
         match n.op {
-            Op::Inst(Opcode::Uextend | Opcode::Sextend) if is_int(n.children[1]) => {
+            // Operators that keep zero zero and non-zero non-zero
+            // (Cranelift's `truthy`).
+            Op::Inst(
+                Opcode::Uextend
+                | Opcode::Sextend
+                | Opcode::Bmask
+                | Opcode::Ineg
+                | Opcode::Bswap
+                | Opcode::Bitrev
+                | Opcode::Popcnt
+                | Opcode::Rotl
+                | Opcode::Rotr,
+            ) if is_int(n.children[1]) => {
+                c = n.children[1];
+            }
+            Op::Inst(Opcode::Select)
+                if is_int(n.children[1])
+                    && egraph[n.children[2]].data.konst().is_some_and(|k| k != 0)
+                    && is_zero(n.children[3]) =>
+            {
                 c = n.children[1];
             }
             Op::Inst(Opcode::Icmp) => {

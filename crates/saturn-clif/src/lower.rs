@@ -9,14 +9,16 @@
 
 use cranelift_codegen::dominator_tree::DominatorTree;
 use cranelift_codegen::entity::EntityRef;
-use cranelift_codegen::ir::{types, Function, Inst, InstructionData, Opcode, Type, Value};
+use cranelift_codegen::ir::{
+    types, Function, Inst, InstructionData, Opcode, Type, Value, ValueDef,
+};
 use rustc_hash::FxHashMap;
 use saturn::{EGraph, Id};
 
 use cranelift_codegen::ir::condcodes::CondCode;
 
 use crate::analysis::{ClifAnalysis, Fact};
-use crate::eval::{int_bits, mask};
+use crate::eval::{const_opcode, int_bits, is_const_opcode, mask};
 use crate::lang::{is_modelled, Node, Op};
 
 /// Templates of opaque pure instructions: the instruction data with its
@@ -110,9 +112,22 @@ pub fn lower(func: &Function, domtree: &DominatorTree) -> Lowered {
     let mut ty_leaf: FxHashMap<Type, Id> = FxHashMap::default();
     for &block in domtree.cfg_rpo() {
         for inst in func.layout.block_insts(block) {
-            if !is_pure(func, inst) {
+            if let Some(c) = spectre_alias(func, &mut lw, inst) {
+                // A `select_spectre_guard` whose choice is known is its
+                // chosen operand (as Cranelift's spectre.isle).
+                let result = func.dfg.first_result(inst);
+                lw.value_class[result.index()] = Some(c);
+                lw.pure_value[result.index()] = true;
+                lw.pure_insts.push(inst);
                 continue;
             }
+            let safe = if is_pure(func, inst) {
+                None
+            } else if let Some(op) = cannot_trap(func, &mut lw, inst) {
+                Some(op)
+            } else {
+                continue;
+            };
             let result = func.dfg.first_result(inst);
             let ty = func.dfg.value_type(result);
             let data = &func.dfg.insts[inst];
@@ -122,6 +137,7 @@ pub fn lower(func: &Function, domtree: &DominatorTree) -> Lowered {
                 .or_insert_with(|| lw.egraph.add(Node::leaf(Op::Ty(ty))));
             let mut children: smallvec::SmallVec<[Id; 4]> = smallvec::smallvec![tl];
             let op = match *data {
+                _ if safe.is_some() => safe.unwrap_or(Op::Inst(opcode)),
                 InstructionData::UnaryImm {
                     opcode: Opcode::Iconst,
                     imm,
@@ -131,11 +147,39 @@ pub fn lower(func: &Function, domtree: &DominatorTree) -> Lowered {
                     children.push(lw.egraph.add(Node::leaf(Op::Imm(v))));
                     Op::Inst(Opcode::Iconst)
                 }
+                InstructionData::UnaryIeee16 { imm, .. } => {
+                    children.push(lw.egraph.add(Node::leaf(Op::Imm(imm.bits() as u128))));
+                    Op::Inst(opcode)
+                }
+                InstructionData::UnaryIeee32 { imm, .. } => {
+                    children.push(lw.egraph.add(Node::leaf(Op::Imm(imm.bits() as u128))));
+                    Op::Inst(opcode)
+                }
+                InstructionData::UnaryIeee64 { imm, .. } => {
+                    children.push(lw.egraph.add(Node::leaf(Op::Imm(imm.bits() as u128))));
+                    Op::Inst(opcode)
+                }
+                InstructionData::UnaryConst {
+                    constant_handle, ..
+                } if const_opcode(ty) == Some(opcode)
+                    && func.dfg.constants.get(constant_handle).len() == 16 =>
+                {
+                    let bytes: [u8; 16] = func
+                        .dfg
+                        .constants
+                        .get(constant_handle)
+                        .as_slice()
+                        .try_into()
+                        .unwrap_or([0; 16]);
+                    let v = u128::from_le_bytes(bytes);
+                    children.push(lw.egraph.add(Node::leaf(Op::Imm(v))));
+                    Op::Inst(opcode)
+                }
                 InstructionData::IntCompare { cond, .. } => {
                     children.push(lw.egraph.add(Node::leaf(Op::Cc(cond))));
                     Op::Inst(Opcode::Icmp)
                 }
-                _ if is_modelled(opcode) && opcode != Opcode::Iconst => Op::Inst(opcode),
+                _ if is_modelled(opcode) && !is_const_opcode(opcode) => Op::Inst(opcode),
                 _ => {
                     let mut tmpl = *data;
                     // Inline operands: the pool is never touched.
@@ -165,6 +209,90 @@ pub fn lower(func: &Function, domtree: &DominatorTree) -> Lowered {
     }
     lw.egraph.rebuild();
     lw
+}
+
+/// For a trapping instruction that provably cannot trap given its
+/// operands, the pure operator it computes (as Cranelift's skeleton
+/// simplifications): `udiv`/`urem` by a non-zero constant, `sdiv` by a
+/// constant other than 0 and -1 (or of a constant other than the smallest
+/// value), `srem` by a non-zero constant (CLIF defines the smallest value
+/// `srem` -1 as 0); `uadd_overflow_trap` of two constants that do not
+/// overflow, or of two values zero-extended to it (as `iadd`).
+fn cannot_trap(func: &Function, lw: &mut Lowered, inst: Inst) -> Option<Op> {
+    let data = &func.dfg.insts[inst];
+    let opcode = data.opcode();
+    if func.dfg.inst_results(inst).len() != 1 {
+        return None;
+    }
+    let ty = func.dfg.value_type(func.dfg.first_result(inst));
+    let bits = int_bits(ty)?;
+    let konst = |lw: &Lowered, v: Value| -> Option<u128> {
+        let c = lw.value_class[v.index()]?;
+        lw.egraph[c].data.konst()
+    };
+    match *data {
+        InstructionData::Binary { args: [x, y], .. }
+            if matches!(
+                opcode,
+                Opcode::Udiv | Opcode::Urem | Opcode::Sdiv | Opcode::Srem
+            ) =>
+        {
+            let d = konst(lw, y)?;
+            if d == 0 {
+                return None;
+            }
+            if opcode == Opcode::Sdiv && d == mask(bits) {
+                // Only the smallest value divided by -1 traps.
+                let n = konst(lw, x)?;
+                if n == 1u128 << (bits - 1) {
+                    return None;
+                }
+            }
+            Some(Op::Inst(opcode))
+        }
+        InstructionData::IntAddTrap { args: [x, y], .. } if opcode == Opcode::UaddOverflowTrap => {
+            if let (Some(a), Some(b)) = (konst(lw, x), konst(lw, y)) {
+                return (a.checked_add(b)? <= mask(bits)).then_some(Op::Inst(Opcode::Iadd));
+            }
+            let narrow_uext = |v: Value| match func.dfg.value_def(v) {
+                ValueDef::Result(i, _) => {
+                    func.dfg.insts[i].opcode() == Opcode::Uextend
+                        && func.dfg.value_type(v) == ty
+                        && int_bits(
+                            func.dfg
+                                .value_type(func.dfg.insts[i].arguments(&func.dfg.value_lists)[0]),
+                        )
+                        .is_some_and(|b| b < bits)
+                }
+                _ => false,
+            };
+            (narrow_uext(x) && narrow_uext(y)).then_some(Op::Inst(Opcode::Iadd))
+        }
+        _ => None,
+    }
+}
+
+/// The class a `select_spectre_guard` always picks: both operands are the
+/// same value, or the condition is a known constant.
+fn spectre_alias(func: &Function, lw: &mut Lowered, inst: Inst) -> Option<Id> {
+    let InstructionData::Ternary {
+        opcode: Opcode::SelectSpectreGuard,
+        args: [c, x, y],
+    } = func.dfg.insts[inst]
+    else {
+        return None;
+    };
+    let cx = class_of(func, lw, x);
+    let cy = class_of(func, lw, y);
+    if lw.egraph.find(cx) == lw.egraph.find(cy) {
+        return Some(cx);
+    }
+    let cc = class_of(func, lw, c);
+    match lw.egraph[cc].data.konst() {
+        Some(0) => Some(cy),
+        Some(_) => Some(cx),
+        None => None,
+    }
 }
 
 /// Puts a constant operand of a commutative operator (or of a comparison,

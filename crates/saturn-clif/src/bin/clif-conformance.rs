@@ -1,7 +1,7 @@
 //! Conformance of saturn-clif over Cranelift's filetests:
 //!
 //! ```text
-//! clif-conformance <corpus>/cranelift [--threads N] [--dag] [--quiet]
+//! clif-conformance <corpus>/cranelift [--threads N] [--dag] [--quiet] [--iters N]
 //! ```
 //!
 //! (a) `egraph/`: every function optimized by Cranelift's `optimize` and by
@@ -49,6 +49,12 @@ fn parse_args() -> Result<Args, String> {
             }
             "--dag" => opts.dag = true,
             "--quiet" => quiet = true,
+            "--iters" => {
+                opts.iter_limit = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("--iters needs a number")?
+            }
             _ if root.is_none() => root = Some(PathBuf::from(a)),
             _ => return Err(format!("unexpected argument {a}")),
         }

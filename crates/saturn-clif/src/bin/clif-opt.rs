@@ -1,5 +1,5 @@
 //! Prints Saturn's optimization of every function of a CLIF file:
-//! `clif-opt <file.clif> [--dag] [--compare] [--worse]`.
+//! `clif-opt <file.clif> [--dag] [--compare] [--worse] [--iters N]`.
 //!
 //! `--compare` also prints Cranelift's own `optimize` output;
 //! `--worse` prints only the functions where Saturn ends with more
@@ -20,8 +20,16 @@ fn main() -> ExitCode {
     let mut opts = Options::default();
     let mut path = None;
     let (mut compare, mut worse) = (false, false);
-    for a in std::env::args().skip(1) {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
         match a.as_str() {
+            "--iters" => match args.next().and_then(|s| s.parse().ok()) {
+                Some(n) => opts.iter_limit = n,
+                None => {
+                    eprintln!("--iters needs a number");
+                    return ExitCode::from(2);
+                }
+            },
             "--dag" => opts.dag = true,
             "--compare" => compare = true,
             "--worse" => worse = true,
@@ -29,7 +37,7 @@ fn main() -> ExitCode {
         }
     }
     let Some(path) = path else {
-        eprintln!("usage: clif-opt <file.clif> [--dag] [--compare] [--worse]");
+        eprintln!("usage: clif-opt <file.clif> [--dag] [--compare] [--worse] [--iters N]");
         return ExitCode::from(2);
     };
     let text = match std::fs::read_to_string(&path) {
