@@ -3,7 +3,7 @@
 //! `examples/compiler.rules`.
 //!
 //! ```text
-//! cargo run --release -p saturn-bench --bin schedulers -- [--runs N] [--threads 1,2] [--pass-cap K] [--filter SUBSTR]
+//! cargo run --release -p saturn-bench --bin schedulers -- [--runs N] [--threads 1,2] [--pass-cap K] [--filter SUBSTR] [--only STRATEGY]
 //! ```
 //!
 //! Prints one Markdown table. Each row is one (workload, strategy): the
@@ -231,6 +231,7 @@ fn main() {
     let mut threads = vec![1usize, 2];
     let mut cap = 3usize;
     let mut filter = String::new();
+    let mut only = String::new();
     let mut i = 1;
     while i < args.len() {
         let val = args.get(i + 1).cloned().unwrap_or_default();
@@ -244,9 +245,10 @@ fn main() {
             }
             "--pass-cap" => cap = val.parse().expect("--pass-cap K"),
             "--filter" => filter = val,
+            "--only" => only = val,
             "-h" | "--help" => {
                 println!(
-                    "schedulers [--runs N] [--threads 1,2] [--pass-cap K (0: no capped row)] [--filter SUBSTR]"
+                    "schedulers [--runs N] [--threads 1,2] [--pass-cap K (0: no capped row)] [--filter SUBSTR] [--only STRATEGY]"
                 );
                 return;
             }
@@ -289,6 +291,13 @@ fn main() {
         });
     }
 
+    if !only.is_empty() {
+        variants.retain(|v| v.label() == only);
+        if variants.is_empty() {
+            eprintln!("--only {only}: no such strategy row");
+            std::process::exit(2);
+        }
+    }
     let ctx = Ctx {
         variants,
         pools,

@@ -41,6 +41,30 @@ enum Sched {
     Backoff,
 }
 
+/// How `saturn opt` schedules each function's saturation.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OptScheduler {
+    /// saturn-clif's runner (all rules, round by round).
+    Runner,
+    /// Each pass to its fixed point in order (the rules are one pass).
+    Passes,
+    /// All rules in parallel rounds, one join per round.
+    Bsp,
+    /// Dirty classes from work-stealing queues; joins only when needed.
+    Async,
+}
+
+impl OptScheduler {
+    fn strategy(self) -> Option<Strategy> {
+        match self {
+            OptScheduler::Runner => None,
+            OptScheduler::Passes => Some(Strategy::Passes),
+            OptScheduler::Bsp => Some(Strategy::Bsp),
+            OptScheduler::Async => Some(Strategy::Async),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Saturate terms with a rule file and print the cheapest forms.
@@ -101,6 +125,12 @@ enum Command {
         /// DAG-aware extraction instead of tree extraction.
         #[arg(long)]
         dag: bool,
+        /// How each function's saturation is scheduled: saturn-clif's
+        /// runner, or a `saturn::schedule` strategy (`passes`, `bsp`,
+        /// `async`) over the same rules and limits. `async` output is
+        /// thread-independent only where a function saturates.
+        #[arg(long, value_enum, default_value_t = OptScheduler::Runner)]
+        scheduler: OptScheduler,
         /// Never show a progress bar.
         #[arg(long)]
         no_progress: bool,
@@ -409,16 +439,23 @@ fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String
             stats,
             stats_file,
             dag,
+            scheduler,
             no_progress,
             measure,
             measure_threads,
             runs,
         }) => {
+            let strategy = scheduler.strategy();
             if measure {
                 if measure_threads.contains(&0) || measure_threads.is_empty() {
                     return Err("--measure-threads needs counts of at least 1".into());
                 }
-                return opt::measure(&inputs, &measure_threads, runs, dag);
+                let template = saturn_clif::Options {
+                    dag,
+                    strategy,
+                    ..saturn_clif::Options::default()
+                };
+                return opt::measure(&inputs, &measure_threads, runs, &template);
             }
             let args = opt::OptArgs {
                 inputs,
@@ -428,6 +465,7 @@ fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String
                 stats_json: stats.is_some() || stats_file.is_some(),
                 stats_file,
                 dag,
+                strategy,
                 progress: !no_progress,
             };
             opt::run(&args, jobserver)

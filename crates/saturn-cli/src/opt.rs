@@ -178,7 +178,7 @@ pub fn optimize_all(
     inputs: &[Input],
     jobs: Vec<Job>,
     exec: &Exec,
-    dag: bool,
+    template: &saturn_clif::Options,
     tick: &(dyn Fn() + Sync),
 ) -> Result<Vec<Result<Done, String>>, String> {
     let names: Vec<(usize, String)> = jobs
@@ -192,8 +192,7 @@ pub fn optimize_all(
         let opts = saturn_clif::Options {
             threads: par.threads,
             pool: par.pool,
-            dag,
-            ..saturn_clif::Options::default()
+            ..template.clone()
         };
         let r = saturn_clif::optimize(&mut func, &*job.isa, &opts);
         let time = t0.elapsed();
@@ -367,6 +366,8 @@ pub struct OptArgs {
     pub stats_file: Option<PathBuf>,
     /// DAG-aware extraction.
     pub dag: bool,
+    /// Saturation schedule (`None`: saturn-clif's runner).
+    pub strategy: Option<saturn::schedule::Strategy>,
     /// Show a progress bar (when stderr is a terminal and there are many
     /// functions).
     pub progress: bool,
@@ -409,7 +410,12 @@ pub fn run(args: &OptArgs, jobserver: Option<jobserver::Client>) -> Result<(), S
         indicatif::ProgressBar::hidden()
     };
     let tick = || bar.inc(1);
-    let results = optimize_all(&inputs, jobs, &exec, args.dag, &tick)?;
+    let template = saturn_clif::Options {
+        dag: args.dag,
+        strategy: args.strategy,
+        ..saturn_clif::Options::default()
+    };
+    let results = optimize_all(&inputs, jobs, &exec, &template, &tick)?;
     bar.finish_and_clear();
     let mut done = Vec::with_capacity(n);
     let mut errors = vec![];
@@ -530,7 +536,12 @@ fn median(mut v: Vec<Duration>) -> Duration {
 /// (over `runs` runs in this process) of the total time and of the worst
 /// single-function latency, as a Markdown table on stdout. Outputs of all
 /// configurations are compared (they must be identical).
-pub fn measure(paths: &[PathBuf], threads: &[usize], runs: usize, dag: bool) -> Result<(), String> {
+pub fn measure(
+    paths: &[PathBuf],
+    threads: &[usize],
+    runs: usize,
+    template: &saturn_clif::Options,
+) -> Result<(), String> {
     let (inputs, jobs) = load(paths)?;
     let jobs_file: Vec<usize> = jobs.iter().map(|j| j.file).collect();
     let before: usize = jobs.iter().map(|j| saturn_clif::count_insts(&j.func)).sum();
@@ -553,7 +564,7 @@ pub fn measure(paths: &[PathBuf], threads: &[usize], runs: usize, dag: bool) -> 
             for _ in 0..runs.max(1) {
                 let copy = jobs.clone();
                 let t0 = Instant::now();
-                let results = optimize_all(&inputs, copy, &exec, dag, &|| {})?;
+                let results = optimize_all(&inputs, copy, &exec, template, &|| {})?;
                 totals.push(t0.elapsed());
                 let done: Vec<Done> = results.into_iter().collect::<Result<_, _>>()?;
                 worsts.push(done.iter().map(|d| d.time).max().unwrap_or_default());

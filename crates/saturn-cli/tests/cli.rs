@@ -491,3 +491,32 @@ fn run_with_every_strategy_and_async_output_is_thread_independent() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("llvm") && err.contains("async"), "{err}");
 }
+
+#[test]
+fn opt_schedulers_give_optimized_thread_independent_output() {
+    let d = corpus();
+    let runner = ok(&saturn(&["opt", s(d.path())]));
+    for scheduler in ["runner", "passes", "bsp", "async"] {
+        let one = ok(&saturn(&["opt", s(d.path()), "--scheduler", scheduler]));
+        // Optimized like the default: `* 1` is gone, all functions are there.
+        assert!(!one.contains("iconst.i32 1\n"), "{scheduler}: {one}");
+        assert_eq!(
+            one.matches("function ").count(),
+            runner.matches("function ").count(),
+            "{scheduler}"
+        );
+        for threads in ["2", "3"] {
+            let out = ok(&saturn(&[
+                "opt",
+                s(d.path()),
+                "--scheduler",
+                scheduler,
+                "--threads",
+                threads,
+            ]));
+            assert_eq!(out, one, "{scheduler}, {threads} threads");
+        }
+    }
+    let bad = saturn(&["opt", s(d.path()), "--scheduler", "llvm"]);
+    assert!(!bad.status.success());
+}

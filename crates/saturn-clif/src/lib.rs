@@ -85,6 +85,13 @@ pub struct Options {
     /// the search read the clock for every rule (measured: about 2% of
     /// the time).
     pub time_limit: Duration,
+    /// How saturation is scheduled: `None` (the default) is one
+    /// [`saturn::Runner`] over the selected rules; `Some` runs them as one
+    /// pass under a [`saturn::schedule::Strategy`] (`passes`, `bsp`,
+    /// `async`) with the same limits. Under `async` the iteration limit
+    /// bounds phases, not rounds, and a run cut by the node limit may
+    /// depend on thread timing.
+    pub strategy: Option<saturn::schedule::Strategy>,
 }
 
 impl Default for Options {
@@ -99,6 +106,7 @@ impl Default for Options {
             iter_limit: 2,
             node_factor: 4,
             time_limit: Duration::MAX,
+            strategy: None,
         }
     }
 }
@@ -381,9 +389,29 @@ fn optimize_ctx(
         }
     }
     let selected = rules_for(&runner.egraph, opts.iter_limit);
-    let runner = runner.run(&selected);
-    stats.iterations = runner.iterations.len();
-    let egraph = runner.egraph;
+    let egraph = match opts.strategy {
+        None => {
+            let runner = runner.run(&selected);
+            stats.iterations = runner.iterations.len();
+            runner.egraph
+        }
+        Some(strategy) => {
+            let pipeline = saturn::schedule::Pipeline::new().pass("clif", selected.iter().cloned());
+            let mut schedule = saturn::schedule::Schedule::new(pipeline, strategy)
+                .with_iter_limit(opts.iter_limit)
+                .with_node_limit((n0 * opts.node_factor).max(10_000))
+                .with_time_limit(opts.time_limit);
+            if opts.threads > 1 && n0 >= opts.par_min_nodes {
+                schedule = match &opts.pool {
+                    Some(p) => schedule.with_pool(p.clone()),
+                    None => schedule.with_threads(opts.threads),
+                };
+            }
+            let out = schedule.run(runner.egraph);
+            stats.iterations = out.report.rounds;
+            out.egraph
+        }
+    };
     stats.nodes = egraph.total_number_of_nodes();
     stats.classes = egraph.number_of_classes();
 

@@ -677,84 +677,93 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             let id = Id::from(i);
             new.union_no_modify(id, self.uf.find(id));
         }
-        // 3. The other classes, in canonical order.
-        let mut new_id: FxHashMap<Id, Id> = FxHashMap::default();
-        let mut size: FxHashMap<Id, u64> = FxHashMap::default();
+        // 3. The other classes, in canonical order. Tables are indexed by
+        // old id; `NONE` marks a class not numbered yet.
+        const NONE: u32 = u32::MAX;
+        let n_ids = self.uf.len();
+        let mut new_id: Vec<u32> = vec![NONE; n_ids];
+        let mut size: Vec<u64> = vec![0; n_ids];
         let mut rest: Vec<Id> = vec![];
         for class in self.classes() {
             if class.id.index() < keep {
-                new_id.insert(class.id, new.uf.find(class.id));
-                size.insert(class.id, 1);
+                new_id[class.id.index()] = new.uf.find(class.id).0;
+                size[class.id.index()] = 1;
             } else {
                 rest.push(class.id);
             }
         }
-        // For each class not kept: per node, how many children are not yet
-        // numbered; and who uses each class.
-        let mut remaining: FxHashMap<Id, Vec<u32>> = FxHashMap::default();
-        let mut users: FxHashMap<Id, Vec<(Id, u32)>> = FxHashMap::default();
+        // Per node of a class not kept (flattened: `first[c]` is where
+        // class c's nodes start), how many children are not numbered yet;
+        // and who uses each class.
+        let mut first: Vec<u32> = vec![0; n_ids];
+        let mut remaining: Vec<u32> = vec![];
+        let mut users: Vec<Vec<(Id, u32)>> = vec![vec![]; n_ids];
         let mut heap: BinaryHeap<Reverse<(u64, L, Id)>> = BinaryHeap::new();
+        let key = |n: &L, new_id: &[u32], size: &[u64]| {
+            let s = n
+                .children()
+                .iter()
+                .fold(1u64, |a, ch| a.saturating_add(size[ch.index()]));
+            (s, n.clone().map_children(|ch| Id(new_id[ch.index()])))
+        };
         for &c in &rest {
             let class = self.classes[c.index()].as_ref().expect("canonical");
-            let mut counts = Vec::with_capacity(class.nodes.len());
+            first[c.index()] = remaining.len() as u32;
             for (k, n) in class.nodes.iter().enumerate() {
                 let mut waiting = 0;
                 for ch in n.children() {
-                    if !new_id.contains_key(ch) {
+                    if new_id[ch.index()] == NONE {
                         waiting += 1;
-                        users.entry(*ch).or_default().push((c, k as u32));
+                        users[ch.index()].push((c, k as u32));
                     }
                 }
                 if waiting == 0 {
-                    let s = n
-                        .children()
-                        .iter()
-                        .fold(1u64, |a, ch| a.saturating_add(size[ch]));
-                    heap.push(Reverse((s, n.clone().map_children(|ch| new_id[&ch]), c)));
+                    let (s, n) = key(n, &new_id, &size);
+                    heap.push(Reverse((s, n, c)));
                 }
-                counts.push(waiting);
+                remaining.push(waiting);
             }
-            remaining.insert(c, counts);
         }
         while let Some(Reverse((s, node, c))) = heap.pop() {
-            if new_id.contains_key(&c) {
+            if new_id[c.index()] != NONE {
                 continue;
             }
             let data = N::make(&new, &node);
             let id = new.create_class(node, data);
-            new_id.insert(c, id);
-            size.insert(c, s);
-            for (user, k) in users.remove(&c).unwrap_or_default() {
-                let left = &mut remaining.get_mut(&user).expect("counted")[k as usize];
+            new_id[c.index()] = id.0;
+            size[c.index()] = s;
+            for (user, k) in std::mem::take(&mut users[c.index()]) {
+                let left = &mut remaining[first[user.index()] as usize + k as usize];
                 *left -= 1;
-                if *left == 0 && !new_id.contains_key(&user) {
+                if *left == 0 && new_id[user.index()] == NONE {
                     let n = &self.classes[user.index()]
                         .as_ref()
                         .expect("canonical")
                         .nodes[k as usize];
-                    let s = n
-                        .children()
-                        .iter()
-                        .fold(1u64, |a, ch| a.saturating_add(size[ch]));
-                    heap.push(Reverse((s, n.clone().map_children(|ch| new_id[&ch]), user)));
+                    let (s, n) = key(n, &new_id, &size);
+                    heap.push(Reverse((s, n, user)));
                 }
             }
         }
-        if new_id.len() < self.n_classes {
+        if rest.iter().any(|c| new_id[c.index()] == NONE) {
             // A class with no finite term (possible only if an analysis
             // pruned nodes) has no canonical place: give up.
             std::mem::swap(&mut new.analysis, &mut self.analysis);
             return None;
         }
         // 4. Every other node, by class in new-id order, then node order.
-        let mut order: Vec<(Id, Id)> = new_id.iter().map(|(&old, &n)| (n, old)).collect();
+        let mut order: Vec<(u32, Id)> = self
+            .classes()
+            .map(|c| (new_id[c.id.index()], c.id))
+            .collect();
         order.sort_unstable();
         for (target, old) in order {
+            let target = Id(target);
             let class = self.classes[old.index()].as_ref().expect("canonical");
             let mut nodes: Vec<L> = class
                 .nodes
                 .iter()
-                .map(|n| n.clone().map_children(|ch| new_id[&ch]))
+                .map(|n| n.clone().map_children(|ch| Id(new_id[ch.index()])))
                 .collect();
             nodes.sort_unstable();
             for n in nodes {

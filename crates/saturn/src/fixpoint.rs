@@ -139,7 +139,8 @@ struct Phase<'g, L: Language, N: Analysis<L>> {
     /// 0 while running; else `STOP_LIMIT` or `STOP_FULL` bits.
     stop: AtomicUsize,
     limit: Mutex<Option<StopReason>>,
-    deadline: Instant,
+    /// `None` when the time limit is too far to represent (no limit).
+    deadline: Option<Instant>,
     start: Instant,
     node_limit: usize,
     cancel: Option<Arc<AtomicBool>>,
@@ -199,7 +200,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             nonlocal: Mutex::default(),
             stop: AtomicUsize::new(0),
             limit: Mutex::new(None),
-            deadline: start + cfg.time_limit,
+            deadline: start.checked_add(cfg.time_limit),
             start,
             node_limit: cfg.node_limit,
             cancel: cfg.cancel.clone(),
@@ -251,7 +252,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         let size = self.eg.total_size();
         if size > self.node_limit {
             self.hit(StopReason::NodeLimit(size));
-        } else if Instant::now() > self.deadline {
+        } else if self.deadline.is_some_and(|d| Instant::now() > d) {
             self.hit(StopReason::TimeLimit(self.start.elapsed().as_secs_f64()));
         } else if self
             .cancel
@@ -295,6 +296,12 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     /// Queues the classes of `starts` and their ancestors up to `depth`
     /// parent steps (one breadth-first search from all of them).
     fn mark_ancestors(&self, starts: &[Id], depth: usize, out: &mut Vec<Id>) {
+        if depth == 0 {
+            for &s in starts {
+                self.mark(self.find(s), out);
+            }
+            return;
+        }
         let mut seen: FxHashSet<Id> = FxHashSet::default();
         let mut frontier = vec![];
         for &s in starts {
@@ -413,9 +420,17 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             .map(|&p| self.find(p))
             .collect();
         self.mark_ancestors(&classes, self.depth.saturating_sub(1), out);
-        let mut by_root: FxHashMap<Id, u64> = FxHashMap::default();
+        // One entry per root, operators merged.
+        for g in changed.grown.iter_mut() {
+            g.0 = self.find(g.0);
+        }
+        changed.grown.sort_unstable();
+        let mut by_root: Vec<(Id, u64)> = Vec::with_capacity(changed.grown.len());
         for &(r, ops) in &changed.grown {
-            *by_root.entry(self.find(r)).or_default() |= ops;
+            match by_root.last_mut() {
+                Some(last) if last.0 == r => last.1 |= ops,
+                _ => by_root.push((r, ops)),
+            }
         }
         for (r, ops) in by_root {
             self.mark(r, out);
@@ -601,6 +616,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         }
         let base = self.base;
         let mut since_check = 0u32;
+        let mut actions = Actions::default();
         for (k, substs) in found {
             let rule = &self.rules[k];
             let syntactic = rule.conditions.is_empty() && rule.applier.pattern().is_some();
@@ -624,7 +640,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                     lock(&self.deferred).push(r);
                     continue;
                 }
-                let mut actions = Actions::default();
+                actions.clear();
                 rule.stage(self.eg, r, s, &mut actions);
                 if self.commit(&actions, out, changed).is_err() {
                     self.stop.fetch_or(STOP_FULL, Ordering::Relaxed);

@@ -166,6 +166,13 @@ impl<L: Language> Actions<L> {
         self.marks.is_empty()
     }
 
+    /// Empties the buffer, keeping its memory.
+    pub(crate) fn clear(&mut self) {
+        self.nodes.clear();
+        self.unions.clear();
+        self.marks.clear();
+    }
+
     pub(crate) fn mark(&mut self) {
         self.marks
             .push((self.nodes.len() as u32, self.unions.len() as u32));

@@ -10,7 +10,8 @@
 //! optimized by Saturn and verified; in files headed `test interpret`,
 //! every `; run:` line is run in cranelift-interpreter on the original and
 //! on Saturn's output. Exits non-zero on a runtest failure, a verifier
-//! failure, a parse error or a panic.
+//! failure, a parse error, a panic, or when Saturn's egraph total exceeds
+//! Cranelift's.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -195,6 +196,13 @@ fn egraph_suite(dir: &Path, args: &Args, t: &mut Tally) {
             "SATURN WORSE"
         }
     );
+    if ts > tc {
+        // The mid-end's target: never more instructions than Cranelift's
+        // own optimizer over the whole suite.
+        t.failures.push(format!(
+            "egraph total: saturn {ts} instructions > cranelift {tc}"
+        ));
+    }
     println!(
         "egraph: saturn better on {better} functions, worse on {}:",
         worse.len()
