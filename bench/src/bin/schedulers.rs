@@ -34,6 +34,11 @@
 //! `algebra` never saturates (`?a => (+ ?a 0)` alone grows forever), so
 //! uncapped `passes` spends the remaining budget in it.
 //!
+//! Two generated workloads reach the fixed point under every strategy:
+//! `peephole` (`examples/compiler.rules` without `algebra`, 3,000 random
+//! terms) and `cancel` (`(s (p x)) = x` cascades, where `bsp` needs one
+//! round per level).
+//!
 //! No goal hooks stop the runs early (unlike the main `saturn-bench`
 //! binary): every run goes to saturation or a limit, so times compare the
 //! schedules' work, not how soon a goal appears.
@@ -385,7 +390,64 @@ fn main() {
         rows.extend(bench(&ctx, &name, &pipeline, limits, &terms, &[]));
     }
 
+    // (d) cancellation cascades: `(s (p x)) = x` and `(p (s x)) = x` on
+    // words of s and p around a variable. Only the innermost pair matches
+    // at first; each cancellation exposes the next one, so `bsp` needs one
+    // round per level while `async` follows the cascade inside one phase.
+    if "cancel".contains(&filter) || filter.is_empty() {
+        let set = parse_rules::<SymbolLang, ()>(CANCEL_RULES, &Predicates::default())
+            .expect("cancel rules");
+        let pipeline = Pipeline::from_rule_set(&set);
+        let terms = cancel_terms(CANCEL_TERMS, CANCEL_DEPTH);
+        let limits = Limits {
+            iters: 1_000,
+            nodes: 2_000_000,
+            time: Duration::from_secs(60),
+        };
+        let name = format!("cancel ({} terms, depth {CANCEL_DEPTH})", terms.len());
+        rows.extend(bench(&ctx, &name, &pipeline, limits, &terms, &[]));
+    }
+
     print_table(&rows, &ctx.pools);
+}
+
+const CANCEL_RULES: &str = "
+[cancel]
+s-p: (s (p ?x)) => ?x
+p-s: (p (s ?x)) => ?x
+";
+const CANCEL_TERMS: usize = 2_000;
+const CANCEL_DEPTH: usize = 40;
+
+/// `n` terms `(s (s .. (p (p .. v))))`-like: `depth` operators, a prefix
+/// of one letter followed by as many of the other (so the whole word
+/// cancels), mixed with a few pseudo-random letters, over one of 4
+/// variables.
+fn cancel_terms(n: usize, depth: usize) -> Vec<RecExpr<SymbolLang>> {
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |m: usize| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as usize) % m
+    };
+    (0..n)
+        .map(|_| {
+            let half = depth / 2;
+            let (a, b) = if next(2) == 0 { ("s", "p") } else { ("p", "s") };
+            let mut word: Vec<&str> = vec![a; half];
+            word.extend(std::iter::repeat_n(b, half));
+            // A few random letters at the ends keep terms distinct.
+            for _ in 0..next(3) {
+                word.insert(0, if next(2) == 0 { "s" } else { "p" });
+            }
+            let mut t = format!("v{}", next(1_000_000));
+            for op in word.iter().rev() {
+                t = format!("({op} {t})");
+            }
+            t.parse().expect("generated term")
+        })
+        .collect()
 }
 
 /// Terms in the generated peephole workload.

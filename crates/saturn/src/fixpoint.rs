@@ -149,15 +149,28 @@ struct Phase<'g, L: Language, N: Analysis<L>> {
     unions: AtomicUsize,
     /// Ids this phase may make, and how many it tried to.
     room: usize,
+    /// Matches one search may return; reaching it is a limit (see
+    /// [`match_budget`]).
+    match_budget: usize,
     made: AtomicUsize,
 }
 
 /// The id capacity of a phase was used up.
 struct Full;
 
-/// What a task changed, for [`Phase::mark_changed`].
+/// What a task changed, for [`Phase::mark_changed`], and what it hands
+/// to the join (gathered per task so workers meet at a lock once per task,
+/// not once per union or match).
 #[derive(Default)]
 struct Changed {
+    /// Classes merged away (for the join).
+    merged: Vec<Id>,
+    /// Roots whose rules wait for the join.
+    deferred: Vec<Id>,
+    /// Roots where a rule with a non-local condition matched.
+    nonlocal: Vec<Id>,
+    /// Matches found.
+    matches: usize,
     /// Roots that gained nodes, with the gained operators' summary.
     grown: Vec<(Id, u64)>,
     /// Nodes whose canonical form changed (a child was merged).
@@ -209,6 +222,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             unions: AtomicUsize::new(0),
             room,
             made: AtomicUsize::new(0),
+            match_budget: match_budget(cfg.node_limit),
         }
     }
 
@@ -391,8 +405,8 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     /// what changed in `changed`.
     fn union_all(&self, mut stack: Vec<(Id, Id)>, changed: &mut Changed) {
         while let Some((a, b)) = stack.pop() {
-            if let Some((root, parents, gained)) = self.union_roots(a, b) {
-                self.unions.fetch_add(1, Ordering::Relaxed);
+            if let Some((root, other, parents, gained)) = self.union_roots(a, b) {
+                changed.merged.push(other);
                 changed.grown.push((root, gained));
                 for p in parents {
                     changed.recanonicalized.push(p);
@@ -481,10 +495,11 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     }
 
     /// Merges the classes of `a` and `b` in the union-find and the delta
-    /// table; returns the root, the parents to repair (the merged class's:
-    /// their canonical form changed) and the operator summary of the nodes
-    /// the root gained, or `None` when they were one class.
-    fn union_roots(&self, a: Id, b: Id) -> Option<(Id, Vec<Id>, u64)> {
+    /// table; returns the root, the merged class, the parents to repair
+    /// (the merged class's: their canonical form changed) and the operator
+    /// summary of the nodes the root gained, or `None` when they were one
+    /// class.
+    fn union_roots(&self, a: Id, b: Id) -> Option<(Id, Id, Vec<Id>, u64)> {
         loop {
             let (ra, rb) = (self.find(a), self.find(b));
             if ra == rb {
@@ -546,8 +561,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             self.has_members[root.index()].store(true, Ordering::Release);
             drop(gj);
             drop(gi);
-            lock(&self.merged).push(other);
-            return Some((root, parents, gained));
+            return Some((root, other, parents, gained));
         }
     }
 
@@ -573,6 +587,18 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             self.dirty[r.index()].store(true, Ordering::Release);
         }
         self.mark_changed(&mut changed, out);
+        self.matches.fetch_add(changed.matches, Ordering::Relaxed);
+        if !changed.merged.is_empty() {
+            self.unions
+                .fetch_add(changed.merged.len(), Ordering::Relaxed);
+            lock(&self.merged).append(&mut changed.merged);
+        }
+        if !changed.deferred.is_empty() {
+            lock(&self.deferred).append(&mut changed.deferred);
+        }
+        if !changed.nonlocal.is_empty() {
+            lock(&self.nonlocal).append(&mut changed.nonlocal);
+        }
     }
 
     /// Matches every rule at `r`, then applies the matches (so one task is
@@ -606,8 +632,16 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             }
             let mut substs = vec![];
             rule.searcher.search_source_into(&view, r, &mut substs);
+            if substs.len() >= self.match_budget {
+                self.hit(StopReason::Other(format!(
+                    "match limit: rule {} found {} matches at one class",
+                    rule.name,
+                    substs.len()
+                )));
+                return false;
+            }
             if !substs.is_empty() {
-                self.matches.fetch_add(substs.len(), Ordering::Relaxed);
+                changed.matches += substs.len();
                 found.push((k, substs));
             }
             if self.stopped() {
@@ -621,7 +655,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             let rule = &self.rules[k];
             let syntactic = rule.conditions.is_empty() && rule.applier.pattern().is_some();
             if !rule.conditions_are_local() {
-                lock(&self.nonlocal).push(r);
+                changed.nonlocal.push(r);
             }
             for s in &substs {
                 since_check += 1;
@@ -637,7 +671,9 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                     && (r.index() >= base || s.iter().any(|(_, id)| self.find(id).index() >= base))
                 {
                     // Needs analysis data of a class made in this phase.
-                    lock(&self.deferred).push(r);
+                    if changed.deferred.last() != Some(&r) {
+                        changed.deferred.push(r);
+                    }
                     continue;
                 }
                 actions.clear();
@@ -718,6 +754,17 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     }
 }
 
+/// How many matches one search at one class may find before the run stops
+/// with [`StopReason::Other`]: a search that big (commutativity and
+/// associativity over a class of thousands of nodes) would take more
+/// memory than the e-graph it is bounded by, and applying it would pass
+/// the node limit many times over. `bsp` rounds meet the node limit
+/// before classes grow that big; an `async` phase can grow a class further
+/// between two checks.
+fn match_budget(node_limit: usize) -> usize {
+    node_limit.saturating_mul(8).max(1 << 20)
+}
+
 /// Per depth, the summary of the operators of all patterns' nodes there.
 fn depth_ops<L: Language, N: Analysis<L>>(rules: &[Rewrite<L, N>], depth: usize) -> Vec<u64> {
     let mut out = vec![0u64; depth + 1];
@@ -766,6 +813,11 @@ impl<L: Language, N: Analysis<L>> NodeSource<L> for TaskView<'_, '_, L, N> {
     #[inline]
     fn same_class(&self, a: Id, b: Id) -> bool {
         self.phase.same_class(a, b)
+    }
+
+    #[inline]
+    fn match_budget(&self) -> usize {
+        self.phase.match_budget
     }
 }
 
@@ -819,6 +871,11 @@ impl<L: Language, N: Analysis<L>> NodeSource<L> for Phase<'_, L, N> {
     fn same_class(&self, a: Id, b: Id) -> bool {
         a == b || self.find(a) == self.find(b)
     }
+
+    #[inline]
+    fn match_budget(&self) -> usize {
+        self.match_budget
+    }
 }
 
 /// Runs `rules` on `egraph` (rebuilt) to the asynchronous fixed point or a
@@ -837,7 +894,15 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
     egraph.take_changes();
     let keep = egraph.number_of_ids();
     // First phase: every class; later ones: what the join changed.
-    let mut seeds: Vec<Id> = egraph.classes().map(|c| c.id).collect();
+    // (Only classes with an operator some rule's root has: the others
+    // cannot be a match's root until they change, and then they are queued.)
+    let root_ops = depth_ops(rules, 0)[0];
+    let var_root = rules.iter().any(|r| r.searcher.root_node().is_none());
+    let mut seeds: Vec<Id> = egraph
+        .classes()
+        .filter(|c| var_root || c.ops & root_ops != 0)
+        .map(|c| c.id)
+        .collect();
     let mut ancestors_of: Vec<Id> = vec![];
     let mut nonlocal: FxHashSet<Id> = FxHashSet::default();
     loop {
@@ -909,11 +974,12 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
         stats.join_time += t_join.elapsed().as_secs_f64();
         if std::env::var_os("SATURN_ASYNC_TRACE").is_some() {
             eprintln!(
-                "phase {} ({} tasks, {} matches so far, {:.1} ms): made {made}, merged {}, deferred {}, carried {}, join changes {}, data changes {}, limit {limit:?}, size {}, classes {}",
+                "phase {} ({} tasks, {} matches so far, {:.1} ms, join {:.1} ms): made {made}, merged {}, deferred {}, carried {}, join changes {}, data changes {}, limit {limit:?}, size {}, classes {}",
                 stats.phases,
                 stats.tasks,
                 stats.matches,
                 (t_join - t).as_secs_f64() * 1e3,
+                t_join.elapsed().as_secs_f64() * 1e3,
                 merged.len(),
                 deferred.len(),
                 carried.len(),
@@ -960,9 +1026,20 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
         ancestors_of.sort_unstable();
         ancestors_of.dedup();
     }
-    if stats.stop_reason == Some(StopReason::Saturated) {
+    // With no id made after the input's, ids already depend on nothing but
+    // the input (classes are named by their least id, node lists sorted):
+    // the renumbering would be the identity.
+    if stats.stop_reason == Some(StopReason::Saturated) && egraph.number_of_ids() > keep {
+        let t = Instant::now();
         if let Some(copy) = egraph.canonical_copy(keep) {
             egraph = copy;
+        }
+        stats.join_time += t.elapsed().as_secs_f64();
+        if std::env::var_os("SATURN_ASYNC_TRACE").is_some() {
+            eprintln!(
+                "canonical renumbering: {:.1} ms",
+                t.elapsed().as_secs_f64() * 1e3
+            );
         }
     }
     (egraph, stats)
@@ -1009,6 +1086,40 @@ mod tests {
             let d = eg.lookup_expr(&"(d x)".parse().unwrap());
             assert_eq!(d, Some(eg.find(root)));
             eg.check_invariants().unwrap();
+        }
+    }
+
+    /// An e-graph seen through a match budget.
+    struct Budgeted<'a>(&'a EGraph<SymbolLang, ()>, usize);
+
+    impl NodeSource<SymbolLang> for Budgeted<'_> {
+        fn class_nodes(&self, id: Id) -> Option<NodeList<'_, SymbolLang>> {
+            self.0.class_nodes(id)
+        }
+        fn match_budget(&self) -> usize {
+            self.1
+        }
+    }
+
+    #[test]
+    fn a_search_stops_at_the_match_budget() {
+        let mut eg = EGraph::<SymbolLang, ()>::default();
+        let mut root = eg.add_expr(&"(f a a)".parse().unwrap());
+        for leaf in ["b", "c", "d", "e", "g", "h"] {
+            let other = eg.add_expr(&format!("(f {leaf} a)").parse().unwrap());
+            eg.union(root, other);
+            root = eg.find(root);
+        }
+        eg.rebuild();
+        let p: crate::Pattern<SymbolLang> = "(f ?x ?y)".parse().unwrap();
+        let mut all = vec![];
+        p.search_source_into(&eg, root, &mut all);
+        assert_eq!(all.len(), 7);
+        for budget in [1, 3, 7, 100] {
+            let mut some = vec![];
+            p.search_source_into(&Budgeted(&eg, budget), root, &mut some);
+            assert_eq!(some.len(), budget.min(7));
+            assert_eq!(some[..], all[..some.len()], "a prefix of the full search");
         }
     }
 

@@ -42,6 +42,14 @@ pub(crate) trait NodeSource<L>: Sync {
     fn same_class(&self, a: Id, b: Id) -> bool {
         a == b
     }
+
+    /// At most this many matches per search: the matcher stops there (and
+    /// then does not split node ranges across threads, so the bound is
+    /// exact). Unbounded by default.
+    #[inline(always)]
+    fn match_budget(&self) -> usize {
+        usize::MAX
+    }
 }
 
 /// A class's nodes as a [`NodeSource`] hands them out: borrowed, or
@@ -345,7 +353,8 @@ impl<L: Language> Pattern<L> {
         regs: &mut [Id],
         out: &mut Vec<Subst>,
     ) {
-        if nodes.len() >= PAR_SPLIT && !crate::par::is_sequential() {
+        let budget = egraph.match_budget();
+        if nodes.len() >= PAR_SPLIT && budget == usize::MAX && !crate::par::is_sequential() {
             let (left, right) = nodes.split_at(nodes.len() / 2);
             let mut regs_r = smallvec::SmallVec::<[Id; 16]>::from_slice(regs);
             let mut out_r = vec![];
@@ -357,6 +366,9 @@ impl<L: Language> Pattern<L> {
             return;
         }
         for n in nodes {
+            if out.len() >= budget {
+                return;
+            }
             if node.matches(n) {
                 let cs = n.children();
                 regs[o..o + cs.len()].copy_from_slice(cs);
