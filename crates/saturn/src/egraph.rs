@@ -638,7 +638,9 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// `0..keep` give identical copies. The asynchronous scheduler uses it
     /// so its output does not depend on thread timing. Analysis data is
     /// recomputed with [`Analysis::make`] and [`Analysis::merge`];
-    /// [`Analysis::modify`] is not called (its effects are already nodes).
+    /// [`Analysis::modify`] is not called while copying (its effects are
+    /// already nodes), only by the closing rebuild where data changes, as
+    /// in any rebuild (deterministically).
     /// `None` (and `self` unchanged) when some class has no finite term,
     /// which only an analysis that prunes nodes can cause.
     pub(crate) fn canonical_copy(&mut self, keep: usize) -> Option<EGraph<L, N>>

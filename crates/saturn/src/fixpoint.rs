@@ -454,25 +454,11 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             else {
                 continue;
             };
-            let mut seen: FxHashSet<Id> = FxHashSet::default();
-            seen.insert(r);
-            let mut frontier = vec![r];
-            for k in 1..=levels {
-                let mut next = vec![];
-                for c in frontier {
-                    self.for_each_parent_class(c, |pc| {
-                        if seen.insert(pc) {
-                            next.push(pc);
-                        }
-                    });
-                }
-                if self.depth_ops[k] & ops != 0 {
-                    for &pc in &next {
-                        self.mark(pc, out);
-                    }
-                }
-                frontier = next;
-            }
+            // Every class within `levels` steps is marked: one seen set
+            // visits a class only at its shortest distance, and a class can
+            // also be further away along another path (a parent that is a
+            // grandparent too), where a pattern may look at `r`.
+            self.mark_ancestors(&[r], levels, out);
         }
         changed.grown.clear();
         changed.recanonicalized.clear();
@@ -522,6 +508,12 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             }
             let merged = self.eg.union_find().union(root, other);
             debug_assert!(merged, "both were roots under their locks");
+            // The repairs after this read the union-find. Two workers that
+            // merge the two children of one node and then both repair it
+            // form a store-buffering pattern: without a full fence each
+            // could read the other's child as not merged yet, and neither
+            // would insert the node's final canonical form.
+            std::sync::atomic::fence(Ordering::SeqCst);
             let d_other = match gj.as_mut() {
                 Some(g) => g.remove(&other),
                 None => gi.remove(&other),
@@ -573,7 +565,10 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         if self.stopped() {
             return; // stays dirty: carried to the next phase
         }
-        self.dirty[r.index()].store(false, Ordering::Release);
+        // A read-modify-write, like the marker's `swap`: whichever comes
+        // second in the flag's order reads the first and synchronizes with
+        // it, so a change made before a mark that saw `true` is visible here.
+        self.dirty[r.index()].swap(false, Ordering::AcqRel);
         if !self.is_root(r) {
             return; // merged: its root was queued by the union
         }
@@ -632,7 +627,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             }
             let mut substs = vec![];
             rule.searcher.search_source_into(&view, r, &mut substs);
-            if substs.len() >= self.match_budget {
+            if substs.len() > self.match_budget {
                 self.hit(StopReason::Other(format!(
                     "match limit: rule {} found {} matches at one class",
                     rule.name,
@@ -654,7 +649,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         for (k, substs) in found {
             let rule = &self.rules[k];
             let syntactic = rule.conditions.is_empty() && rule.applier.pattern().is_some();
-            if !rule.conditions_are_local() {
+            if !rule.conditions_are_local() || !rule.is_local() {
                 changed.nonlocal.push(r);
             }
             for s in &substs {
@@ -817,7 +812,7 @@ impl<L: Language, N: Analysis<L>> NodeSource<L> for TaskView<'_, '_, L, N> {
 
     #[inline]
     fn match_budget(&self) -> usize {
-        self.phase.match_budget
+        self.phase.match_budget()
     }
 }
 
@@ -874,7 +869,9 @@ impl<L: Language, N: Analysis<L>> NodeSource<L> for Phase<'_, L, N> {
 
     #[inline]
     fn match_budget(&self) -> usize {
-        self.match_budget
+        // One more than allowed, so a search that reaches the budget
+        // without passing it is not taken for a cut one.
+        self.match_budget.saturating_add(1)
     }
 }
 
@@ -953,9 +950,12 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
         egraph.log_data_changes(true);
         egraph.absorb(ids_before, &new_nodes, &merged);
         drop(new_nodes);
-        egraph.rebuild();
+        let congruences = egraph.rebuild();
         let data_changed = egraph.log_data_changes(false);
-        egraph.take_changes();
+        // The phase's own changes were matched in the phase; drop them,
+        // unless this rebuild found congruences the phase did not repair
+        // (then what changed around them is matched again).
+        let phase_changes = egraph.take_changes();
         let mut modified: FxHashSet<Id> = FxHashSet::default();
         for i in ids_before..ids_before + made {
             let r = egraph.find(Id::from(i));
@@ -970,7 +970,10 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
             }
         }
         egraph.rebuild();
-        let join_changes = egraph.take_changes();
+        let mut join_changes = egraph.take_changes();
+        if congruences > 0 {
+            join_changes.extend(phase_changes);
+        }
         stats.join_time += t_join.elapsed().as_secs_f64();
         if std::env::var_os("SATURN_ASYNC_TRACE").is_some() {
             eprintln!(
@@ -1120,6 +1123,27 @@ mod tests {
             p.search_source_into(&Budgeted(&eg, budget), root, &mut some);
             assert_eq!(some.len(), budget.min(7));
             assert_eq!(some[..], all[..some.len()], "a prefix of the full search");
+        }
+    }
+
+    #[test]
+    fn a_class_two_paths_above_a_change_is_queued() {
+        // (f b (g b)): the f class is a parent of b and, through (g b), a
+        // grandparent. `c => x` gives b an x, which only the pattern's
+        // depth-2 position sees: f must be matched again.
+        let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
+            rewrite!("b-c"; "b" => "c"),
+            rewrite!("c-x"; "c" => "x"),
+            rewrite!("done"; "(f ?y (g x))" => "done"),
+        ];
+        for threads in [None, Some(2)] {
+            let mut eg = EGraph::<SymbolLang, ()>::default();
+            let root = eg.add_expr(&"(f b (g b))".parse().unwrap());
+            eg.rebuild();
+            let (eg, stats) = run(eg, &rules, &cfg(threads), Instant::now());
+            assert_eq!(stats.stop_reason, Some(StopReason::Saturated));
+            let done = eg.lookup_expr(&"done".parse().unwrap());
+            assert_eq!(done, Some(eg.find(root)), "{threads:?}");
         }
     }
 
