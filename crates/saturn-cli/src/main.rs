@@ -280,11 +280,11 @@ pub(crate) fn parse_rules_and_terms(
     let sexps = saturn::sexp::parse_all(terms_text).map_err(|e| format!("{terms_label}:{e}"))?;
     let mut terms: Vec<RecExpr<SymbolLang>> = vec![];
     for s in &sexps {
-        // Re-parse each term from its own text span via the sexp printer.
-        let t: RecExpr<SymbolLang> = sexp_text(s)
-            .parse()
-            .map_err(|e: saturn::ParseError| format!("{terms_label}:{}: {}", s.pos(), e.message))?;
-        terms.push(t);
+        // An error names where the term starts in the file.
+        terms.push(
+            RecExpr::from_sexp(s)
+                .map_err(|e| format!("{terms_label}:{}: {}", s.pos(), e.message))?,
+        );
     }
     Ok((set, terms))
 }
@@ -324,16 +324,6 @@ fn run_schedule(
     }
     eprintln!("{} on {threads} thread(s)", out.report);
     Ok(())
-}
-
-fn sexp_text(s: &saturn::sexp::Sexp) -> String {
-    match s {
-        saturn::sexp::Sexp::Atom(a, _) => a.clone(),
-        saturn::sexp::Sexp::List(items, _) => {
-            let inner: Vec<String> = items.iter().map(sexp_text).collect();
-            format!("({})", inner.join(" "))
-        }
-    }
 }
 
 /// The make jobserver this process was started with, if any.

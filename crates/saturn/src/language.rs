@@ -288,12 +288,29 @@ impl<L: Language + Display> Debug for RecExpr<L> {
     }
 }
 
+impl<L: FromOp> RecExpr<L> {
+    /// The term an s-expression spells (for files of many terms read with
+    /// [`crate::sexp::parse_all`]); errors carry the position in the text
+    /// the s-expression was read from.
+    ///
+    /// ```
+    /// use saturn::{RecExpr, SymbolLang};
+    /// let all = saturn::sexp::parse_all("(f x)\n(g ?y)").unwrap();
+    /// let t = RecExpr::<SymbolLang>::from_sexp(&all[0]).unwrap();
+    /// assert_eq!(t.to_string(), "(f x)");
+    /// let err = RecExpr::<SymbolLang>::from_sexp(&all[1]).unwrap_err();
+    /// assert_eq!((err.pos.line, err.pos.col), (2, 4)); // at `?y`
+    /// ```
+    pub fn from_sexp(sexp: &crate::sexp::Sexp) -> Result<Self, crate::ParseError> {
+        let mut expr = RecExpr::default();
+        crate::sexp::build_term(sexp, &mut expr)?;
+        Ok(expr)
+    }
+}
+
 impl<L: FromOp> std::str::FromStr for RecExpr<L> {
     type Err = crate::ParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let sexp = crate::sexp::parse_one(s)?;
-        let mut expr = RecExpr::default();
-        crate::sexp::build_term(&sexp, &mut expr)?;
-        Ok(expr)
+        RecExpr::from_sexp(&crate::sexp::parse_one(s)?)
     }
 }

@@ -611,7 +611,7 @@ fn compiler_example_rules() {
     let terms: Vec<RecExpr<SymbolLang>> = saturn::sexp::parse_all(&terms)
         .unwrap()
         .iter()
-        .map(|s| sexp_text(s).parse().unwrap())
+        .map(|s| RecExpr::from_sexp(s).unwrap())
         .collect();
     assert!(terms.len() >= 10);
     let pipeline = Pipeline::from_rule_set(&set);
@@ -636,16 +636,6 @@ fn compiler_example_rules() {
         // Every term has something to simplify.
         for (t, (&r, b)) in terms.iter().zip(roots.iter().zip(&best)) {
             assert!(*b < t.len(), "{strategy}: {t} => {}", ex.find_best(r).1);
-        }
-    }
-}
-
-fn sexp_text(s: &saturn::sexp::Sexp) -> String {
-    match s {
-        saturn::sexp::Sexp::Atom(a, _) => a.clone(),
-        saturn::sexp::Sexp::List(items, _) => {
-            let inner: Vec<String> = items.iter().map(sexp_text).collect();
-            format!("({})", inner.join(" "))
         }
     }
 }
