@@ -146,16 +146,6 @@ fn math_pipeline<N: Analysis<Math>>(rules: Vec<Rewrite<Math, N>>) -> Pipeline<Ma
         .pass("algebra", algebra)
 }
 
-fn sexp_text(s: &saturn::sexp::Sexp) -> String {
-    match s {
-        saturn::sexp::Sexp::Atom(a, _) => a.clone(),
-        saturn::sexp::Sexp::List(items, _) => {
-            let inner: Vec<String> = items.iter().map(sexp_text).collect();
-            format!("({})", inner.join(" "))
-        }
-    }
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
     let n = v.len();
@@ -346,7 +336,7 @@ fn main() {
         let terms: Vec<RecExpr<SymbolLang>> = saturn::sexp::parse_all(COMPILER_TERMS)
             .expect("examples/compiler.terms")
             .iter()
-            .map(|s| sexp_text(s).parse().expect("term"))
+            .map(|s| RecExpr::from_sexp(s).expect("term"))
             .collect();
         let limits = Limits {
             iters: 30,
@@ -424,13 +414,7 @@ const CANCEL_DEPTH: usize = 40;
 /// cancels), mixed with a few pseudo-random letters, over one of 4
 /// variables.
 fn cancel_terms(n: usize, depth: usize) -> Vec<RecExpr<SymbolLang>> {
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move |m: usize| {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 33) as usize) % m
-    };
+    let mut next = lcg(0x2545_f491_4f6c_dd1d);
     (0..n)
         .map(|_| {
             let half = depth / 2;
@@ -450,6 +434,19 @@ fn cancel_terms(n: usize, depth: usize) -> Vec<RecExpr<SymbolLang>> {
         .collect()
 }
 
+/// A fixed-seed pseudo-random source (a 64-bit LCG): `next(m)` is in
+/// `0..m`, the same sequence on every machine, so generated workloads are
+/// identical from run to run.
+fn lcg(seed: u64) -> impl FnMut(usize) -> usize {
+    let mut state = seed;
+    move |m: usize| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as usize) % m
+    }
+}
+
 /// Terms in the generated peephole workload.
 const PEEPHOLE_TERMS: usize = 3_000;
 
@@ -457,13 +454,7 @@ const PEEPHOLE_TERMS: usize = 3_000;
 /// operators of `examples/compiler.rules`, with leaves that make its
 /// identities fire (0, 1, 2, repeated variables).
 fn peephole_terms(n: usize, depth: usize) -> Vec<RecExpr<SymbolLang>> {
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move |m: usize| {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 33) as usize) % m
-    };
+    let mut next = lcg(0x9e37_79b9_7f4a_7c15);
     const BIN: &[&str] = &[
         "+", "-", "*", "/", "%", "<<", ">>", "&", "|", "^", "==", "<", ">", ">=", "&&", "||",
     ];

@@ -546,35 +546,13 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 .get(i - base)
                 .expect("every id made in a phase has its node")
                 .clone();
-            let slot = self.nodes.push(node.clone());
-            debug_assert_eq!(slot, i);
-            let mut stale = false;
-            for &c in node.children() {
-                let r = self.uf.find(c);
-                stale |= r != c;
-                self.classes[r.index()]
-                    .as_mut()
-                    .expect("a root has a class")
-                    .parents
-                    .push(id);
-            }
-            if stale {
+            let canon = node.clone().map_children(|c| self.uf.find(c));
+            let data = N::make(self, &canon);
+            if self.install_class(id, node, data) {
                 // A child was merged after this node was made: rebuild
                 // re-canonicalizes it (and its class's node list).
                 self.pending.push(id);
             }
-            let canon = node.clone().map_children(|c| self.uf.find(c));
-            let data = N::make(self, &canon);
-            let ops = op_bit(&node);
-            self.classes[i] = Some(EClass {
-                id,
-                nodes: vec![node],
-                data,
-                parents: Vec::new(),
-                ops,
-            });
-            self.n_classes += 1;
-            self.note_change(id);
         }
         let mut merged = merged.to_vec();
         merged.sort_unstable();
@@ -793,13 +771,26 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             self.uf.reserve(1);
         }
         let id = self.uf.make_set().expect("reserved");
+        self.install_class(id, node, data);
+        id
+    }
+
+    /// Stores `node` as the node of the (already made) id `id`, the next
+    /// slot of the node store; lists it as a parent of its children's
+    /// classes and makes its singleton class. True when some child was not
+    /// canonical. Touches neither the hashcons nor [`Analysis::modify`].
+    fn install_class(&mut self, id: Id, node: L, data: N::Data) -> bool {
         let slot = self.nodes.push(node.clone());
         debug_assert_eq!(slot, id.index());
+        let mut stale = false;
         for &c in node.children() {
             let r = self.uf.find(c);
-            if let Some(class) = self.classes[r.index()].as_mut() {
-                class.parents.push(id);
-            }
+            stale |= r != c;
+            self.classes[r.index()]
+                .as_mut()
+                .expect("a root has a class")
+                .parents
+                .push(id);
         }
         if self.classes.len() <= id.index() {
             self.classes.resize_with(id.index() + 1, || None);
@@ -816,7 +807,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         self.note_change(id);
         self.by_op_fresh = false;
         self.clean = false;
-        id
+        stale
     }
 
     /// [`EGraph::union`] without [`Analysis::modify`].

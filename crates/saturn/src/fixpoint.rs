@@ -120,7 +120,7 @@ struct Phase<'g, L: Language, N: Analysis<L>> {
     depth: usize,
     /// Per depth below a pattern's root, the summary of the operators of
     /// pattern nodes there (over all rules).
-    depth_ops: Vec<u64>,
+    depth_ops: &'g [u64],
     base: usize,
     new_nodes: AppendOnlyVec<L>,
     deltas: Vec<Mutex<FxHashMap<Id, Delta>>>,
@@ -186,6 +186,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         eg: &'g EGraph<L, N>,
         rules: &'g [Rewrite<L, N>],
         depth: usize,
+        depth_ops: &'g [u64],
         cfg: &AsyncConfig,
         start: Instant,
         room: usize,
@@ -198,7 +199,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             eg,
             rules,
             depth,
-            depth_ops: depth_ops(rules, depth),
+            depth_ops,
             base,
             new_nodes,
             deltas: (0..SHARDS).map(|_| Mutex::default()).collect(),
@@ -893,7 +894,8 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
     // First phase: every class; later ones: what the join changed.
     // (Only classes with an operator some rule's root has: the others
     // cannot be a match's root until they change, and then they are queued.)
-    let root_ops = depth_ops(rules, 0)[0];
+    let ops_at = depth_ops(rules, depth);
+    let root_ops = ops_at[0];
     let var_root = rules.iter().any(|r| r.searcher.root_node().is_none());
     let mut seeds: Vec<Id> = egraph
         .classes()
@@ -925,7 +927,7 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
         egraph.reserve_ids(room);
         let ids_before = egraph.number_of_ids();
         let (new_nodes, merged, deferred, carried, limit, ph_nonlocal) = {
-            let ph = Phase::new(&egraph, rules, depth, cfg, start, room);
+            let ph = Phase::new(&egraph, rules, depth, &ops_at, cfg, start, room);
             ph.run(&seeds, &ancestors_of, cfg.pool.as_deref());
             stats.tasks += ph.tasks.load(Ordering::Relaxed);
             stats.matches += ph.matches.load(Ordering::Relaxed);

@@ -711,7 +711,7 @@ impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
     /// Under `passes`, ends a pass run after this many rounds even if the
     /// pass is not at its fixed point; the sweep goes on with the next
     /// pass and counts as a change. Unlimited by default (each pass runs
-    /// to its fixed point). Ignored by `bsp`.
+    /// to its fixed point). Ignored by `bsp` and `async`.
     ///
     /// ```
     /// use saturn::schedule::{Pipeline, Schedule, Strategy};
