@@ -609,16 +609,21 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// structure and on ids `0..keep`, not on the order in which the other
     /// ids were made.
     ///
-    /// Ids below `keep` keep their nodes (as stored) and their classes;
-    /// every other class gets its id in a canonical order: Dijkstra over
+    /// Ids below `keep` keep their nodes (as stored) and their classes.
+    /// Every other class gets its id in a canonical order: Dijkstra over
     /// (size of the smallest term, operator, children's new ids), starting
-    /// from the kept classes, so isomorphic e-graphs that agree on ids
-    /// `0..keep` give identical copies. The asynchronous scheduler uses it
-    /// so its output does not depend on thread timing. Analysis data is
-    /// recomputed with [`Analysis::make`] and [`Analysis::merge`];
-    /// [`Analysis::modify`] is not called while copying (its effects are
-    /// already nodes), only by the closing rebuild where data changes, as
-    /// in any rebuild (deterministically).
+    /// from the kept classes; the node Dijkstra reached it by is stored
+    /// under that id. Then every canonical node not yet stored (as a kept
+    /// node's canonical form or a class's first node) gets the next id, by
+    /// class in new-id order, then node order. So isomorphic e-graphs that
+    /// agree on ids `0..keep` give identical copies. The asynchronous
+    /// scheduler uses it so its output does not depend on thread timing.
+    ///
+    /// The copy is built directly, already rebuilt: classes, hashcons,
+    /// parent lists and union-find are written once, with no congruence
+    /// repair (the partition is already congruence-closed). Analysis data
+    /// is moved, not recomputed: after a rebuild each class's data is the
+    /// analysis's fixed point for its nodes, which does not depend on ids.
     /// `None` (and `self` unchanged) when some class has no finite term,
     /// which only an analysis that prunes nodes can cause.
     pub(crate) fn canonical_copy(&mut self, keep: usize) -> Option<EGraph<L, N>>
@@ -629,36 +634,9 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         use std::collections::BinaryHeap;
         debug_assert!(self.clean, "canonical_copy needs a rebuilt e-graph");
         let keep = keep.min(self.uf.len());
-        let mut new = EGraph::new(N::default());
-        std::mem::swap(&mut new.analysis, &mut self.analysis);
-        new.uf.reserve(self.total_number_of_nodes() + keep);
-        // 1. The kept ids, with their nodes as stored, in id order.
-        for i in 0..keep {
-            let node = self.nodes[i].clone();
-            let canon = node.clone().map_children(|c| new.uf.find(c));
-            let data = N::make(&new, &canon);
-            if canon == node && new.memo.get_mut(&node).is_none() {
-                new.create_class(node, data);
-            } else {
-                // A stored duplicate, or a child merged with a duplicate:
-                // same id layout, congruence kept at once.
-                let id = new.create_class_unmemoized(node, data);
-                new.touched.push(id);
-                match new.memo.get_mut(&canon) {
-                    Some(old) => new.union_no_modify(old, id),
-                    None => {
-                        new.memo.insert_mut(canon, id);
-                    }
-                }
-            }
-        }
-        // 2. Their partition.
-        for i in 0..keep {
-            let id = Id::from(i);
-            new.union_no_modify(id, self.uf.find(id));
-        }
-        // 3. The other classes, in canonical order. Tables are indexed by
-        // old id; `NONE` marks a class not numbered yet.
+        // 1. Class numbering. Tables are indexed by old id; `NONE` marks a
+        // class not numbered yet. A class with a kept id has the least of
+        // them as its root, and keeps it.
         const NONE: u32 = u32::MAX;
         let n_ids = self.uf.len();
         let mut new_id: Vec<u32> = vec![NONE; n_ids];
@@ -666,7 +644,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         let mut rest: Vec<Id> = vec![];
         for class in self.classes() {
             if class.id.index() < keep {
-                new_id[class.id.index()] = new.uf.find(class.id).0;
+                new_id[class.id.index()] = class.id.0;
                 size[class.id.index()] = 1;
             } else {
                 rest.push(class.id);
@@ -704,14 +682,15 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 remaining.push(waiting);
             }
         }
+        // The first node of each numbered class, by new id from `keep`.
+        let mut reps: Vec<L> = Vec::with_capacity(rest.len());
         while let Some(Reverse((s, node, c))) = heap.pop() {
             if new_id[c.index()] != NONE {
                 continue;
             }
-            let data = N::make(&new, &node);
-            let id = new.create_class(node, data);
-            new_id[c.index()] = id.0;
+            new_id[c.index()] = (keep + reps.len()) as u32;
             size[c.index()] = s;
+            reps.push(node);
             for (user, k) in std::mem::take(&mut users[c.index()]) {
                 let left = &mut remaining[first[user.index()] as usize + k as usize];
                 *left -= 1;
@@ -725,41 +704,167 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 }
             }
         }
-        if rest.iter().any(|c| new_id[c.index()] == NONE) {
+        drop((users, remaining, first, size));
+        if reps.len() < rest.len() {
             // A class with no finite term (possible only if an analysis
             // pruned nodes) has no canonical place: give up.
-            std::mem::swap(&mut new.analysis, &mut self.analysis);
             return None;
         }
-        // 4. Every other node, by class in new-id order, then node order.
+        // 2. The classes, taken out in new-id order (`start[k]` is where
+        // the k-th class's nodes start in the flat numbering), their nodes
+        // mapped to new ids and sorted in place. The mapping is a bijection
+        // on classes, so a class's nodes stay distinct.
         let mut order: Vec<(u32, Id)> = self
             .classes()
             .map(|c| (new_id[c.id.index()], c.id))
             .collect();
         order.sort_unstable();
-        for (target, old) in order {
-            let target = Id(target);
-            let class = self.classes[old.index()].as_ref().expect("canonical");
-            let mut nodes: Vec<L> = class
-                .nodes
-                .iter()
-                .map(|n| n.clone().map_children(|ch| Id(new_id[ch.index()])))
-                .collect();
-            nodes.sort_unstable();
-            for n in nodes {
-                let n = n.map_children(|c| new.uf.find(c));
-                match new.memo.get_mut(&n) {
-                    Some(id) => new.union_no_modify(id, target),
-                    None => {
-                        let data = N::make(&new, &n);
-                        let id = new.create_class(n, data);
-                        new.union_no_modify(id, target);
+        let n_classes = order.len();
+        let mut pos_of: Vec<u32> = vec![NONE; n_ids];
+        for (k, &(_, old)) in order.iter().enumerate() {
+            pos_of[old.index()] = k as u32;
+        }
+        let mut taken: Vec<EClass<L, N::Data>> = order
+            .iter()
+            .map(|&(cid, old)| {
+                let mut c = self.classes[old.index()].take().expect("canonical");
+                c.id = Id(cid);
+                c
+            })
+            .collect();
+        {
+            let map = |c: &mut EClass<L, N::Data>| {
+                for n in c.nodes.iter_mut() {
+                    n.update_children(|ch| Id(new_id[ch.index()]));
+                }
+                c.nodes.sort_unstable();
+                c.ops = c.nodes.iter().fold(0, |a, n| a | op_bit(n));
+                c.parents.clear();
+            };
+            if crate::par::is_sequential() {
+                taken.iter_mut().for_each(map);
+            } else {
+                taken.par_iter_mut().for_each(map);
+            }
+        }
+        let mut start: Vec<usize> = Vec::with_capacity(n_classes + 1);
+        let mut total = 0;
+        for c in &taken {
+            start.push(total);
+            total += c.nodes.len();
+        }
+        start.push(total);
+        // 3. Each node's id: a kept id whose canonical form it is (the
+        // least), its class's id if it is the node Dijkstra numbered the
+        // class by, else the next fresh id in flat order.
+        let mut node_id: Vec<u32> = vec![NONE; total];
+        let slot = |taken: &[EClass<L, N::Data>], k: usize, n: &L| {
+            start[k]
+                + taken[k]
+                    .nodes
+                    .binary_search(n)
+                    .expect("a canonical form is one of its class's nodes")
+        };
+        for i in 0..keep {
+            let r = self.uf.find(Id::from(i));
+            let canon = self.nodes[i]
+                .clone()
+                .map_children(|c| Id(new_id[self.uf.find(c).index()]));
+            let j = slot(&taken, pos_of[r.index()] as usize, &canon);
+            if node_id[j] == NONE {
+                node_id[j] = i as u32;
+            }
+        }
+        for (k, rep) in reps.iter().enumerate() {
+            let cid = keep + k;
+            // Classes numbered by Dijkstra sit after the kept ones, in
+            // order: position = classes kept + k.
+            let pos = n_classes - reps.len() + k;
+            debug_assert_eq!(order[pos].0 as usize, cid);
+            let j = slot(&taken, pos, rep);
+            node_id[j] = cid as u32;
+        }
+        let mut next = (keep + reps.len()) as u32;
+        for id in node_id.iter_mut() {
+            if *id == NONE {
+                *id = next;
+                next += 1;
+            }
+        }
+        let n_new = next as usize;
+        // 4. The copy: node store (in id order), union-find, hashcons.
+        let mut new = EGraph::new(N::default());
+        std::mem::swap(&mut new.analysis, &mut self.analysis);
+        {
+            let mut stored: Vec<Option<L>> = vec![None; n_new];
+            for (i, s) in stored.iter_mut().enumerate().take(keep) {
+                *s = Some(self.nodes[i].clone());
+            }
+            for (k, rep) in reps.into_iter().enumerate() {
+                stored[keep + k] = Some(rep);
+            }
+            for (c, &k0) in taken.iter().zip(&start) {
+                for (n, &id) in c.nodes.iter().zip(&node_id[k0..]) {
+                    let s = &mut stored[id as usize];
+                    if s.is_none() {
+                        *s = Some(n.clone());
                     }
                 }
             }
+            for n in stored {
+                new.nodes.push(n.expect("every id has a node"));
+            }
         }
-        new.rebuild();
-        new.take_changes();
+        new.uf.reserve(n_new);
+        for _ in 0..n_new {
+            new.uf.make_set().expect("reserved");
+        }
+        for (k, &(cid, _)) in order.iter().enumerate() {
+            for &id in &node_id[start[k]..start[k + 1]] {
+                if id != cid {
+                    new.uf.union(Id(cid), Id(id));
+                }
+            }
+        }
+        for i in 0..keep {
+            let r = self.uf.find(Id::from(i));
+            if r.index() != i {
+                new.uf.union(r, Id::from(i));
+            }
+        }
+        for (c, &k0) in taken.iter().zip(&start) {
+            for (n, &id) in c.nodes.iter().zip(&node_id[k0..]) {
+                new.memo.insert_mut(n.clone(), Id(id));
+            }
+        }
+        drop(node_id);
+        // 5. The classes, with the data moved over, and their parents
+        // (sorted (child class, parent id) pairs: each class's parents in
+        // id order).
+        new.classes.resize_with(n_new, || None);
+        for c in taken {
+            let cid = c.id.index();
+            new.classes[cid] = Some(c);
+        }
+        new.n_classes = n_classes;
+        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(n_new * 2);
+        for j in 0..n_new {
+            let node = &new.nodes[j];
+            for (k, &ch) in node.children().iter().enumerate() {
+                if !node.children()[..k].contains(&ch) {
+                    pairs.push((new.uf.find(ch).0, j as u32));
+                }
+            }
+        }
+        pairs.sort_unstable();
+        for chunk in pairs.chunk_by(|a, b| a.0 == b.0) {
+            new.classes[chunk[0].0 as usize]
+                .as_mut()
+                .expect("a root has a class")
+                .parents
+                .extend(chunk.iter().map(|&(_, j)| Id(j)));
+        }
+        new.clean = true;
         Some(new)
     }
 
@@ -808,16 +913,6 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         self.by_op_fresh = false;
         self.clean = false;
         stale
-    }
-
-    /// [`EGraph::union`] without [`Analysis::modify`].
-    fn union_no_modify(&mut self, a: Id, b: Id) {
-        let (a, b) = (self.find(a), self.find(b));
-        if a != b {
-            let (root, other) = if a < b { (a, b) } else { (b, a) };
-            self.uf.union(root, other);
-            self.merge_class_into(other, root);
-        }
     }
 
     /// Checks the invariants that hold after a rebuild; returns a

@@ -121,11 +121,17 @@ struct Phase<'g, L: Language, N: Analysis<L>> {
     /// Per depth below a pattern's root, the summary of the operators of
     /// pattern nodes there (over all rules).
     depth_ops: &'g [u64],
+    /// The rules by root operator.
+    by_root: &'g FxHashMap<L::Discriminant, Vec<usize>>,
+    /// The rules whose pattern is a variable (they match at every class).
+    var_rooted: &'g [usize],
     base: usize,
     new_nodes: AppendOnlyVec<L>,
     deltas: Vec<Mutex<FxHashMap<Id, Delta>>>,
     /// Per id: whether its delta may list merged classes.
     has_members: Vec<AtomicBool>,
+    /// Per id: whether its delta may list new parents.
+    has_parents: Vec<AtomicBool>,
     /// Per id: how many classes were merged into it (invalidates `views`).
     versions: Vec<std::sync::atomic::AtomicU32>,
     /// Assembled views of classes that gained members, by root.
@@ -146,13 +152,14 @@ struct Phase<'g, L: Language, N: Analysis<L>> {
     cancel: Option<Arc<AtomicBool>>,
     tasks: AtomicUsize,
     matches: AtomicUsize,
-    unions: AtomicUsize,
     /// Ids this phase may make, and how many it tried to.
     room: usize,
     /// Matches one search may return; reaching it is a limit (see
     /// [`match_budget`]).
     match_budget: usize,
     made: AtomicUsize,
+    /// Per pool thread (by `rayon::current_thread_index`), its buffers.
+    scratch: Vec<Mutex<Scratch<L>>>,
 }
 
 /// The id capacity of a phase was used up.
@@ -177,6 +184,73 @@ struct Changed {
     recanonicalized: Vec<Id>,
 }
 
+/// A worker's reusable buffers: one per pool thread, so a task allocates
+/// nothing that the previous task on that thread already had.
+struct Scratch<L: Language> {
+    changed: Changed,
+    /// Tasks and matches not yet added to the phase's counters.
+    tasks: usize,
+    matches: usize,
+    /// Matches of the current task, per rule; `spare` keeps the emptied
+    /// vectors for the next task.
+    found: Vec<(usize, Vec<crate::Subst>)>,
+    spare: Vec<Vec<crate::Subst>>,
+    /// The rules to run at the current root.
+    rule_ids: Vec<usize>,
+    actions: Actions<L>,
+    resolved: Vec<Id>,
+    pairs: Vec<(Id, Id)>,
+    seen: FxHashSet<Id>,
+    frontier: Vec<Id>,
+    next: Vec<Id>,
+    classes: Vec<Id>,
+}
+
+impl<L: Language> Default for Scratch<L> {
+    fn default() -> Self {
+        Scratch {
+            changed: Changed::default(),
+            tasks: 0,
+            matches: 0,
+            found: vec![],
+            spare: vec![],
+            rule_ids: vec![],
+            actions: Actions::default(),
+            resolved: vec![],
+            pairs: vec![],
+            seen: FxHashSet::default(),
+            frontier: vec![],
+            next: vec![],
+            classes: vec![],
+        }
+    }
+}
+
+/// The buffers of one breadth-first search up the parent lists.
+struct Bfs<'a> {
+    seen: &'a mut FxHashSet<Id>,
+    frontier: &'a mut Vec<Id>,
+    next: &'a mut Vec<Id>,
+}
+
+impl<L: Language> Scratch<L> {
+    fn bfs(&mut self) -> (Bfs<'_>, &mut Changed, &mut Vec<Id>) {
+        (
+            Bfs {
+                seen: &mut self.seen,
+                frontier: &mut self.frontier,
+                next: &mut self.next,
+            },
+            &mut self.changed,
+            &mut self.classes,
+        )
+    }
+}
+
+/// Classes one spawned job processes (amortizes the spawn and the scratch
+/// lookup; small enough that two workers still share a cascade).
+const BATCH: usize = 8;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -184,12 +258,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     fn new(
         eg: &'g EGraph<L, N>,
-        rules: &'g [Rewrite<L, N>],
-        depth: usize,
-        depth_ops: &'g [u64],
+        index: &'g RuleIndex<'g, L, N>,
         cfg: &AsyncConfig,
         start: Instant,
         room: usize,
+        threads: usize,
     ) -> Self {
         let base = eg.number_of_ids();
         let capacity = base + eg.union_find().spare();
@@ -197,13 +270,16 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         new_nodes.reserve(capacity - base);
         Phase {
             eg,
-            rules,
-            depth,
-            depth_ops,
+            rules: index.rules,
+            depth: index.depth,
+            depth_ops: &index.depth_ops,
+            by_root: &index.by_root,
+            var_rooted: &index.var_rooted,
             base,
             new_nodes,
             deltas: (0..SHARDS).map(|_| Mutex::default()).collect(),
             has_members: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
+            has_parents: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
             versions: (0..capacity)
                 .map(|_| std::sync::atomic::AtomicU32::new(0))
                 .collect(),
@@ -220,10 +296,10 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             cancel: cfg.cancel.clone(),
             tasks: AtomicUsize::new(0),
             matches: AtomicUsize::new(0),
-            unions: AtomicUsize::new(0),
             room,
             made: AtomicUsize::new(0),
             match_budget: match_budget(cfg.node_limit),
+            scratch: (0..threads.max(1)).map(|_| Mutex::default()).collect(),
         }
     }
 
@@ -310,15 +386,20 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
 
     /// Queues the classes of `starts` and their ancestors up to `depth`
     /// parent steps (one breadth-first search from all of them).
-    fn mark_ancestors(&self, starts: &[Id], depth: usize, out: &mut Vec<Id>) {
+    fn mark_ancestors(&self, starts: &[Id], depth: usize, out: &mut Vec<Id>, sc: &mut Bfs) {
         if depth == 0 {
             for &s in starts {
                 self.mark(self.find(s), out);
             }
             return;
         }
-        let mut seen: FxHashSet<Id> = FxHashSet::default();
-        let mut frontier = vec![];
+        let Bfs {
+            seen,
+            frontier,
+            next,
+        } = sc;
+        seen.clear();
+        frontier.clear();
         for &s in starts {
             let r = self.find(s);
             if seen.insert(r) {
@@ -327,8 +408,8 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             }
         }
         for _ in 0..depth {
-            let mut next = vec![];
-            for c in frontier {
+            next.clear();
+            for &c in frontier.iter() {
                 self.for_each_parent_class(c, |pc| {
                     if seen.insert(pc) {
                         self.mark(pc, out);
@@ -339,12 +420,18 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             if next.is_empty() {
                 break;
             }
-            frontier = next;
+            std::mem::swap(frontier, next);
         }
     }
 
     /// Adds a node (children are existing ids); returns its class.
-    fn add(&self, node: L, out: &mut Vec<Id>, changed: &mut Changed) -> Result<Id, Full> {
+    fn add(
+        &self,
+        node: L,
+        out: &mut Vec<Id>,
+        changed: &mut Changed,
+        stack: &mut Vec<(Id, Id)>,
+    ) -> Result<Id, Full> {
         let node = node.map_children(|c| self.find(c));
         let uf = self.eg.union_find();
         let made = self.eg.memo().get_or_insert_with(node, |n| {
@@ -370,7 +457,9 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                 if stale {
                     // A child was merged before this node was listed as
                     // its parent; that union's repair missed it.
-                    self.union_all(self.repair(id).into_iter().collect(), changed);
+                    stack.clear();
+                    stack.extend(self.repair(id));
+                    self.union_all(stack, changed);
                 }
                 self.mark(self.find(id), out);
                 Ok(self.find(id))
@@ -388,6 +477,10 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                 continue;
             }
             shard.entry(r).or_default().parents.push(x);
+            // Set under the shard lock: a reader that sees it false and then
+            // takes no lock missed only a parent listed after it looked,
+            // whose own add queues the ancestors it may affect.
+            self.has_parents[r.index()].store(true, Ordering::Release);
             return r != c;
         }
     }
@@ -404,7 +497,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
 
     /// Unions each pair and everything congruence then asks for; records
     /// what changed in `changed`.
-    fn union_all(&self, mut stack: Vec<(Id, Id)>, changed: &mut Changed) {
+    fn union_all(&self, stack: &mut Vec<(Id, Id)>, changed: &mut Changed) {
         while let Some((a, b)) = stack.pop() {
             if let Some((root, other, parents, gained)) = self.union_roots(a, b) {
                 changed.merged.push(other);
@@ -426,15 +519,16 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     /// the nodes whose canonical form changed (a repeated variable or an
     /// equality condition may hold now) with their ancestors up to the
     /// pattern depth.
-    fn mark_changed(&self, changed: &mut Changed, out: &mut Vec<Id>) {
+    fn mark_changed(&self, sc: &mut Scratch<L>, out: &mut Vec<Id>) {
+        let (mut bfs, changed, classes) = sc.bfs();
+        if changed.recanonicalized.is_empty() && changed.grown.is_empty() {
+            return;
+        }
         changed.recanonicalized.sort_unstable();
         changed.recanonicalized.dedup();
-        let classes: Vec<Id> = changed
-            .recanonicalized
-            .iter()
-            .map(|&p| self.find(p))
-            .collect();
-        self.mark_ancestors(&classes, self.depth.saturating_sub(1), out);
+        classes.clear();
+        classes.extend(changed.recanonicalized.iter().map(|&p| self.find(p)));
+        self.mark_ancestors(classes, self.depth.saturating_sub(1), out, &mut bfs);
         // One entry per root, operators merged.
         for g in changed.grown.iter_mut() {
             g.0 = self.find(g.0);
@@ -459,7 +553,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             // visits a class only at its shortest distance, and a class can
             // also be further away along another path (a parent that is a
             // grandparent too), where a pattern may look at `r`.
-            self.mark_ancestors(&[r], levels, out);
+            self.mark_ancestors(&[r], levels, out, &mut bfs);
         }
         changed.grown.clear();
         changed.recanonicalized.clear();
@@ -468,13 +562,27 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     /// Calls `f` with the class of every parent of root `c` (repeats
     /// possible).
     fn for_each_parent_class(&self, c: Id, mut f: impl FnMut(Id)) {
-        let (olds, _, news_parents) = self.members(self.find(c), true);
-        for o in &olds {
-            if let Some(cl) = self.eg.class(*o) {
+        let r = self.find(c);
+        let mut visit_old = |o: Id| {
+            if let Some(cl) = self.eg.class(o) {
                 for p in cl.parents() {
                     f(self.find(*p));
                 }
             }
+        };
+        if !self.has_members[r.index()].load(Ordering::Acquire)
+            && !self.has_parents[r.index()].load(Ordering::Acquire)
+        {
+            // Nothing merged into it and no new parent: its parents as of
+            // the last join (no lock, no copy).
+            if r.index() < self.base {
+                visit_old(r);
+            }
+            return;
+        }
+        let (olds, _, news_parents) = self.members(r, true);
+        for &o in &olds {
+            visit_old(o);
         }
         for p in &news_parents {
             f(self.find(*p));
@@ -552,6 +660,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             d_root.parents.extend(d_other.parents);
             self.versions[root.index()].fetch_add(1, Ordering::AcqRel);
             self.has_members[root.index()].store(true, Ordering::Release);
+            self.has_parents[root.index()].store(true, Ordering::Release);
             drop(gj);
             drop(gi);
             return Some((root, other, parents, gained));
@@ -562,7 +671,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     /// classes it merged and their ancestors within the pattern depth, in
     /// one search at the end (a class typically merges many times in one
     /// task: each match unions into it).
-    fn process(&self, r: Id, out: &mut Vec<Id>) {
+    fn process(&self, r: Id, out: &mut Vec<Id>, sc: &mut Scratch<L>) {
         if self.stopped() {
             return; // stays dirty: carried to the next phase
         }
@@ -573,20 +682,26 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         if !self.is_root(r) {
             return; // merged: its root was queued by the union
         }
-        if self.check_limits() {
+        // Limits are checked every few tasks (and every 256 matches while
+        // applying): a clock read per task would cost more than most tasks.
+        if sc.tasks.is_multiple_of(8) && self.check_limits() {
             self.dirty[r.index()].store(true, Ordering::Release);
             return;
         }
-        self.tasks.fetch_add(1, Ordering::Relaxed);
-        let mut changed = Changed::default();
-        if !self.apply_rules(r, out, &mut changed) {
+        sc.tasks += 1;
+        if !self.apply_rules(r, out, sc) {
             self.dirty[r.index()].store(true, Ordering::Release);
         }
-        self.mark_changed(&mut changed, out);
-        self.matches.fetch_add(changed.matches, Ordering::Relaxed);
+        self.mark_changed(sc, out);
+        // Merged, deferred and non-local lists stay in the worker's
+        // buffers until the phase ends (see `Phase::hand_over`).
+        sc.matches += std::mem::take(&mut sc.changed.matches);
+    }
+
+    /// Moves a worker's merged, deferred and non-local lists to the
+    /// phase's (for buffers that do not outlive their task).
+    fn hand_over(&self, changed: &mut Changed) {
         if !changed.merged.is_empty() {
-            self.unions
-                .fetch_add(changed.merged.len(), Ordering::Relaxed);
             lock(&self.merged).append(&mut changed.merged);
         }
         if !changed.deferred.is_empty() {
@@ -597,36 +712,55 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         }
     }
 
+    /// After the phase: every worker's lists, gathered.
+    fn gather(&self) -> (Vec<Id>, Vec<Id>, Vec<Id>) {
+        for sc in &self.scratch {
+            self.hand_over(&mut lock(sc).changed);
+        }
+        (
+            std::mem::take(&mut *lock(&self.merged)),
+            std::mem::take(&mut *lock(&self.deferred)),
+            std::mem::take(&mut *lock(&self.nonlocal)),
+        )
+    }
+
     /// Matches every rule at `r`, then applies the matches (so one task is
     /// one step at `r`: what its own unions add is matched when `r` is
     /// processed again, not by the rules after them in the same task).
     /// False when the phase stopped before it finished.
-    fn apply_rules(&self, r: Id, out: &mut Vec<Id>, changed: &mut Changed) -> bool {
-        let mut found: Vec<(usize, Vec<crate::Subst>)> = vec![];
+    fn apply_rules(&self, r: Id, out: &mut Vec<Id>, sc: &mut Scratch<L>) -> bool {
         let Some(root_nodes) = self.class_nodes(r) else {
             return true;
         };
-        // The root's operators (nodes are sorted, so each operator's nodes
-        // are contiguous): rules rooted at another operator are skipped.
-        let mut ops: Vec<L::Discriminant> = vec![];
+        // Emptied match vectors of the last task, for reuse.
+        for (_, mut v) in sc.found.drain(..) {
+            v.clear();
+            sc.spare.push(v);
+        }
+        // The rules rooted at the root's operators (nodes are sorted, so
+        // each operator's nodes are contiguous), in rule order.
+        let ks = &mut sc.rule_ids;
+        ks.clear();
+        ks.extend_from_slice(self.var_rooted);
+        let mut last: Option<L::Discriminant> = None;
         for n in root_nodes.iter() {
             let d = n.discriminant();
-            if ops.last() != Some(&d) {
-                ops.push(d);
+            if last.as_ref() != Some(&d) {
+                if let Some(rs) = self.by_root.get(&d) {
+                    ks.extend_from_slice(rs);
+                }
+                last = Some(d);
             }
         }
+        ks.sort_unstable();
         let view = TaskView {
             phase: self,
             root: r,
             root_nodes,
         };
-        for (k, rule) in self.rules.iter().enumerate() {
-            if let Some(d) = rule.searcher.root_discriminant() {
-                if !ops.contains(&d) {
-                    continue;
-                }
-            }
-            let mut substs = vec![];
+        for &k in sc.rule_ids.iter() {
+            let rule = &self.rules[k];
+            let mut substs = sc.spare.pop().unwrap_or_default();
             rule.searcher.search_source_into(&view, r, &mut substs);
             if substs.len() > self.match_budget {
                 self.hit(StopReason::Other(format!(
@@ -637,8 +771,10 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                 return false;
             }
             if !substs.is_empty() {
-                changed.matches += substs.len();
-                found.push((k, substs));
+                sc.changed.matches += substs.len();
+                sc.found.push((k, substs));
+            } else {
+                sc.spare.push(substs);
             }
             if self.stopped() {
                 return false;
@@ -646,14 +782,22 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         }
         let base = self.base;
         let mut since_check = 0u32;
-        let mut actions = Actions::default();
-        for (k, substs) in found {
+        let Scratch {
+            changed,
+            found,
+            actions,
+            resolved,
+            pairs,
+            ..
+        } = sc;
+        for (k, substs) in found.iter() {
+            let k = *k;
             let rule = &self.rules[k];
             let syntactic = rule.conditions.is_empty() && rule.applier.pattern().is_some();
             if !rule.conditions_are_local() || !rule.is_local() {
                 changed.nonlocal.push(r);
             }
-            for s in &substs {
+            for s in substs {
                 since_check += 1;
                 if since_check >= 256 {
                     since_check = 0;
@@ -673,8 +817,8 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                     continue;
                 }
                 actions.clear();
-                rule.stage(self.eg, r, s, &mut actions);
-                if self.commit(&actions, out, changed).is_err() {
+                rule.stage(self.eg, r, s, actions);
+                if self.commit(actions, out, changed, resolved, pairs).is_err() {
                     self.stop.fetch_or(STOP_FULL, Ordering::Relaxed);
                     return false;
                 }
@@ -689,8 +833,10 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         actions: &Actions<L>,
         out: &mut Vec<Id>,
         changed: &mut Changed,
+        resolved: &mut Vec<Id>,
+        pairs: &mut Vec<(Id, Id)>,
     ) -> Result<(), Full> {
-        let mut resolved: Vec<Id> = Vec::with_capacity(actions.nodes.len());
+        resolved.clear();
         let resolve = |resolved: &[Id], r: Ref| match r.pending_index() {
             Some(i) => resolved[i],
             None => Id(r.as_class().expect("a class ref").0),
@@ -698,16 +844,27 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         for n in &actions.nodes {
             let n = n
                 .clone()
-                .map_children(|c| resolve(&resolved, Ref::from_raw(c.0)));
-            resolved.push(self.add(n, out, changed)?);
+                .map_children(|c| resolve(resolved, Ref::from_raw(c.0)));
+            let id = self.add(n, out, changed, pairs)?;
+            resolved.push(id);
         }
-        let pairs = actions
-            .unions
-            .iter()
-            .map(|&(a, b)| (resolve(&resolved, a), resolve(&resolved, b)))
-            .collect();
+        pairs.clear();
+        pairs.extend(
+            actions
+                .unions
+                .iter()
+                .map(|&(a, b)| (resolve(resolved, a), resolve(resolved, b))),
+        );
         self.union_all(pairs, changed);
         Ok(())
+    }
+
+    /// Adds a worker's task and match counts to the phase's.
+    fn flush_counts(&self, sc: &mut Scratch<L>) {
+        self.tasks
+            .fetch_add(std::mem::take(&mut sc.tasks), Ordering::Relaxed);
+        self.matches
+            .fetch_add(std::mem::take(&mut sc.matches), Ordering::Relaxed);
     }
 
     /// Runs the phase from `seeds` and the ancestors (within the pattern
@@ -717,25 +874,27 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         for &s in seeds {
             self.mark(self.find(s), &mut initial);
         }
-        self.mark_ancestors(around, self.depth, &mut initial);
+        let mut sc = Scratch::<L>::default();
+        self.mark_ancestors(around, self.depth, &mut initial, &mut sc.bfs().0);
         match pool {
-            None => crate::par::sequentially(|| {
+            None => {
                 let mut queue: VecDeque<Id> = initial.into();
                 let mut out = vec![];
+                let mut sc = lock(&self.scratch[0]);
                 while let Some(x) = queue.pop_front() {
-                    self.process(x, &mut out);
+                    self.process(x, &mut out, &mut sc);
                     queue.extend(out.drain(..));
                 }
-            }),
+                self.flush_counts(&mut sc);
+            }
             // FIFO spawns: classes are processed roughly in the order they
             // became dirty (breadth-first), as in the sequential queue, so
             // an explosive rule cannot starve the classes queued before it.
-            Some(pool) => pool.install(|| {
-                rayon::scope_fifo(|s| {
-                    for x in initial {
-                        s.spawn_fifo(move |s| task(self, s, x));
-                    }
-                })
+            Some(pool) => pool.in_place_scope_fifo(|s| {
+                for xs in initial.chunks(BATCH) {
+                    let xs: Batch = xs.iter().copied().collect();
+                    s.spawn_fifo(move |s| task(self, s, xs));
+                }
             }),
         }
     }
@@ -761,6 +920,38 @@ fn match_budget(node_limit: usize) -> usize {
     node_limit.saturating_mul(8).max(1 << 20)
 }
 
+/// What a run needs to know about its rules, computed once.
+struct RuleIndex<'r, L: Language, N: Analysis<L>> {
+    rules: &'r [Rewrite<L, N>],
+    /// The deepest pattern's depth.
+    depth: usize,
+    /// See [`depth_ops`].
+    depth_ops: Vec<u64>,
+    by_root: FxHashMap<L::Discriminant, Vec<usize>>,
+    var_rooted: Vec<usize>,
+}
+
+impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
+    fn new(rules: &'r [Rewrite<L, N>]) -> Self {
+        let depth = rules.iter().map(|r| r.searcher.depth()).max().unwrap_or(0);
+        let mut by_root: FxHashMap<L::Discriminant, Vec<usize>> = FxHashMap::default();
+        let mut var_rooted = vec![];
+        for (k, r) in rules.iter().enumerate() {
+            match r.searcher.root_discriminant() {
+                Some(d) => by_root.entry(d).or_default().push(k),
+                None => var_rooted.push(k),
+            }
+        }
+        RuleIndex {
+            rules,
+            depth,
+            depth_ops: depth_ops(rules, depth),
+            by_root,
+            var_rooted,
+        }
+    }
+}
+
 /// Per depth, the summary of the operators of all patterns' nodes there.
 fn depth_ops<L: Language, N: Analysis<L>>(rules: &[Rewrite<L, N>], depth: usize) -> Vec<u64> {
     let mut out = vec![0u64; depth + 1];
@@ -779,11 +970,51 @@ fn depth_ops<L: Language, N: Analysis<L>>(rules: &[Rewrite<L, N>], depth: usize)
     out
 }
 
-fn task<'s, L: Language, N: Analysis<L>>(ph: &'s Phase<'s, L, N>, s: &rayon::ScopeFifo<'s>, x: Id) {
+/// The classes of one job.
+type Batch = smallvec::SmallVec<[Id; BATCH]>;
+
+/// One job: processes its classes with this thread's buffers, then spawns
+/// what they queued, `BATCH` classes per job.
+fn task<'s, L: Language, N: Analysis<L>>(
+    ph: &'s Phase<'s, L, N>,
+    s: &rayon::ScopeFifo<'s>,
+    xs: Batch,
+) {
     let mut out = vec![];
-    ph.process(x, &mut out);
-    for y in out {
-        s.spawn_fifo(move |s| task(ph, s, y));
+    {
+        // Uncontended: only this pool thread takes this slot. (Should a
+        // rule's code ever wait on rayon inside a task, this thread could
+        // start another task while holding it: that one gets fresh buffers
+        // instead of waiting for itself.)
+        let k = rayon::current_thread_index().unwrap_or(0) % ph.scratch.len();
+        let (mut guard, mut local);
+        let mut local_used = false;
+        let sc: &mut Scratch<L> = match ph.scratch[k].try_lock() {
+            Ok(g) => {
+                guard = g;
+                &mut guard
+            }
+            Err(std::sync::TryLockError::Poisoned(e)) => {
+                guard = e.into_inner();
+                &mut guard
+            }
+            Err(std::sync::TryLockError::WouldBlock) => {
+                local = Scratch::default();
+                local_used = true;
+                &mut local
+            }
+        };
+        for x in xs {
+            ph.process(x, &mut out, sc);
+        }
+        ph.flush_counts(sc);
+        if local_used {
+            ph.hand_over(&mut sc.changed);
+        }
+    }
+    for ys in out.chunks(BATCH) {
+        let ys: Batch = ys.iter().copied().collect();
+        s.spawn_fifo(move |s| task(ph, s, ys));
     }
 }
 
@@ -879,13 +1110,31 @@ impl<L: Language, N: Analysis<L>> NodeSource<L> for Phase<'_, L, N> {
 /// Runs `rules` on `egraph` (rebuilt) to the asynchronous fixed point or a
 /// limit. See the [module docs](self).
 pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
-    mut egraph: EGraph<L, N>,
+    egraph: EGraph<L, N>,
     rules: &[Rewrite<L, N>],
     cfg: &AsyncConfig,
     start: Instant,
 ) -> (EGraph<L, N>, AsyncStats) {
+    // Everything, joins and the renumbering included, runs on the
+    // configured threads: on the pool, or on this thread alone.
+    match cfg.pool.as_deref() {
+        Some(pool) if pool.current_num_threads() > 1 => {
+            pool.install(|| run_on(egraph, rules, cfg, start, Some(pool)))
+        }
+        _ => crate::par::sequentially(|| run_on(egraph, rules, cfg, start, None)),
+    }
+}
+
+/// [`run`] on `pool` (`None`: on this thread, marked sequential).
+fn run_on<L: Language, N: Analysis<L> + Default>(
+    mut egraph: EGraph<L, N>,
+    rules: &[Rewrite<L, N>],
+    cfg: &AsyncConfig,
+    start: Instant,
+    pool: Option<&rayon::ThreadPool>,
+) -> (EGraph<L, N>, AsyncStats) {
     let mut stats = AsyncStats::default();
-    let depth = rules.iter().map(|r| r.searcher.depth()).max().unwrap_or(0);
+    let index = RuleIndex::new(rules);
     if !egraph.is_clean() {
         egraph.rebuild();
     }
@@ -894,9 +1143,8 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
     // First phase: every class; later ones: what the join changed.
     // (Only classes with an operator some rule's root has: the others
     // cannot be a match's root until they change, and then they are queued.)
-    let ops_at = depth_ops(rules, depth);
-    let root_ops = ops_at[0];
-    let var_root = rules.iter().any(|r| r.searcher.root_node().is_none());
+    let root_ops = index.depth_ops[0];
+    let var_root = !index.var_rooted.is_empty();
     let mut seeds: Vec<Id> = egraph
         .classes()
         .filter(|c| var_root || c.ops & root_ops != 0)
@@ -927,20 +1175,19 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
         egraph.reserve_ids(room);
         let ids_before = egraph.number_of_ids();
         let (new_nodes, merged, deferred, carried, limit, ph_nonlocal) = {
-            let ph = Phase::new(&egraph, rules, depth, &ops_at, cfg, start, room);
-            ph.run(&seeds, &ancestors_of, cfg.pool.as_deref());
+            let threads = pool.map_or(1, |p| p.current_num_threads());
+            let ph = Phase::new(&egraph, &index, cfg, start, room, threads);
+            ph.run(&seeds, &ancestors_of, pool);
             stats.tasks += ph.tasks.load(Ordering::Relaxed);
             stats.matches += ph.matches.load(Ordering::Relaxed);
-            stats.unions += ph.unions.load(Ordering::Relaxed);
             let carried = if ph.stopped() {
                 ph.still_dirty()
             } else {
                 vec![]
             };
             let limit = lock(&ph.limit).take();
-            let merged = std::mem::take(&mut *lock(&ph.merged));
-            let deferred = std::mem::take(&mut *lock(&ph.deferred));
-            let nonlocal = std::mem::take(&mut *lock(&ph.nonlocal));
+            let (merged, deferred, nonlocal) = ph.gather();
+            stats.unions += merged.len();
             (ph.new_nodes, merged, deferred, carried, limit, nonlocal)
         };
         stats.phases += 1;
@@ -1147,6 +1394,56 @@ mod tests {
             let done = eg.lookup_expr(&"done".parse().unwrap());
             assert_eq!(done, Some(eg.find(root)), "{threads:?}");
         }
+    }
+
+    #[test]
+    fn canonical_copies_do_not_depend_on_the_order_ids_were_made() {
+        // The same additions and unions after the same input, in two
+        // orders: different ids, one canonical copy.
+        let build = |reverse: bool| {
+            let mut eg = EGraph::<SymbolLang, ()>::default();
+            let root = eg.add_expr(&"(f a b)".parse().unwrap());
+            eg.add_expr(&"(f b a)".parse().unwrap());
+            eg.rebuild();
+            let keep = eg.number_of_ids();
+            let mut steps: Vec<&str> = vec!["(g a)", "(h (g a))", "(g b)", "(k (h (g b)) a)"];
+            if reverse {
+                steps.reverse();
+            }
+            let ids: Vec<(&str, Id)> = steps
+                .iter()
+                .map(|t| (*t, eg.add_expr(&t.parse().unwrap())))
+                .collect();
+            let id = |t: &str| ids.iter().find(|(s, _)| *s == t).unwrap().1;
+            let mut pairs = vec![(id("(h (g a))"), root), (id("(g a)"), id("(g b)"))];
+            if reverse {
+                pairs.reverse();
+            }
+            for (a, b) in pairs {
+                eg.union(a, b);
+            }
+            eg.rebuild();
+            eg.check_invariants().unwrap();
+            let classes = eg.number_of_classes();
+            let nodes = eg.total_number_of_nodes();
+            let copy = eg.canonical_copy(keep).expect("finite terms");
+            copy.check_invariants().unwrap();
+            assert_eq!(copy.number_of_classes(), classes);
+            assert_eq!(copy.total_number_of_nodes(), nodes);
+            // The input's ids keep their meaning.
+            assert_eq!(
+                copy.lookup_expr(&"(f a b)".parse().unwrap()),
+                Some(copy.find(root))
+            );
+            assert_eq!(copy.find(root), root, "kept ids keep their classes");
+            assert_eq!(
+                copy.lookup_expr(&"(h (g b))".parse().unwrap()),
+                Some(copy.find(root))
+            );
+            let dump = copy.dump().to_string();
+            dump
+        };
+        assert_eq!(build(false), build(true));
     }
 
     #[test]
