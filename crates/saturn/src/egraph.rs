@@ -533,7 +533,12 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// lists ids that stopped being canonical. Creates the new classes in
     /// id order (data from [`Analysis::make`]), then moves every merged
     /// class into its root. Does not call [`Analysis::modify`]; call
-    /// [`EGraph::rebuild`] after.
+    /// [`EGraph::rebuild`] after. The phase repaired congruence after each
+    /// of its unions (every parent of a merged class re-inserted in
+    /// canonical form), so the merged classes' parents are not queued for
+    /// the rebuild to repair again: their classes are only marked for the
+    /// rebuild's (parallel) node-list canonicalization. (Debug builds check
+    /// the result.)
     pub(crate) fn absorb(&mut self, base: usize, new_nodes: &AppendOnlyVec<L>, merged: &[Id]) {
         let end = self.uf.len();
         debug_assert_eq!(self.nodes.len(), base);
@@ -557,12 +562,17 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         let mut merged = merged.to_vec();
         merged.sort_unstable();
         merged.dedup();
+        let repairs = self.pending.len();
         for &x in &merged {
             let root = self.uf.find(x);
             if root != x && self.classes[x.index()].is_some() {
                 self.merge_class_into(x, root);
             }
         }
+        // Their node lists still need canonical children: touched, not
+        // pending.
+        let parents = self.pending.split_off(repairs);
+        self.touched.extend(parents);
         self.by_op_fresh = false;
         self.clean = false;
     }
@@ -765,12 +775,24 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                     .binary_search(n)
                     .expect("a canonical form is one of its class's nodes")
         };
-        for i in 0..keep {
-            let r = self.uf.find(Id::from(i));
+        let seq = crate::par::is_sequential();
+        let kept_slot = |i: usize| {
+            let r = self.uf.find_readonly(Id::from(i));
             let canon = self.nodes[i]
                 .clone()
-                .map_children(|c| Id(new_id[self.uf.find(c).index()]));
-            let j = slot(&taken, pos_of[r.index()] as usize, &canon);
+                .map_children(|c| Id(new_id[self.uf.find_readonly(c).index()]));
+            slot(&taken, pos_of[r.index()] as usize, &canon)
+        };
+        let kept_slots: Vec<usize> = if seq {
+            (0..keep).map(kept_slot).collect()
+        } else {
+            (0..keep)
+                .into_par_iter()
+                .with_min_len(1024)
+                .map(kept_slot)
+                .collect()
+        };
+        for (i, j) in kept_slots.into_iter().enumerate() {
             if node_id[j] == NONE {
                 node_id[j] = i as u32;
             }
@@ -795,46 +817,59 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         // 4. The copy: node store (in id order), union-find, hashcons.
         let mut new = EGraph::new(N::default());
         std::mem::swap(&mut new.analysis, &mut self.analysis);
-        {
-            let mut stored: Vec<Option<L>> = vec![None; n_new];
-            for (i, s) in stored.iter_mut().enumerate().take(keep) {
-                *s = Some(self.nodes[i].clone());
-            }
-            for (k, rep) in reps.into_iter().enumerate() {
-                stored[keep + k] = Some(rep);
-            }
-            for (c, &k0) in taken.iter().zip(&start) {
-                for (n, &id) in c.nodes.iter().zip(&node_id[k0..]) {
-                    let s = &mut stored[id as usize];
-                    if s.is_none() {
-                        *s = Some(n.clone());
-                    }
-                }
-            }
-            for n in stored {
-                new.nodes.push(n.expect("every id has a node"));
-            }
-        }
+        let first = new.nodes.reserve(n_new);
+        debug_assert_eq!(first, 0);
         new.uf.reserve(n_new);
         for _ in 0..n_new {
             new.uf.make_set().expect("reserved");
         }
-        for (k, &(cid, _)) in order.iter().enumerate() {
-            for &id in &node_id[start[k]..start[k + 1]] {
-                if id != cid {
-                    new.uf.union(Id(cid), Id(id));
+        for (k, rep) in reps.into_iter().enumerate() {
+            new.nodes.init_at(keep + k, rep);
+        }
+        // Per class (classes are disjoint, so in parallel): the kept
+        // nodes as stored, fresh ids' nodes, the class's union-find links
+        // and hashcons entries. Every slot is written once.
+        {
+            let new = &new;
+            let fresh = keep + n_classes - order.partition_point(|&(c, _)| (c as usize) < keep);
+            let per_class = |k: usize| {
+                let cid = Id(order[k].0);
+                let c = &taken[k];
+                for (n, &id) in c.nodes.iter().zip(&node_id[start[k]..]) {
+                    if id as usize >= fresh {
+                        new.nodes.init_at(id as usize, n.clone());
+                    }
+                    if Id(id) != cid {
+                        new.uf.union(cid, Id(id));
+                    }
+                    new.memo.insert_or_get(n.clone(), Id(id));
                 }
-            }
-        }
-        for i in 0..keep {
-            let r = self.uf.find(Id::from(i));
-            if r.index() != i {
-                new.uf.union(r, Id::from(i));
-            }
-        }
-        for (c, &k0) in taken.iter().zip(&start) {
-            for (n, &id) in c.nodes.iter().zip(&node_id[k0..]) {
-                new.memo.insert_mut(n.clone(), Id(id));
+            };
+            let per_kept = |i: usize| {
+                new.nodes.init_at(i, self.nodes[i].clone());
+                let r = self.uf.find_readonly(Id::from(i));
+                if r.index() != i {
+                    new.uf.union(r, Id::from(i));
+                }
+            };
+            if seq {
+                (0..n_classes).for_each(per_class);
+                (0..keep).for_each(per_kept);
+            } else {
+                rayon::join(
+                    || {
+                        (0..n_classes)
+                            .into_par_iter()
+                            .with_min_len(256)
+                            .for_each(per_class)
+                    },
+                    || {
+                        (0..keep)
+                            .into_par_iter()
+                            .with_min_len(1024)
+                            .for_each(per_kept)
+                    },
+                );
             }
         }
         drop(node_id);
@@ -847,16 +882,31 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             new.classes[cid] = Some(c);
         }
         new.n_classes = n_classes;
-        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(n_new * 2);
-        for j in 0..n_new {
+        let child_pairs = |j: usize, out: &mut Vec<(u32, u32)>| {
             let node = &new.nodes[j];
             for (k, &ch) in node.children().iter().enumerate() {
                 if !node.children()[..k].contains(&ch) {
-                    pairs.push((new.uf.find(ch).0, j as u32));
+                    out.push((new.uf.find_readonly(ch).0, j as u32));
                 }
             }
+        };
+        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(n_new * 2);
+        if seq {
+            (0..n_new).for_each(|j| child_pairs(j, &mut pairs));
+            pairs.sort_unstable();
+        } else {
+            pairs.par_extend(
+                (0..n_new)
+                    .into_par_iter()
+                    .with_min_len(1024)
+                    .fold(Vec::new, |mut v, j| {
+                        child_pairs(j, &mut v);
+                        v
+                    })
+                    .flatten(),
+            );
+            pairs.par_sort_unstable();
         }
-        pairs.sort_unstable();
         for chunk in pairs.chunk_by(|a, b| a.0 == b.0) {
             new.classes[chunk[0].0 as usize]
                 .as_mut()

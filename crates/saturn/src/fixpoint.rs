@@ -1200,6 +1200,11 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         egraph.absorb(ids_before, &new_nodes, &merged);
         drop(new_nodes);
         let congruences = egraph.rebuild();
+        debug_assert_eq!(
+            egraph.check_invariants(),
+            Ok(()),
+            "the phase closed congruence"
+        );
         let data_changed = egraph.log_data_changes(false);
         // The phase's own changes were matched in the phase; drop them,
         // unless this rebuild found congruences the phase did not repair
