@@ -766,14 +766,13 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         start.push(total);
         // 3. Each node's id: a kept id whose canonical form it is (the
         // least), its class's id if it is the node Dijkstra numbered the
-        // class by, else the next fresh id in flat order.
+        // class by, else the next fresh id in flat order. (A kept id whose
+        // canonical form is not among its class's nodes, which an analysis
+        // that prunes nodes causes, names none: it stays in the node store
+        // and its class, as in the original.)
         let mut node_id: Vec<u32> = vec![NONE; total];
         let slot = |taken: &[EClass<L, N::Data>], k: usize, n: &L| {
-            start[k]
-                + taken[k]
-                    .nodes
-                    .binary_search(n)
-                    .expect("a canonical form is one of its class's nodes")
+            taken[k].nodes.binary_search(n).ok().map(|j| start[k] + j)
         };
         let seq = crate::par::is_sequential();
         let kept_slot = |i: usize| {
@@ -783,7 +782,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 .map_children(|c| Id(new_id[self.uf.find_readonly(c).index()]));
             slot(&taken, pos_of[r.index()] as usize, &canon)
         };
-        let kept_slots: Vec<usize> = if seq {
+        let kept_slots: Vec<Option<usize>> = if seq {
             (0..keep).map(kept_slot).collect()
         } else {
             (0..keep)
@@ -793,6 +792,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 .collect()
         };
         for (i, j) in kept_slots.into_iter().enumerate() {
+            let Some(j) = j else { continue };
             if node_id[j] == NONE {
                 node_id[j] = i as u32;
             }
@@ -803,7 +803,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             // order: position = classes kept + k.
             let pos = n_classes - reps.len() + k;
             debug_assert_eq!(order[pos].0 as usize, cid);
-            let j = slot(&taken, pos, rep);
+            let j = slot(&taken, pos, rep).expect("a class's first node is one of its nodes");
             node_id[j] = cid as u32;
         }
         let mut next = (keep + reps.len()) as u32;

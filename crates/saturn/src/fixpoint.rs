@@ -1451,6 +1451,55 @@ mod tests {
         assert_eq!(build(false), build(true));
     }
 
+    /// Marks classes holding the leaf `z`; `modify` then prunes every
+    /// other node of such a class (as egg's constant folding does).
+    #[derive(Default)]
+    struct PruneToZ;
+
+    impl Analysis<SymbolLang> for PruneToZ {
+        type Data = bool;
+        fn make(_: &EGraph<SymbolLang, Self>, n: &SymbolLang) -> bool {
+            n.op.as_str() == "z"
+        }
+        fn merge(&self, a: &mut bool, b: bool) -> crate::DidMerge {
+            let r = crate::DidMerge(!*a && b, *a && !b);
+            *a |= b;
+            r
+        }
+        fn modify(eg: &mut EGraph<SymbolLang, Self>, id: Id) {
+            if eg[id].data {
+                eg[id].nodes.retain(|n| n.op.as_str() == "z");
+            }
+        }
+    }
+
+    #[test]
+    fn a_saturated_run_whose_analysis_pruned_an_input_node_is_renumbered() {
+        // (f a) is an input node; `f-z` puts z in its class and `modify`
+        // prunes (f a) from it, so the input id no longer names a node of
+        // its class. `g-h` makes ids, so the renumbering runs.
+        let rules: Vec<Rewrite<SymbolLang, PruneToZ>> = vec![
+            rewrite!("f-z"; "(f ?x)" => "z"),
+            rewrite!("g-h"; "(g ?x)" => "(h ?x)"),
+        ];
+        let mut dumps = vec![];
+        for threads in [None, Some(2)] {
+            let mut eg = EGraph::<SymbolLang, PruneToZ>::default();
+            let root = eg.add_expr(&"(g (f a))".parse().unwrap());
+            eg.rebuild();
+            let (eg, stats) = run(eg, &rules, &cfg(threads), Instant::now());
+            assert_eq!(stats.stop_reason, Some(StopReason::Saturated));
+            eg.check_invariants().unwrap();
+            assert_eq!(
+                eg.lookup_expr(&"(h z)".parse().unwrap()),
+                Some(eg.find(root))
+            );
+            assert_eq!(eg.lookup_expr(&"(f a)".parse().unwrap()), None, "pruned");
+            dumps.push(eg.dump().to_string());
+        }
+        assert_eq!(dumps[0], dumps[1]);
+    }
+
     #[test]
     fn congruence_is_repaired_inside_a_phase() {
         let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
