@@ -52,7 +52,8 @@
 //!   `bsp` matches each changed neighbourhood once per round.
 //! * Congruence repair re-inserts every parent of the merged class at each
 //!   union (as egg's rebuild does, but once per union rather than batched).
-//! * There is no backoff: rules run until the fixed point or a limit.
+//! * There is no backoff: rules run until the fixed point or a limit. A
+//!   search at one class is cut at a match budget (see [`match_budget`]).
 //!
 //! Set `SATURN_ASYNC_TRACE=1` to print one line per phase to stderr
 //! (tasks, matches, ids made, classes merged, deferred and carried work).
@@ -142,6 +143,8 @@ struct Phase<'g, L: Language, N: Analysis<L>> {
     merged: Mutex<Vec<Id>>,
     deferred: Mutex<Vec<Id>>,
     nonlocal: Mutex<Vec<Id>>,
+    /// The first search this phase cut at the match budget, described.
+    cut: Mutex<Option<String>>,
     /// 0 while running; else `STOP_LIMIT` or `STOP_FULL` bits.
     stop: AtomicUsize,
     limit: Mutex<Option<StopReason>>,
@@ -288,6 +291,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             merged: Mutex::default(),
             deferred: Mutex::default(),
             nonlocal: Mutex::default(),
+            cut: Mutex::new(None),
             stop: AtomicUsize::new(0),
             limit: Mutex::new(None),
             deadline: start.checked_add(cfg.time_limit),
@@ -763,12 +767,21 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             let mut substs = sc.spare.pop().unwrap_or_default();
             rule.searcher.search_source_into(&view, r, &mut substs);
             if substs.len() > self.match_budget {
-                self.hit(StopReason::Other(format!(
-                    "match limit: rule {} found {} matches at one class",
-                    rule.name,
-                    substs.len()
-                )));
-                return false;
+                // Cut: the first `match_budget` matches are applied (in an
+                // exploding class they reach the node limit); the root is
+                // searched again next phase. Recorded, so a run that can
+                // only repeat the cut stops with a reason.
+                substs.truncate(self.match_budget);
+                if changed_cut(&sc.changed, r) {
+                    sc.changed.deferred.push(r);
+                }
+                let mut cut = lock(&self.cut);
+                if cut.is_none() {
+                    *cut = Some(format!(
+                        "match limit: rule {} found more than {} matches at one class",
+                        rule.name, self.match_budget
+                    ));
+                }
             }
             if !substs.is_empty() {
                 sc.changed.matches += substs.len();
@@ -909,15 +922,22 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     }
 }
 
-/// How many matches one search at one class may find before the run stops
-/// with [`StopReason::Other`]: a search that big (commutativity and
-/// associativity over a class of thousands of nodes) would take more
-/// memory than the e-graph it is bounded by, and applying it would pass
-/// the node limit many times over. `bsp` rounds meet the node limit
-/// before classes grow that big; an `async` phase can grow a class further
-/// between two checks.
+/// How many matches one search at one class may return: a search that
+/// big (commutativity and associativity over a class of hundreds of nodes)
+/// would take more memory than the e-graph it is bounded by, and applying
+/// it would pass the node limit many times over. `bsp` rounds meet the
+/// node limit before classes grow that big; an `async` phase can grow a
+/// class further between two checks. A search that reaches the budget is
+/// cut there: its first matches are applied (usually reaching the node
+/// limit) and the class is searched again next phase; a run whose only
+/// remaining work is such a cut stops with [`StopReason::Other`].
 fn match_budget(node_limit: usize) -> usize {
-    node_limit.saturating_mul(8).max(1 << 20)
+    node_limit.saturating_mul(8).max(1 << 16)
+}
+
+/// Whether `r` is not yet the last deferred root (deferred once per task).
+fn changed_cut(changed: &Changed, r: Id) -> bool {
+    changed.deferred.last() != Some(&r)
 }
 
 /// What a run needs to know about its rules, computed once.
@@ -1152,6 +1172,7 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         .collect();
     let mut ancestors_of: Vec<Id> = vec![];
     let mut nonlocal: FxHashSet<Id> = FxHashSet::default();
+    let mut cut: Option<String>;
     loop {
         if stats.phases >= cfg.iter_limit {
             stats.stop_reason = Some(StopReason::IterationLimit(stats.phases));
@@ -1188,6 +1209,7 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
             let limit = lock(&ph.limit).take();
             let (merged, deferred, nonlocal) = ph.gather();
             stats.unions += merged.len();
+            cut = lock(&ph.cut).take();
             (ph.new_nodes, merged, deferred, carried, limit, nonlocal)
         };
         stats.phases += 1;
@@ -1253,7 +1275,12 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         }
         let join_changed = !join_changes.is_empty() || !data_changed.is_empty();
         if !phase_changed && !join_changed && carried.is_empty() {
-            stats.stop_reason = Some(StopReason::Saturated);
+            // Nothing changed: a fixed point, unless a search was cut (its
+            // cut would come out the same next phase).
+            stats.stop_reason = Some(match cut {
+                Some(why) => StopReason::Other(why),
+                None => StopReason::Saturated,
+            });
             break;
         }
         if deferred.is_empty()

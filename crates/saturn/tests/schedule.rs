@@ -639,3 +639,39 @@ fn compiler_example_rules() {
         }
     }
 }
+
+/// `algebra`'s associativity and commutativity make single searches with
+/// tens of thousands of matches at one class. `async` cuts such a search at
+/// its match budget, applies what it found and searches the class again
+/// later, so the run ends at the node limit, as `bsp` does, with a valid
+/// e-graph (it used to stop with "match limit" at a third of the nodes).
+#[test]
+fn async_reaches_the_node_limit_through_exploding_searches() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/");
+    let rules = std::fs::read_to_string(format!("{dir}compiler.rules")).unwrap();
+    let terms = std::fs::read_to_string(format!("{dir}compiler.terms")).unwrap();
+    let set = parse_rules::<SymbolLang, ()>(&rules, &Predicates::default()).unwrap();
+    let terms: Vec<RecExpr<SymbolLang>> = saturn::sexp::parse_all(&terms)
+        .unwrap()
+        .iter()
+        .map(|s| RecExpr::from_sexp(s).unwrap())
+        .collect();
+    for threads in [1, 2] {
+        let mut eg = EGraph::<SymbolLang, ()>::default();
+        for t in &terms {
+            eg.add_expr(t);
+        }
+        let out = Schedule::new(Pipeline::from_rule_set(&set), Strategy::Async)
+            .with_threads(threads)
+            .with_iter_limit(30)
+            .with_node_limit(10_000)
+            .with_time_limit(Duration::from_secs(20))
+            .run(eg);
+        let r = &out.report;
+        assert!(
+            matches!(r.stop_reason, StopReason::NodeLimit(n) if n >= 10_000),
+            "{threads} threads: {r}"
+        );
+        out.egraph.check_invariants().unwrap();
+    }
+}
