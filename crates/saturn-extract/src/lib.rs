@@ -73,6 +73,7 @@ pub mod greedy_dag;
 #[cfg(feature = "ilp")]
 pub mod ilp;
 pub mod io;
+pub mod measure;
 
 pub use bottom_up::{BottomUp, TreeCosts};
 pub use check::{CheckedCost, COST_TOLERANCE};

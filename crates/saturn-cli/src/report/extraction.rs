@@ -23,18 +23,14 @@
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use saturn::schedule::{Pipeline, Strategy};
 use saturn_extract::io::load_dense;
-use saturn_extract::{
-    natural_cmp, with_threads, BottomUp, BuildOptions, DenseEGraph, Extraction, Extractor,
-    GreedyDag,
-};
+use saturn_extract::{natural_cmp, BottomUp, BuildOptions, DenseEGraph, Extractor, GreedyDag};
 use serde_json::{json, Map, Value};
 
 use super::schedulers::{self, Limits};
-use super::{image, median, num, plot, sample, table, Ctx, InputUse, Section, Source};
+use super::{image, num, plot, sample, table, Ctx, InputUse, Section, Source};
 
 /// The file name of the generated e-graph under `inputs/`.
 const BUNDLED_JSON: &str = "bundled-egraph.json";
@@ -163,11 +159,10 @@ fn discover(dir: &Path, quick: bool) -> Result<Discovered, String> {
     })
 }
 
-/// One extractor on one file.
+/// One extractor on one file: costs and median ms per thread count.
 struct Measured {
     tree: f64,
     dag: f64,
-    /// Median milliseconds per thread count.
     ms: Vec<f64>,
 }
 
@@ -179,11 +174,8 @@ struct FileResult {
     by_extractor: BTreeMap<&'static str, Measured>,
 }
 
-fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
-    crate::sched::panic_message(&*p)
-}
-
-/// Runs `ex` on `g` at every thread count; checks and compares results.
+/// Runs `ex` on `g` at every thread count ([`saturn_extract::measure`]:
+/// timed, checked, compared across thread counts).
 fn measure(
     path: &Path,
     g: &DenseEGraph,
@@ -191,67 +183,13 @@ fn measure(
     threads: &[usize],
     runs: usize,
 ) -> Result<Measured, String> {
-    let roots = g.roots().to_vec();
-    let mut reference: Option<Extraction> = None;
-    let mut m = Measured {
-        tree: 0.0,
-        dag: 0.0,
-        ms: vec![],
-    };
-    for &t in threads {
-        let out = catch_unwind(AssertUnwindSafe(|| {
-            with_threads(t, || {
-                let mut times = vec![];
-                let mut last = None;
-                for _ in 0..runs {
-                    let t0 = Instant::now();
-                    let r = ex.extract(g, &roots);
-                    times.push(t0.elapsed().as_secs_f64() * 1e3);
-                    last = Some(r);
-                }
-                (median(times), last.expect("runs >= 1"))
-            })
-        }));
-        let (ms, result) = match out {
-            Err(p) => {
-                return Err(format!(
-                    "{}: {} ({t} threads): {}",
-                    path.display(),
-                    ex.name(),
-                    panic_text(p)
-                ))
-            }
-            Ok(Err(e)) => return Err(format!("{}: {}: {e}", path.display(), ex.name())),
-            Ok(Ok(v)) => v,
-        };
-        let extraction =
-            result.map_err(|e| format!("{}: {} ({t} threads): {e}", path.display(), ex.name()))?;
-        let cost = extraction.check(g, &roots).map_err(|e| {
-            format!(
-                "{}: {} ({t} threads): extraction does not check: {e}",
-                path.display(),
-                ex.name()
-            )
-        })?;
-        match &reference {
-            None => {
-                m.tree = cost.tree.get();
-                m.dag = cost.dag.get();
-                reference = Some(extraction);
-            }
-            Some(r) if *r != extraction => {
-                return Err(format!(
-                    "{}: {}: the result at {t} threads differs from the one at {} threads",
-                    path.display(),
-                    ex.name(),
-                    threads[0]
-                ))
-            }
-            Some(_) => {}
-        }
-        m.ms.push(ms);
-    }
-    Ok(m)
+    let m = saturn_extract::measure::measure(g, ex, threads, runs)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Measured {
+        tree: m.tree,
+        dag: m.dag,
+        ms: m.times.iter().map(|t| t.as_secs_f64() * 1e3).collect(),
+    })
 }
 
 /// A cost sum: integral values without decimals.
@@ -334,7 +272,13 @@ pub fn run(ctx: &Ctx, source: Source) -> Result<Section, String> {
             let g = catch_unwind(AssertUnwindSafe(|| {
                 load_dense(path, &BuildOptions::lenient())
             }))
-            .map_err(|p| format!("{}: loading: {}", path.display(), panic_text(p)))?
+            .map_err(|p| {
+                format!(
+                    "{}: loading: {}",
+                    path.display(),
+                    crate::sched::panic_message(&*p)
+                )
+            })?
             .map_err(|e| e.to_string())?;
             if !g.root_report().dropped.is_empty() {
                 inferred += 1;

@@ -28,9 +28,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use saturn_extract::io::load_dense;
+use saturn_extract::measure::{measure, panic_message, Measurement};
 use saturn_extract::{
-    natural_cmp, with_threads, BottomUp, BuildOptions, Cost, DenseEGraph, Extraction, Extractor,
-    GreedyDag,
+    natural_cmp, BottomUp, BuildOptions, Cost, DenseEGraph, Extractor, GreedyDag,
 };
 
 struct Args {
@@ -171,23 +171,9 @@ fn discover(args: &Args) -> Result<Vec<(String, Vec<PathBuf>)>, String> {
     Ok(fams)
 }
 
-fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic>".to_string()
-    }
-}
-
-/// Costs of one extractor on one file.
-#[derive(Clone, Default)]
-struct Measured {
-    tree: f64,
-    dag: f64,
-    /// Median extraction time per thread count (same order as `Args::threads`).
-    times: Vec<Duration>,
+/// The text of a caught panic.
+fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
+    panic_message(&*p)
 }
 
 struct FileResult {
@@ -196,64 +182,9 @@ struct FileResult {
     nodes: usize,
     classes: usize,
     /// Per extractor name.
-    by_extractor: BTreeMap<&'static str, Measured>,
+    by_extractor: BTreeMap<&'static str, Measurement>,
     /// ILP: (DAG cost, proven optimal, solve time, status text).
     ilp: Option<(f64, bool, Duration, String)>,
-}
-
-/// Runs `ex` at every thread count (`runs` times each), checks every result, verifies
-/// determinism across thread counts. Returns the measurement or a failure message.
-fn run_extractor(
-    g: &DenseEGraph,
-    ex: &dyn Extractor,
-    threads: &[usize],
-    runs: usize,
-) -> Result<Measured, String> {
-    let roots = g.roots().to_vec();
-    let mut reference: Option<Extraction> = None;
-    let mut m = Measured::default();
-    for &t in threads {
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            with_threads(t, || {
-                let mut times = Vec::with_capacity(runs);
-                let mut last = None;
-                for _ in 0..runs {
-                    let start = Instant::now();
-                    let r = ex.extract(g, &roots);
-                    times.push(start.elapsed());
-                    last = Some(r);
-                }
-                times.sort();
-                (times[times.len() / 2], last.expect("runs >= 1"))
-            })
-        }));
-        let (median, result) = match outcome {
-            Err(p) => return Err(format!("{} panicked: {}", ex.name(), panic_message(p))),
-            Ok(Err(e)) => return Err(format!("{}: {e}", ex.name())),
-            Ok(Ok(v)) => v,
-        };
-        let extraction = result.map_err(|e| format!("{} ({t} threads): {e}", ex.name()))?;
-        let checked = extraction
-            .check(g, &roots)
-            .map_err(|e| format!("{} ({t} threads): check failed: {e}", ex.name()))?;
-        match &reference {
-            None => {
-                m.tree = checked.tree.get();
-                m.dag = checked.dag.get();
-                reference = Some(extraction);
-            }
-            Some(r) if *r != extraction => {
-                return Err(format!(
-                    "{}: result with {t} threads differs from result with {} threads",
-                    ex.name(),
-                    threads[0]
-                ))
-            }
-            Some(_) => {}
-        }
-        m.times.push(median);
-    }
-    Ok(m)
 }
 
 #[cfg(feature = "ilp")]
@@ -262,7 +193,7 @@ fn run_ilp(g: &DenseEGraph, limit: f64) -> Result<(f64, bool, Duration, String),
     let ilp = Ilp::new(Duration::from_secs_f64(limit));
     let start = Instant::now();
     let res = catch_unwind(AssertUnwindSafe(|| ilp.solve(g, g.roots())))
-        .map_err(|p| format!("ilp panicked: {}", panic_message(p)))?
+        .map_err(|p| format!("ilp panicked: {}", panic_text(p)))?
         .map_err(|e| format!("ilp: {e}"))?;
     let elapsed = start.elapsed();
     let (ex, status) = res;
@@ -363,7 +294,7 @@ fn main() -> ExitCode {
                     failures.push(format!(
                         "{}: load panicked: {}",
                         path.display(),
-                        panic_message(p)
+                        panic_text(p)
                     ));
                     continue;
                 }
@@ -389,7 +320,7 @@ fn main() -> ExitCode {
                 ilp: None,
             };
             for ex in &extractors {
-                match run_extractor(&g, ex.as_ref(), &args.threads, runs) {
+                match measure(&g, ex.as_ref(), &args.threads, runs) {
                     Ok(m) => {
                         fr.by_extractor.insert(ex.name(), m);
                     }
@@ -491,7 +422,7 @@ fn print_report(args: &Args, extractors: &[Box<dyn Extractor>], results: &[FileR
             .filter(|f| f.by_extractor.values().all(|m| m.dag > 0.0))
             .collect();
         for name in &names {
-            let ms_: Vec<&Measured> = files.iter().map(|f| &f.by_extractor[name]).collect();
+            let ms_: Vec<&Measurement> = files.iter().map(|f| &f.by_extractor[name]).collect();
             let tree: f64 = ms_.iter().map(|m| m.tree).sum();
             let dag: f64 = ms_.iter().map(|m| m.dag).sum();
             let gm: Vec<f64> = positive.iter().map(|f| f.by_extractor[name].dag).collect();
