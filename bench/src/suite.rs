@@ -297,7 +297,7 @@ where
             st += it.stage_time;
         }
         eprintln!(
-            "  phases {} threads {}: total {:.1}ms search {:.1} (plan {:.1} match {:.1}) apply {:.1} (stage {:.1}) rebuild {:.1}",
+            "  phases {} threads {}: total {:.3}ms search {:.3} (plan {:.3} match {:.3}) apply {:.3} (stage {:.3}) rebuild {:.3}",
             case.name,
             pool.current_num_threads(),
             seconds * 1e3,

@@ -147,7 +147,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             analysis,
             nodes: AppendOnlyVec::new(),
             uf: UnionFind::default(),
-            memo: Hashcons::default(),
+            memo: Hashcons::plain(),
             classes: Vec::new(),
             n_classes: 0,
             pending: Vec::new(),
@@ -514,9 +514,13 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     }
 
     /// Makes room for `n` more ids, so [`UnionFind::make_set`] can be
-    /// called through `&self` that many times.
+    /// called through `&self` that many times, and puts the hashcons in
+    /// concurrent mode, so nodes can be added through `&self` too (the
+    /// asynchronous scheduler does both). The e-graph is otherwise kept in
+    /// plain mode (lock-free lookups; see [`crate::hashcons`]).
     pub(crate) fn reserve_ids(&mut self, n: usize) {
         self.uf.reserve(n);
+        self.memo.set_concurrent(true);
     }
 
     /// Turns logging of data changes on or off; returns (and clears) the
