@@ -34,6 +34,9 @@ use rustc_hash::FxHashMap;
 
 use crate::{Analysis, AppendOnlyVec, Hashcons, Id, Language, RecExpr, UnionFind};
 
+/// Batches smaller than this are added on the calling thread.
+const ADD_BATCH_PAR: usize = 256;
+
 /// An equivalence class of nodes.
 #[derive(Debug, Clone)]
 pub struct EClass<L, D> {
@@ -283,8 +286,11 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// [`Analysis::modify`] runs on the new classes in id order after all
     /// are created.
     pub fn add_batch(&mut self, nodes: Vec<L>) -> Vec<Id> {
-        // One algorithm whatever the thread count (`par_map` runs on this
-        // thread when sequential), so ids never depend on it.
+        // Both paths give the same ids (the parallel one only computes
+        // lookups and data ahead), so the choice never shows.
+        if crate::par::is_sequential() || nodes.len() < ADD_BATCH_PAR {
+            return self.add_batch_seq(nodes);
+        }
         let (uf, memo) = (&self.uf, &self.memo);
         let prepared: Vec<(L, Option<Id>)> = crate::par::par_map(&nodes, |n| {
             let c = n.clone().map_children(|x| uf.find_readonly(x));
@@ -329,6 +335,39 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         // `modify` may have merged new classes into others.
         for id in ids.iter_mut() {
             *id = self.uf.find(*id);
+        }
+        ids
+    }
+
+    /// [`EGraph::add_batch`] on this thread: each node is looked up and,
+    /// when absent, made at once (a later copy in the batch then finds it).
+    /// Same ids as the parallel path: a node's data depends only on its
+    /// children, which are not in the batch, and `modify` waits until all
+    /// are made.
+    fn add_batch_seq(&mut self, nodes: Vec<L>) -> Vec<Id> {
+        let mut ids = Vec::with_capacity(nodes.len());
+        let mut new_ids = vec![];
+        for mut n in nodes {
+            n.update_children(|c| self.uf.find(c));
+            let id = match self.memo.get_mut(&n) {
+                Some(id) => self.uf.find(id),
+                None => {
+                    let data = N::make(self, &n);
+                    let id = self.create_class(n, data);
+                    new_ids.push(id);
+                    id
+                }
+            };
+            ids.push(id);
+        }
+        if !new_ids.is_empty() {
+            for id in new_ids {
+                N::modify(self, id);
+            }
+            // `modify` may have merged new classes into others.
+            for id in ids.iter_mut() {
+                *id = self.uf.find(*id);
+            }
         }
         ids
     }
