@@ -1,20 +1,21 @@
 //! The hashcons: canonical e-node to e-class, sharded for concurrent use.
 //!
-//! The table is split into a fixed number of shards by the node's hash.
 //! A hashcons is in one of two modes:
-//! - *concurrent* (the default): each shard sits behind a reader-writer
-//!   lock; through `&self`, each operation locks one shard, and
+//! - *concurrent* (the default): the table is split into a fixed number of
+//!   shards by the node's hash, each behind a reader-writer lock; through
+//!   `&self`, each operation locks one shard, and
 //!   [`Hashcons::insert_or_get`] is atomic: two threads inserting the same
-//!   node get the same answer;
-//! - *plain* (the e-graph's mode between asynchronous phases): the shards
-//!   are bare tables; lookups through `&self` take no lock and write no
-//!   shared memory (a read lock writes its lock word, which parallel
-//!   readers on different cores then pass back and forth), and inserts
-//!   need `&mut self`.
+//!   node get the same answer. A node always lands in the same shard,
+//!   whatever the thread count;
+//! - *plain* (the e-graph's mode outside asynchronous phases): one bare
+//!   table; lookups through `&self` take no lock and write no shared
+//!   memory (a read lock writes its lock word, which parallel readers on
+//!   different cores then pass back and forth), and inserts need
+//!   `&mut self`.
 //!
-//! Through `&mut self` (the e-graph's sequential commit and rebuild),
-//! shards are reached without locking in either mode. A node always lands
-//! in the same shard, whatever the thread count.
+//! Through `&mut self` (the e-graph's sequential commit and rebuild), the
+//! tables are reached without locking in either mode. Switching modes
+//! moves the entries into the other layout (one pass, no copies).
 //!
 //! Under `--cfg loom` the lock and the counter are loom's (see
 //! `tests/loom.rs`), so the model checker explores their interleavings.
@@ -81,7 +82,9 @@ pub struct Hashcons<L> {
 /// The shards, locked or plain (see the module docs).
 enum Shards<L> {
     Locked(Box<[RwLock<Shard<L>>]>),
-    Plain(Box<[Shard<L>]>),
+    /// One table: with no locks, sharding would only add an indirection
+    /// and many small tables.
+    Plain(Shard<L>),
 }
 
 impl<L> Shards<L> {
@@ -89,7 +92,10 @@ impl<L> Shards<L> {
     #[inline(always)]
     fn get_mut(&mut self, i: usize) -> &mut Shard<L> {
         match self {
-            Shards::Plain(v) => &mut v[i],
+            Shards::Plain(t) => {
+                let _ = i;
+                t
+            }
             Shards::Locked(v) => v[i].get_mut().unwrap_or_else(|e| e.into_inner()),
         }
     }
@@ -111,27 +117,9 @@ impl<L> Hashcons<L> {
     /// [`Hashcons::set_concurrent`] turns concurrent mode on.
     pub(crate) fn plain() -> Self {
         Hashcons {
-            shards: Shards::Plain((0..SHARDS).map(|_| HashTable::new()).collect()),
+            shards: Shards::Plain(HashTable::new()),
             len: AtomicUsize::new(0),
         }
-    }
-
-    /// Switches between concurrent mode (inserts through `&self` work) and
-    /// plain mode (lookups through `&self` take no lock). The entries stay.
-    pub(crate) fn set_concurrent(&mut self, on: bool) {
-        let shards = std::mem::replace(&mut self.shards, Shards::Plain(Box::new([])));
-        self.shards = match (shards, on) {
-            (Shards::Plain(v), true) => {
-                Shards::Locked(v.into_vec().into_iter().map(RwLock::new).collect())
-            }
-            (Shards::Locked(v), false) => Shards::Plain(
-                v.into_vec()
-                    .into_iter()
-                    .map(|l| l.into_inner().unwrap_or_else(|e| e.into_inner()))
-                    .collect(),
-            ),
-            (same, _) => same,
-        };
     }
 
     /// The write lock of shard `i`, for inserts through `&self`.
@@ -159,14 +147,39 @@ pub fn shard_of(h: u64) -> usize {
 }
 
 impl<L: Eq + Hash> Hashcons<L> {
+    /// Switches between concurrent mode (inserts through `&self` work) and
+    /// plain mode (lookups through `&self` take no lock). The entries stay.
+    pub(crate) fn set_concurrent(&mut self, on: bool) {
+        let shards = std::mem::replace(&mut self.shards, Shards::Plain(HashTable::new()));
+        self.shards = match (shards, on) {
+            (Shards::Plain(t), true) => {
+                let mut v: Vec<Shard<L>> = (0..SHARDS).map(|_| HashTable::new()).collect();
+                for (n, id) in t {
+                    let h = hash_node(&n);
+                    insert_in(&mut v[shard_of(h)], h, n, id);
+                }
+                Shards::Locked(v.into_iter().map(RwLock::new).collect())
+            }
+            (Shards::Locked(v), false) => {
+                let mut t = HashTable::with_capacity(self.len.load(Ordering::Relaxed));
+                for shard in v.into_vec() {
+                    for (n, id) in shard.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                        let h = hash_node(&n);
+                        insert_in(&mut t, h, n, id);
+                    }
+                }
+                Shards::Plain(t)
+            }
+            (same, _) => same,
+        };
+    }
+
     /// The class of `node`, if present.
     #[inline]
     pub fn get(&self, node: &L) -> Option<Id> {
         let h = hash_node(node);
         match &self.shards {
-            Shards::Plain(v) => v[shard_of(h)]
-                .find(h, |(n, _)| n == node)
-                .map(|(_, id)| *id),
+            Shards::Plain(t) => t.find(h, |(n, _)| n == node).map(|(_, id)| *id),
             Shards::Locked(v) => {
                 let shard = v[shard_of(h)].read().unwrap_or_else(|e| e.into_inner());
                 shard.find(h, |(n, _)| n == node).map(|(_, id)| *id)
@@ -256,11 +269,9 @@ impl<L: Eq + Hash> Hashcons<L> {
     /// Visits every entry (in shard order, then table order).
     pub fn for_each(&self, mut f: impl FnMut(&L, Id)) {
         match &self.shards {
-            Shards::Plain(v) => {
-                for s in v.iter() {
-                    for (n, id) in s.iter() {
-                        f(n, *id)
-                    }
+            Shards::Plain(t) => {
+                for (n, id) in t.iter() {
+                    f(n, *id)
                 }
             }
             Shards::Locked(v) => {
