@@ -263,8 +263,37 @@ impl<L: Language> Pattern<L> {
         root_range: Option<std::ops::Range<usize>>,
         out: &mut Vec<Subst>,
     ) -> usize {
-        let before = out.len();
         let mut regs = smallvec::SmallVec::<[Id; 16]>::from_elem(Id(0), self.n_regs);
+        self.search_with_regs(egraph, eclass, root_range, &mut regs, out)
+    }
+
+    /// [`Pattern::search_eclass_range_into`] for each of `roots` in turn,
+    /// with one register file for all; pushes (root, number of matches)
+    /// to `per_root`.
+    pub(crate) fn search_roots_into<N: Analysis<L>>(
+        &self,
+        egraph: &EGraph<L, N>,
+        roots: &[Id],
+        root_range: Option<std::ops::Range<usize>>,
+        per_root: &mut Vec<(Id, u32)>,
+        out: &mut Vec<Subst>,
+    ) {
+        let mut regs = smallvec::SmallVec::<[Id; 16]>::from_elem(Id(0), self.n_regs);
+        for &root in roots {
+            let n = self.search_with_regs(egraph, root, root_range.clone(), &mut regs, out);
+            per_root.push((root, n as u32));
+        }
+    }
+
+    fn search_with_regs<N: Analysis<L>>(
+        &self,
+        egraph: &EGraph<L, N>,
+        eclass: Id,
+        root_range: Option<std::ops::Range<usize>>,
+        regs: &mut [Id],
+        out: &mut Vec<Subst>,
+    ) -> usize {
+        let before = out.len();
         regs[0] = eclass;
         match (root_range, self.program.first()) {
             (Some(r), Some(Instr::Bind { i: 0, out: o, node })) => {
@@ -274,12 +303,12 @@ impl<L: Language> Pattern<L> {
                         if node.matches(n) {
                             let cs = n.children();
                             regs[o..o + cs.len()].copy_from_slice(cs);
-                            self.run(egraph, 1, &mut regs, out);
+                            self.run(egraph, 1, regs, out);
                         }
                     }
                 }
             }
-            _ => self.run(egraph, 0, &mut regs, out),
+            _ => self.run(egraph, 0, regs, out),
         }
         out.len() - before
     }

@@ -68,8 +68,8 @@ impl fmt::Debug for Ref {
 pub struct Actions<L> {
     pub(crate) nodes: Vec<L>,
     pub(crate) unions: Vec<(Ref, Ref)>,
-    /// Where each match's actions end: (end of `nodes`, end of `unions`).
-    pub(crate) marks: Vec<(u32, u32)>,
+    /// Number of matches staged.
+    pub(crate) matches: usize,
 }
 
 impl<L> Default for Actions<L> {
@@ -77,7 +77,7 @@ impl<L> Default for Actions<L> {
         Actions {
             nodes: vec![],
             unions: vec![],
-            marks: vec![],
+            matches: 0,
         }
     }
 }
@@ -158,24 +158,23 @@ impl<L: Language> Actions<L> {
 
     /// Number of matches staged.
     pub fn len(&self) -> usize {
-        self.marks.len()
+        self.matches
     }
 
     /// True when no match was staged.
     pub fn is_empty(&self) -> bool {
-        self.marks.is_empty()
+        self.matches == 0
     }
 
     /// Empties the buffer, keeping its memory.
     pub(crate) fn clear(&mut self) {
         self.nodes.clear();
         self.unions.clear();
-        self.marks.clear();
+        self.matches = 0;
     }
 
     pub(crate) fn mark(&mut self) {
-        self.marks
-            .push((self.nodes.len() as u32, self.unions.len() as u32));
+        self.matches += 1;
     }
 }
 

@@ -115,7 +115,8 @@ struct RuleState {
     /// rule is banned (its matches were not applied, so they must be found
     /// again when the ban ends).
     prev_search: Option<usize>,
-    /// Matches per root class id at the last search of that root.
+    /// Matches per root class id at the last search of that root (ids
+    /// past the end have none).
     counts: Vec<u32>,
     total: usize,
 }
@@ -183,7 +184,13 @@ struct Item {
     start: usize,
     end: usize,
     nodes: Option<std::ops::Range<usize>>,
+    /// Whether this item reads the clock for the deadline (every
+    /// [`POLL_EVERY`]th item: most items are too small to pay for it).
+    poll: bool,
 }
+
+/// Items per deadline check.
+const POLL_EVERY: usize = 8;
 
 /// Root classes with more root-matching nodes than this are split.
 const SPLIT_NODES: usize = 48;
@@ -225,6 +232,7 @@ fn make_items<L: Language, N: Analysis<L>>(
                         start: s,
                         end: k,
                         nodes: None,
+                        poll: false,
                     });
                 }
                 let mut a = range.start;
@@ -235,6 +243,7 @@ fn make_items<L: Language, N: Analysis<L>>(
                         start: k,
                         end: k + 1,
                         nodes: Some(a..b),
+                        poll: false,
                     });
                     a = b;
                 }
@@ -248,6 +257,7 @@ fn make_items<L: Language, N: Analysis<L>>(
                         start: s,
                         end: k,
                         nodes: None,
+                        poll: false,
                     });
                     s = k;
                 }
@@ -259,8 +269,12 @@ fn make_items<L: Language, N: Analysis<L>>(
                 start: s,
                 end: roots.len(),
                 nodes: None,
+                poll: false,
             });
         }
+    }
+    for (k, item) in items.iter_mut().enumerate() {
+        item.poll = k % POLL_EVERY == 0;
     }
     items
 }
@@ -463,14 +477,14 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let deadline = self.start.and_then(|s| s.checked_add(self.time_limit));
         let cancel = self.cancel.as_deref();
         let abort = std::sync::atomic::AtomicBool::new(false);
-        let should_abort = || {
+        let should_abort = |item: &Item| {
             abort.load(std::sync::atomic::Ordering::Relaxed)
-                || deadline.is_some_and(|d| Instant::now() > d)
+                || (item.poll && deadline.is_some_and(|d| Instant::now() > d))
                 || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
         };
         // Per item: (root, number of substs) and the substs.
         let found: Vec<Found> = par_map(&items, |item| {
-            if should_abort() {
+            if should_abort(item) {
                 abort.store(true, std::sync::atomic::Ordering::Relaxed);
                 return (vec![], vec![]);
             }
@@ -478,10 +492,13 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             let roots = plans[item.rule].as_ref().expect("planned");
             let mut per_root = Vec::with_capacity(item.end - item.start);
             let mut substs = vec![];
-            for &root in &roots[item.start..item.end] {
-                let n = pat.search_eclass_range_into(egraph, root, item.nodes.clone(), &mut substs);
-                per_root.push((root, n as u32));
-            }
+            pat.search_roots_into(
+                egraph,
+                &roots[item.start..item.end],
+                item.nodes.clone(),
+                &mut per_root,
+                &mut substs,
+            );
             (per_root, substs)
         });
         it.match_time = tm.elapsed().as_secs_f64();
@@ -503,16 +520,22 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         for (item, (per_root, _)) in items.iter().zip(&found) {
             let st = &mut self.states[item.rule];
             for &(root, _) in per_root {
-                let slot = &mut st.counts[root.index()];
-                st.total -= *slot as usize;
-                *slot = 0;
+                if let Some(slot) = st.counts.get_mut(root.index()) {
+                    st.total -= *slot as usize;
+                    *slot = 0;
+                }
             }
         }
         for (item, (per_root, substs)) in items.iter().zip(&found) {
             let st = &mut self.states[item.rule];
             for &(root, n) in per_root {
-                st.counts[root.index()] += n;
-                st.total += n as usize;
+                if n > 0 {
+                    if st.counts.len() <= root.index() {
+                        st.counts.resize(root.index() + 1, 0);
+                    }
+                    st.counts[root.index()] += n;
+                    st.total += n as usize;
+                }
             }
             it.n_matches += substs.len();
         }
@@ -546,7 +569,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let t1 = Instant::now();
         let work: Vec<(&Item, &Found)> = items.iter().zip(&found).collect();
         let staged: Vec<Option<Actions<L>>> = par_map(&work, |&(item, (per_root, substs))| {
-            if should_abort() {
+            if should_abort(item) {
                 // Past the deadline or cancelled: stage nothing more.
                 abort.store(true, std::sync::atomic::Ordering::Relaxed);
                 return None;
@@ -695,7 +718,6 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
     /// when the rule is banned. Rules with the same depth and last search
     /// share one list.
     fn plan_search(&mut self, rules: &[Rewrite<L, N>], i: usize) -> Vec<Option<Arc<[Id]>>> {
-        let n_ids = self.egraph.number_of_ids();
         let mut plans = Vec::with_capacity(rules.len());
         // Candidate sets are shared by rules last searched at the same time.
         let mut neighborhoods: Vec<(usize, Neighborhood)> = vec![];
@@ -712,9 +734,6 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             .collect();
         for (r, rule) in rules.iter().enumerate() {
             let st = &mut self.states[r];
-            if st.counts.len() < n_ids {
-                st.counts.resize(n_ids, 0);
-            }
             if i < st.banned_until {
                 plans.push(None);
                 continue;
@@ -743,9 +762,10 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 // Roots that were merged away lose their counts.
                 let st = &mut self.states[r];
                 for &d in &nb.dead {
-                    let slot = &mut st.counts[d.index()];
-                    st.total -= *slot as usize;
-                    *slot = 0;
+                    if let Some(slot) = st.counts.get_mut(d.index()) {
+                        st.total -= *slot as usize;
+                        *slot = 0;
+                    }
                 }
                 let mut roots = nb.roots(
                     &self.egraph,
@@ -776,7 +796,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 Some(r) => r,
                 None => {
                     let st = &mut self.states[r];
-                    st.counts.iter_mut().for_each(|c| *c = 0);
+                    st.counts.clear();
                     st.total = 0;
                     let d = rule.searcher.root_discriminant();
                     match full_lists.iter().find(|(k, _)| *k == d) {
