@@ -37,6 +37,15 @@ pub(crate) trait NodeSource<L>: Sync {
     /// The nodes of class `id`, if it is one.
     fn class_nodes(&self, id: Id) -> Option<NodeList<'_, L>>;
 
+    /// The nodes of class `id` when it may have a node whose
+    /// [`op_bit`](crate::egraph::op_bit) is `bit` (`None` when it surely
+    /// has none, or is no class).
+    #[inline(always)]
+    fn class_nodes_with(&self, id: Id, bit: u64) -> Option<NodeList<'_, L>> {
+        let _ = bit;
+        self.class_nodes(id)
+    }
+
     /// Whether two bound ids are the same class.
     #[inline(always)]
     fn same_class(&self, a: Id, b: Id) -> bool {
@@ -76,6 +85,15 @@ impl<L: Language, N: Analysis<L>> NodeSource<L> for EGraph<L, N> {
         self.class(id)
             .map(|c| NodeList::Borrowed(c.nodes.as_slice()))
     }
+
+    /// Checks the class's operator summary first, so a class without the
+    /// operator costs no scan or binary search.
+    #[inline(always)]
+    fn class_nodes_with(&self, id: Id, bit: u64) -> Option<NodeList<'_, L>> {
+        self.class(id)
+            .filter(|c| c.ops & bit != 0)
+            .map(|c| NodeList::Borrowed(c.nodes.as_slice()))
+    }
 }
 
 /// Node ranges at least this long are matched in two halves in parallel.
@@ -84,8 +102,9 @@ const PAR_SPLIT: usize = 32;
 #[derive(Debug, Clone)]
 enum Instr<L> {
     /// For each node in class `regs[i]` that matches `node`, load its
-    /// children into `regs[out..]`.
-    Bind { i: u16, out: u16, node: L },
+    /// children into `regs[out..]`. `bit` is the node's
+    /// [`op_bit`](crate::egraph::op_bit).
+    Bind { i: u16, out: u16, node: L, bit: u64 },
     /// Require `regs[i] == regs[j]`.
     Compare { i: u16, j: u16 },
 }
@@ -168,6 +187,7 @@ impl<L: Language> Pattern<L> {
                         i: reg,
                         out,
                         node: n.clone().map_children(|_| Id(0)),
+                        bit: crate::egraph::op_bit(n),
                     });
                     // Push in reverse so children are matched left to right.
                     for (k, &c) in n.children().iter().enumerate().rev() {
@@ -296,7 +316,12 @@ impl<L: Language> Pattern<L> {
         let before = out.len();
         regs[0] = eclass;
         match (root_range, self.program.first()) {
-            (Some(r), Some(Instr::Bind { i: 0, out: o, node })) => {
+            (
+                Some(r),
+                Some(Instr::Bind {
+                    i: 0, out: o, node, ..
+                }),
+            ) => {
                 if let Some(class) = egraph.class(eclass) {
                     let o = *o as usize;
                     for n in &class.nodes[r] {
@@ -343,8 +368,13 @@ impl<L: Language> Pattern<L> {
                     self.run(egraph, pc + 1, regs, out)
                 }
             }
-            Instr::Bind { i, out: o, node } => {
-                let Some(nodes) = egraph.class_nodes(regs[*i as usize]) else {
+            Instr::Bind {
+                i,
+                out: o,
+                node,
+                bit,
+            } => {
+                let Some(nodes) = egraph.class_nodes_with(regs[*i as usize], *bit) else {
                     return;
                 };
                 let nodes: &[L] = &nodes;
