@@ -36,6 +36,9 @@ use crate::{Analysis, AppendOnlyVec, Hashcons, Id, Language, RecExpr, UnionFind}
 
 /// Batches smaller than this are added on the calling thread.
 const ADD_BATCH_PAR: usize = 256;
+/// Rebuild batches (analysis data, class node lists) smaller than this are
+/// processed on the calling thread.
+const PAR_MIN_BATCH: usize = 256;
 
 /// An equivalence class of nodes.
 #[derive(Debug, Clone)]
@@ -459,11 +462,13 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 batch.dedup();
                 let datas: Vec<N::Data> = {
                     let this: &Self = self;
-                    crate::par::par_map(&batch, |&id| {
-                        let node = this.nodes[id.index()]
-                            .clone()
-                            .map_children(|c| this.uf.find_readonly(c));
-                        N::make(this, &node)
+                    crate::par::sequentially_if(batch.len() < PAR_MIN_BATCH, || {
+                        crate::par::par_map(&batch, |&id| {
+                            let node = this.nodes[id.index()]
+                                .clone()
+                                .map_children(|c| this.uf.find_readonly(c));
+                            N::make(this, &node)
+                        })
                     })
                 };
                 for (id, data) in batch.into_iter().zip(datas) {
@@ -496,7 +501,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         touched.sort_unstable();
         touched.dedup();
         let uf = &self.uf;
-        let changed: Vec<Id> = if crate::par::is_sequential() {
+        let changed: Vec<Id> = if crate::par::is_sequential() || touched.len() < PAR_MIN_BATCH {
             let mut changed = vec![];
             for &t in &touched {
                 if let Some(c) = self.classes[t.index()].as_mut() {

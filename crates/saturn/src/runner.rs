@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::par::par_map;
+use crate::par::{par_map, sequentially_if};
 use crate::{Actions, Analysis, EGraph, Id, Language, RecExpr, Rewrite, Subst, Symbol};
 
 /// Why a run stopped.
@@ -191,6 +191,15 @@ struct Item {
 
 /// Items per deadline check.
 const POLL_EVERY: usize = 8;
+
+/// Searches over fewer roots than this (summed over rules) run on the
+/// calling thread.
+const PAR_MIN_ROOTS: usize = 512;
+/// Staging of fewer matches than this runs on the calling thread.
+const PAR_MIN_MATCHES: usize = 512;
+/// Neighbourhood levels with fewer classes than this run on the calling
+/// thread.
+const PAR_MIN_FRONTIER: usize = 2048;
 
 /// Root classes with more root-matching nodes than this are split.
 const SPLIT_NODES: usize = 48;
@@ -482,24 +491,28 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 || (item.poll && deadline.is_some_and(|d| Instant::now() > d))
                 || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
         };
-        // Per item: (root, number of substs) and the substs.
-        let found: Vec<Found> = par_map(&items, |item| {
-            if should_abort(item) {
-                abort.store(true, std::sync::atomic::Ordering::Relaxed);
-                return (vec![], vec![]);
-            }
-            let pat = &rules[item.rule].searcher;
-            let roots = plans[item.rule].as_ref().expect("planned");
-            let mut per_root = Vec::with_capacity(item.end - item.start);
-            let mut substs = vec![];
-            pat.search_roots_into(
-                egraph,
-                &roots[item.start..item.end],
-                item.nodes.clone(),
-                &mut per_root,
-                &mut substs,
-            );
-            (per_root, substs)
+        // Per item: (root, number of substs) and the substs. Few roots
+        // are searched on this thread.
+        let n_roots: usize = items.iter().map(|x| x.end - x.start).sum();
+        let found: Vec<Found> = sequentially_if(n_roots < PAR_MIN_ROOTS, || {
+            par_map(&items, |item| {
+                if should_abort(item) {
+                    abort.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return (vec![], vec![]);
+                }
+                let pat = &rules[item.rule].searcher;
+                let roots = plans[item.rule].as_ref().expect("planned");
+                let mut per_root = Vec::with_capacity(item.end - item.start);
+                let mut substs = vec![];
+                pat.search_roots_into(
+                    egraph,
+                    &roots[item.start..item.end],
+                    item.nodes.clone(),
+                    &mut per_root,
+                    &mut substs,
+                );
+                (per_root, substs)
+            })
         });
         it.match_time = tm.elapsed().as_secs_f64();
         if abort.load(std::sync::atomic::Ordering::Relaxed) {
@@ -568,26 +581,29 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // ---- apply: stage in parallel, commit in order ----
         let t1 = Instant::now();
         let work: Vec<(&Item, &Found)> = items.iter().zip(&found).collect();
-        let staged: Vec<Option<Actions<L>>> = par_map(&work, |&(item, (per_root, substs))| {
-            if should_abort(item) {
-                // Past the deadline or cancelled: stage nothing more.
-                abort.store(true, std::sync::atomic::Ordering::Relaxed);
-                return None;
-            }
-            if !accept[item.rule] || substs.is_empty() {
-                return None;
-            }
-            let rule = &rules[item.rule];
-            let mut out = Actions::default();
-            let mut k = 0;
-            for &(root, n) in per_root {
-                for s in &substs[k..k + n as usize] {
-                    rule.stage(egraph, root, s, &mut out);
-                }
-                k += n as usize;
-            }
-            Some(out)
-        });
+        let staged: Vec<Option<Actions<L>>> =
+            sequentially_if(it.n_matches < PAR_MIN_MATCHES, || {
+                par_map(&work, |&(item, (per_root, substs))| {
+                    if should_abort(item) {
+                        // Past the deadline or cancelled: stage nothing more.
+                        abort.store(true, std::sync::atomic::Ordering::Relaxed);
+                        return None;
+                    }
+                    if !accept[item.rule] || substs.is_empty() {
+                        return None;
+                    }
+                    let rule = &rules[item.rule];
+                    let mut out = Actions::default();
+                    let mut k = 0;
+                    for &(root, n) in per_root {
+                        for s in &substs[k..k + n as usize] {
+                            rule.stage(egraph, root, s, &mut out);
+                        }
+                        k += n as usize;
+                    }
+                    Some(out)
+                })
+            });
         drop(work);
         drop(found);
         it.stage_time = t1.elapsed().as_secs_f64();
@@ -926,26 +942,32 @@ impl Neighborhood {
             let filter = last_ops.filter(|_| d as usize == max_depth);
             // Parents' classes of this level, claimed in parallel; a class
             // gets the first level that reaches it, whichever thread wins.
-            let level: Vec<Vec<Id>> = par_map(&frontier.chunks(256).collect::<Vec<_>>(), |chunk| {
-                let mut out = vec![];
-                for &c in *chunk {
-                    let Some(class) = egraph.class(c) else {
-                        continue;
-                    };
-                    for &p in class.parents() {
-                        if filter
-                            .is_some_and(|ops| !ops.contains(&egraph.id_to_node(p).discriminant()))
-                        {
+            let chunk = if frontier.len() < PAR_MIN_FRONTIER {
+                frontier.len().max(1)
+            } else {
+                256
+            };
+            let level: Vec<Vec<Id>> =
+                par_map(&frontier.chunks(chunk).collect::<Vec<_>>(), |chunk| {
+                    let mut out = vec![];
+                    for &c in *chunk {
+                        let Some(class) = egraph.class(c) else {
                             continue;
-                        }
-                        let pc = uf.find_readonly(p);
-                        if claim(pc, d) {
-                            out.push(pc);
+                        };
+                        for &p in class.parents() {
+                            if filter.is_some_and(|ops| {
+                                !ops.contains(&egraph.id_to_node(p).discriminant())
+                            }) {
+                                continue;
+                            }
+                            let pc = uf.find_readonly(p);
+                            if claim(pc, d) {
+                                out.push(pc);
+                            }
                         }
                     }
-                }
-                out
-            });
+                    out
+                });
             frontier = level.into_iter().flatten().collect();
             if frontier.is_empty() {
                 break;
