@@ -96,6 +96,61 @@ impl<L: Language, N: Analysis<L>> NodeSource<L> for EGraph<L, N> {
     }
 }
 
+/// Where the matcher puts what it finds: the substitutions, or only
+/// their number.
+pub(crate) trait Sink: Send + Sized {
+    /// Records a match whose bindings are in `regs`.
+    fn found<L>(&mut self, p: &Pattern<L>, regs: &[Id]);
+    /// Matches recorded so far.
+    fn len(&self) -> usize;
+    /// An empty sink of the same kind (for a parallel half).
+    fn fresh(&self) -> Self;
+    /// Appends what `other` recorded.
+    fn append(&mut self, other: Self);
+}
+
+impl Sink for Vec<Subst> {
+    #[inline]
+    fn found<L>(&mut self, p: &Pattern<L>, regs: &[Id]) {
+        let mut s = Subst::with_capacity(p.vars.len());
+        for (v, &r) in p.vars.iter().zip(&p.var_regs) {
+            s.push_unchecked(*v, regs[r as usize]);
+        }
+        self.push(s);
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn fresh(&self) -> Self {
+        vec![]
+    }
+    fn append(&mut self, mut other: Self) {
+        Vec::append(self, &mut other)
+    }
+}
+
+/// Counts matches without keeping them.
+#[derive(Default)]
+pub(crate) struct Count(pub(crate) usize);
+
+impl Sink for Count {
+    #[inline(always)]
+    fn found<L>(&mut self, _: &Pattern<L>, _: &[Id]) {
+        self.0 += 1;
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.0
+    }
+    fn fresh(&self) -> Self {
+        Count(0)
+    }
+    fn append(&mut self, other: Self) {
+        self.0 += other.0;
+    }
+}
+
 /// Node ranges at least this long are matched in two halves in parallel.
 const PAR_SPLIT: usize = 32;
 
@@ -287,31 +342,20 @@ impl<L: Language> Pattern<L> {
         self.search_with_regs(egraph, eclass, root_range, &mut regs, out)
     }
 
-    /// [`Pattern::search_eclass_range_into`] for each of `roots` in turn,
-    /// with one register file for all; pushes (root, number of matches)
-    /// to `per_root`.
-    pub(crate) fn search_roots_into<N: Analysis<L>>(
-        &self,
-        egraph: &EGraph<L, N>,
-        roots: &[Id],
-        root_range: Option<std::ops::Range<usize>>,
-        per_root: &mut Vec<(Id, u32)>,
-        out: &mut Vec<Subst>,
-    ) {
-        let mut regs = smallvec::SmallVec::<[Id; 16]>::from_elem(Id(0), self.n_regs);
-        for &root in roots {
-            let n = self.search_with_regs(egraph, root, root_range.clone(), &mut regs, out);
-            per_root.push((root, n as u32));
-        }
+    /// A register file for [`Pattern::search_with_regs`].
+    pub(crate) fn registers(&self) -> smallvec::SmallVec<[Id; 16]> {
+        smallvec::SmallVec::from_elem(Id(0), self.n_regs)
     }
 
-    fn search_with_regs<N: Analysis<L>>(
+    /// Searches `eclass` with the register file `regs` (at least
+    /// `n_regs` long) into any sink; returns how many matches it added.
+    pub(crate) fn search_with_regs<N: Analysis<L>, K: Sink>(
         &self,
         egraph: &EGraph<L, N>,
         eclass: Id,
         root_range: Option<std::ops::Range<usize>>,
         regs: &mut [Id],
-        out: &mut Vec<Subst>,
+        out: &mut K,
     ) -> usize {
         let before = out.len();
         regs[0] = eclass;
@@ -353,13 +397,9 @@ impl<L: Language> Pattern<L> {
         out.len() - before
     }
 
-    fn run<S: NodeSource<L>>(&self, egraph: &S, pc: usize, regs: &mut [Id], out: &mut Vec<Subst>) {
+    fn run<S: NodeSource<L>, K: Sink>(&self, egraph: &S, pc: usize, regs: &mut [Id], out: &mut K) {
         let Some(instr) = self.program.get(pc) else {
-            let mut s = Subst::with_capacity(self.vars.len());
-            for (v, &r) in self.vars.iter().zip(&self.var_regs) {
-                s.push_unchecked(*v, regs[r as usize]);
-            }
-            out.push(s);
+            out.found(self, regs);
             return;
         };
         match instr {
@@ -402,7 +442,7 @@ impl<L: Language> Pattern<L> {
     /// `rayon::join` (when running in parallel); the right half's matches
     /// are appended after the left's, so the order is the sequential one.
     #[allow(clippy::too_many_arguments)]
-    fn bind_range<S: NodeSource<L>>(
+    fn bind_range<S: NodeSource<L>, K: Sink>(
         &self,
         egraph: &S,
         pc: usize,
@@ -410,18 +450,18 @@ impl<L: Language> Pattern<L> {
         node: &L,
         nodes: &[L],
         regs: &mut [Id],
-        out: &mut Vec<Subst>,
+        out: &mut K,
     ) {
         let budget = egraph.match_budget();
         if nodes.len() >= PAR_SPLIT && budget == usize::MAX && !crate::par::is_sequential() {
             let (left, right) = nodes.split_at(nodes.len() / 2);
             let mut regs_r = smallvec::SmallVec::<[Id; 16]>::from_slice(regs);
-            let mut out_r = vec![];
+            let mut out_r = out.fresh();
             rayon::join(
                 || self.bind_range(egraph, pc, o, node, left, regs, out),
                 || self.bind_range(egraph, pc, o, node, right, &mut regs_r, &mut out_r),
             );
-            out.append(&mut out_r);
+            out.append(out_r);
             return;
         }
         for n in nodes {

@@ -491,6 +491,15 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 || (item.poll && deadline.is_some_and(|d| Instant::now() > d))
                 || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
         };
+        // With backoff, a rule is banned when its matches over all roots
+        // exceed its limit. Once the matches found so far make that
+        // certain, the rest of its search only counts: the matches would
+        // be dropped, but the per-root counts must stay exact. `floor` is
+        // what the rule's total keeps whatever this search finds (the
+        // counts of roots not searched now).
+        let (limit, floor) = self.ban_bounds(&plans);
+        let so_far: Vec<std::sync::atomic::AtomicUsize> =
+            (0..rules.len()).map(|_| Default::default()).collect();
         // Per item: (root, number of substs) and the substs. Few roots
         // are searched on this thread.
         let n_roots: usize = items.iter().map(|x| x.end - x.start).sum();
@@ -500,17 +509,33 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     abort.store(true, std::sync::atomic::Ordering::Relaxed);
                     return (vec![], vec![]);
                 }
-                let pat = &rules[item.rule].searcher;
-                let roots = plans[item.rule].as_ref().expect("planned");
+                let r = item.rule;
+                let pat = &rules[r].searcher;
+                let roots = plans[r].as_ref().expect("planned");
                 let mut per_root = Vec::with_capacity(item.end - item.start);
                 let mut substs = vec![];
-                pat.search_roots_into(
-                    egraph,
-                    &roots[item.start..item.end],
-                    item.nodes.clone(),
-                    &mut per_root,
-                    &mut substs,
-                );
+                let mut regs = pat.registers();
+                let certain = |mine: usize| {
+                    floor[r] + so_far[r].load(std::sync::atomic::Ordering::Relaxed) + mine
+                        > limit[r]
+                };
+                let mut mine = 0;
+                let mut counting = limit[r] != usize::MAX && certain(0);
+                for &root in &roots[item.start..item.end] {
+                    let range = item.nodes.clone();
+                    let n = if counting {
+                        let mut c = crate::pattern::Count(0);
+                        pat.search_with_regs(egraph, root, range, &mut regs, &mut c)
+                    } else {
+                        pat.search_with_regs(egraph, root, range, &mut regs, &mut substs)
+                    };
+                    per_root.push((root, n as u32));
+                    mine += n;
+                    counting = counting || (limit[r] != usize::MAX && certain(mine));
+                }
+                if limit[r] != usize::MAX {
+                    so_far[r].fetch_add(mine, std::sync::atomic::Ordering::Relaxed);
+                }
                 (per_root, substs)
             })
         });
@@ -539,7 +564,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 }
             }
         }
-        for (item, (per_root, substs)) in items.iter().zip(&found) {
+        for (item, (per_root, _)) in items.iter().zip(&found) {
             let st = &mut self.states[item.rule];
             for &(root, n) in per_root {
                 if n > 0 {
@@ -550,7 +575,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     st.total += n as usize;
                 }
             }
-            it.n_matches += substs.len();
+            it.n_matches += per_root.iter().map(|&(_, n)| n as usize).sum::<usize>();
         }
         let mut accept = vec![false; rules.len()];
         for (r, plan) in plans.iter().enumerate() {
@@ -576,6 +601,11 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 }
             };
         }
+        // A rule whose search switched to counting is banned: its stored
+        // matches are incomplete and must not be applied.
+        debug_assert!((0..rules.len()).all(|r| !accept[r]
+            || limit[r] == usize::MAX
+            || floor[r] + so_far[r].load(std::sync::atomic::Ordering::Relaxed) <= limit[r]));
         it.search_time = t0.elapsed().as_secs_f64();
 
         // ---- apply: stage in parallel, commit in order ----
@@ -681,6 +711,29 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         }
         it.stop_reason = result.err();
         it
+    }
+
+    /// Per rule, the match count above which backoff bans it this
+    /// iteration (`usize::MAX`: never, or not searched), and its total
+    /// over the roots not searched now.
+    fn ban_bounds(&self, plans: &[Option<Arc<[Id]>>]) -> (Vec<usize>, Vec<usize>) {
+        let mut limit = vec![usize::MAX; plans.len()];
+        let mut floor = vec![0; plans.len()];
+        let Scheduler::Backoff { match_limit, .. } = self.scheduler else {
+            return (limit, floor);
+        };
+        for (r, plan) in plans.iter().enumerate() {
+            let Some(roots) = plan else { continue };
+            let st = &self.states[r];
+            limit[r] = match_limit << st.times_banned;
+            let searched: usize = roots
+                .iter()
+                .filter_map(|root| st.counts.get(root.index()))
+                .map(|&c| c as usize)
+                .sum();
+            floor[r] = st.total - searched;
+        }
+        (limit, floor)
     }
 
     fn check_limits_mid_iteration(&self) -> Result<(), StopReason> {
