@@ -201,6 +201,21 @@ const PAR_MIN_MATCHES: usize = 512;
 /// thread.
 const PAR_MIN_FRONTIER: usize = 2048;
 
+/// Matches per staging unit.
+const STAGE_UNIT: usize = 256;
+
+/// A piece of staging work: the matches `matches` (indices into an item's
+/// substitutions) of item `item`; the first of them belongs to its
+/// `root`th root, whose matches start at index `pos`.
+struct StageUnit {
+    item: usize,
+    root: usize,
+    pos: usize,
+    matches: std::ops::Range<usize>,
+    /// Whether this unit reads the clock for the deadline.
+    poll: bool,
+}
+
 /// Root classes with more root-matching nodes than this are split.
 const SPLIT_NODES: usize = 48;
 /// Nodes per piece of a split root.
@@ -610,31 +625,67 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
 
         // ---- apply: stage in parallel, commit in order ----
         let t1 = Instant::now();
-        let work: Vec<(&Item, &Found)> = items.iter().zip(&found).collect();
-        let staged: Vec<Option<Actions<L>>> =
-            sequentially_if(it.n_matches < PAR_MIN_MATCHES, || {
-                par_map(&work, |&(item, (per_root, substs))| {
-                    if should_abort(item) {
-                        // Past the deadline or cancelled: stage nothing more.
-                        abort.store(true, std::sync::atomic::Ordering::Relaxed);
-                        return None;
+        // Staging work: the accepted matches cut into units of at most
+        // STAGE_UNIT, in match order, so one root or item with many
+        // matches spreads over all threads. A unit's buffer is the same
+        // as that part of a whole item's would be (a match's staging does
+        // not read what earlier ones staged), so the commit is unchanged.
+        let mut units: Vec<StageUnit> = vec![];
+        let mut unit_of: Vec<usize> = Vec::with_capacity(items.len() + 1);
+        let mut n_staged = 0;
+        for (k, (item, (per_root, substs))) in items.iter().zip(&found).enumerate() {
+            unit_of.push(units.len());
+            if !accept[item.rule] || substs.is_empty() {
+                continue;
+            }
+            n_staged += substs.len();
+            let (mut j, mut pos, mut a) = (0, 0, 0);
+            while a < substs.len() {
+                while pos + per_root[j].1 as usize <= a {
+                    pos += per_root[j].1 as usize;
+                    j += 1;
+                }
+                let b = (a + STAGE_UNIT).min(substs.len());
+                units.push(StageUnit {
+                    item: k,
+                    root: j,
+                    pos,
+                    matches: a..b,
+                    poll: units.len().is_multiple_of(POLL_EVERY),
+                });
+                a = b;
+            }
+        }
+        unit_of.push(units.len());
+        let staged: Vec<Actions<L>> = sequentially_if(n_staged < PAR_MIN_MATCHES, || {
+            par_map(&units, |u| {
+                let item = &items[u.item];
+                if abort.load(std::sync::atomic::Ordering::Relaxed)
+                    || (u.poll && deadline.is_some_and(|d| Instant::now() > d))
+                    || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+                {
+                    // Past the deadline or cancelled: stage nothing more.
+                    abort.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return Actions::default();
+                }
+                let (per_root, substs) = &found[u.item];
+                let rule = &rules[item.rule];
+                let mut out = Actions::default();
+                let (mut j, mut p) = (u.root, u.pos);
+                while p < u.matches.end {
+                    let (root, n) = per_root[j];
+                    let end = p + n as usize;
+                    let from = p.max(u.matches.start);
+                    for s in &substs[from..end.min(u.matches.end)] {
+                        rule.stage(egraph, root, s, &mut out);
                     }
-                    if !accept[item.rule] || substs.is_empty() {
-                        return None;
-                    }
-                    let rule = &rules[item.rule];
-                    let mut out = Actions::default();
-                    let mut k = 0;
-                    for &(root, n) in per_root {
-                        for s in &substs[k..k + n as usize] {
-                            rule.stage(egraph, root, s, &mut out);
-                        }
-                        k += n as usize;
-                    }
-                    Some(out)
-                })
-            });
-        drop(work);
+                    p = end;
+                    j += 1;
+                }
+                out
+            })
+        });
+        drop(units);
         drop(found);
         it.stage_time = t1.elapsed().as_secs_f64();
         if abort.load(std::sync::atomic::Ordering::Relaxed) {
@@ -668,9 +719,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 }
             }
             prev_rule = Some(rule);
-            let buffers: Vec<&Actions<L>> = staged[k..e]
+            let buffers: Vec<&Actions<L>> = staged[unit_of[k]..unit_of[e]]
                 .iter()
-                .filter_map(|a| a.as_ref())
                 .filter(|a| !a.is_empty())
                 .collect();
             if !buffers.is_empty() {
