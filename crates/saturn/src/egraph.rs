@@ -6,7 +6,9 @@
 //!   also names the singleton class the node created.
 //! - A concurrent [`UnionFind`] maps ids to canonical class ids (the least
 //!   id of the set, whatever the order of unions).
-//! - A sharded concurrent [`Hashcons`] maps canonical nodes to classes.
+//! - A [`Hashcons`] maps canonical nodes to classes: one plain table with
+//!   lock-free lookups, switched to locked shards when the asynchronous
+//!   scheduler adds through `&self` (`EGraph::reserve_ids`).
 //! - Each canonical class holds its nodes (canonical, sorted, deduplicated
 //!   after a rebuild), the ids of the nodes that use it (parents), and its
 //!   analysis data.

@@ -61,7 +61,10 @@ pub const SHARDS: usize = 64;
 /// One shard: a plain hash table of (node, class) pairs.
 pub type Shard<L> = HashTable<(L, Id)>;
 
-/// A sharded map from canonical nodes to class ids.
+/// A map from canonical nodes to class ids. A standalone one is in
+/// concurrent mode (sharded, each shard behind a lock, inserts through
+/// `&self` are atomic); an e-graph keeps its own as one plain table with
+/// lock-free lookups except while the asynchronous scheduler adds nodes.
 ///
 /// ```
 /// use saturn::{Hashcons, SymbolLang, Id};

@@ -14,10 +14,18 @@
 //!    (egg's backoff). To decide as egg would, the runner keeps, per rule,
 //!    the match count of every root, so the rule's total over the whole
 //!    e-graph is known exactly even though only candidates were searched.
-//! 3. **apply**: staging in parallel over the same work items (conditions,
-//!    instantiation, lookups), then a commit in match order (see
-//!    [`crate::rewrite`]). Limits are checked after each rule's commit.
+//!    Once a rule's matches so far make its ban certain, the rest of its
+//!    search only counts (the counts stay exact; the matches would be
+//!    dropped anyway).
+//! 3. **apply**: staging in parallel (conditions, instantiation, lookups)
+//!    over units of at most 256 matches in match order, then a commit in
+//!    match order (see [`crate::rewrite`]). Limits are checked after each
+//!    rule's commit.
 //! 4. **rebuild** (parallel node canonicalization).
+//!
+//! Phases with little work (few roots, matches or classes) run on the
+//! calling thread even in a pool: handing them out costs more than they
+//! do. Every phase computes the same result either way.
 //!
 //! The order of everything observable (new ids, unions) depends only on
 //! the rule order and class ids, never on the thread count or timing.
