@@ -232,6 +232,22 @@ where
     }
     let runner = runner.run(rules);
     let seconds = t.elapsed().as_secs_f64();
+    if std::env::var_os("SATURN_BENCH_PHASES").is_some() {
+        let (mut se, mut ap, mut rb) = (0.0, 0.0, 0.0);
+        for it in &runner.iterations {
+            se += it.search_time;
+            ap += it.apply_time;
+            rb += it.rebuild_time;
+        }
+        eprintln!(
+            "  phases {} egg: total {:.3}ms search {:.3} apply {:.3} rebuild {:.3}",
+            case.name,
+            seconds * 1e3,
+            se * 1e3,
+            ap * 1e3,
+            rb * 1e3
+        );
+    }
     let id = runner.egraph.find(root);
     Outcome {
         seconds,
@@ -297,7 +313,7 @@ where
             st += it.stage_time;
         }
         eprintln!(
-            "  phases {} threads {}: total {:.1}ms search {:.1} (plan {:.1} match {:.1}) apply {:.1} (stage {:.1}) rebuild {:.1}",
+            "  phases {} threads {}: total {:.3}ms search {:.3} (plan {:.3} match {:.3}) apply {:.3} (stage {:.3}) rebuild {:.3}",
             case.name,
             pool.current_num_threads(),
             seconds * 1e3,

@@ -6,7 +6,9 @@
 //!   also names the singleton class the node created.
 //! - A concurrent [`UnionFind`] maps ids to canonical class ids (the least
 //!   id of the set, whatever the order of unions).
-//! - A sharded concurrent [`Hashcons`] maps canonical nodes to classes.
+//! - A [`Hashcons`] maps canonical nodes to classes: one plain table with
+//!   lock-free lookups, switched to locked shards when the asynchronous
+//!   scheduler adds through `&self` (`EGraph::reserve_ids`).
 //! - Each canonical class holds its nodes (canonical, sorted, deduplicated
 //!   after a rebuild), the ids of the nodes that use it (parents), and its
 //!   analysis data.
@@ -33,6 +35,12 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::{Analysis, AppendOnlyVec, Hashcons, Id, Language, RecExpr, UnionFind};
+
+/// Batches smaller than this are added on the calling thread.
+const ADD_BATCH_PAR: usize = 256;
+/// Rebuild batches (analysis data, class node lists) smaller than this are
+/// processed on the calling thread.
+const PAR_MIN_BATCH: usize = 256;
 
 /// An equivalence class of nodes.
 #[derive(Debug, Clone)]
@@ -147,7 +155,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             analysis,
             nodes: AppendOnlyVec::new(),
             uf: UnionFind::default(),
-            memo: Hashcons::default(),
+            memo: Hashcons::plain(),
             classes: Vec::new(),
             n_classes: 0,
             pending: Vec::new(),
@@ -283,8 +291,11 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// [`Analysis::modify`] runs on the new classes in id order after all
     /// are created.
     pub fn add_batch(&mut self, nodes: Vec<L>) -> Vec<Id> {
-        // One algorithm whatever the thread count (`par_map` runs on this
-        // thread when sequential), so ids never depend on it.
+        // Both paths give the same ids (the parallel one only computes
+        // lookups and data ahead), so the choice never shows.
+        if crate::par::is_sequential() || nodes.len() < ADD_BATCH_PAR {
+            return self.add_batch_seq(nodes);
+        }
         let (uf, memo) = (&self.uf, &self.memo);
         let prepared: Vec<(L, Option<Id>)> = crate::par::par_map(&nodes, |n| {
             let c = n.clone().map_children(|x| uf.find_readonly(x));
@@ -329,6 +340,39 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         // `modify` may have merged new classes into others.
         for id in ids.iter_mut() {
             *id = self.uf.find(*id);
+        }
+        ids
+    }
+
+    /// [`EGraph::add_batch`] on this thread: each node is looked up and,
+    /// when absent, made at once (a later copy in the batch then finds it).
+    /// Same ids as the parallel path: a node's data depends only on its
+    /// children, which are not in the batch, and `modify` waits until all
+    /// are made.
+    fn add_batch_seq(&mut self, nodes: Vec<L>) -> Vec<Id> {
+        let mut ids = Vec::with_capacity(nodes.len());
+        let mut new_ids = vec![];
+        for mut n in nodes {
+            n.update_children(|c| self.uf.find(c));
+            let id = match self.memo.get_mut(&n) {
+                Some(id) => self.uf.find(id),
+                None => {
+                    let data = N::make(self, &n);
+                    let id = self.create_class(n, data);
+                    new_ids.push(id);
+                    id
+                }
+            };
+            ids.push(id);
+        }
+        if !new_ids.is_empty() {
+            for id in new_ids {
+                N::modify(self, id);
+            }
+            // `modify` may have merged new classes into others.
+            for id in ids.iter_mut() {
+                *id = self.uf.find(*id);
+            }
         }
         ids
     }
@@ -420,11 +464,13 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 batch.dedup();
                 let datas: Vec<N::Data> = {
                     let this: &Self = self;
-                    crate::par::par_map(&batch, |&id| {
-                        let node = this.nodes[id.index()]
-                            .clone()
-                            .map_children(|c| this.uf.find_readonly(c));
-                        N::make(this, &node)
+                    crate::par::sequentially_if(batch.len() < PAR_MIN_BATCH, || {
+                        crate::par::par_map(&batch, |&id| {
+                            let node = this.nodes[id.index()]
+                                .clone()
+                                .map_children(|c| this.uf.find_readonly(c));
+                            N::make(this, &node)
+                        })
                     })
                 };
                 for (id, data) in batch.into_iter().zip(datas) {
@@ -457,7 +503,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         touched.sort_unstable();
         touched.dedup();
         let uf = &self.uf;
-        let changed: Vec<Id> = if crate::par::is_sequential() {
+        let changed: Vec<Id> = if crate::par::is_sequential() || touched.len() < PAR_MIN_BATCH {
             let mut changed = vec![];
             for &t in &touched {
                 if let Some(c) = self.classes[t.index()].as_mut() {
@@ -514,9 +560,13 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     }
 
     /// Makes room for `n` more ids, so [`UnionFind::make_set`] can be
-    /// called through `&self` that many times.
+    /// called through `&self` that many times, and puts the hashcons in
+    /// concurrent mode, so nodes can be added through `&self` too (the
+    /// asynchronous scheduler does both). The e-graph is otherwise kept in
+    /// plain mode (lock-free lookups; see [`crate::hashcons`]).
     pub(crate) fn reserve_ids(&mut self, n: usize) {
         self.uf.reserve(n);
+        self.memo.set_concurrent(true);
     }
 
     /// Turns logging of data changes on or off; returns (and clears) the
@@ -827,8 +877,9 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             new.nodes.init_at(keep + k, rep);
         }
         // Per class (classes are disjoint, so in parallel): the kept
-        // nodes as stored, fresh ids' nodes, the class's union-find links
-        // and hashcons entries. Every slot is written once.
+        // nodes as stored, fresh ids' nodes, the class's union-find links.
+        // Every slot is written once. Then the hashcons (in plain mode, one
+        // table: inserting on this thread beats locking shards).
         {
             let new = &new;
             let fresh = keep + n_classes - order.partition_point(|&(c, _)| (c as usize) < keep);
@@ -842,7 +893,6 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                     if Id(id) != cid {
                         new.uf.union(cid, Id(id));
                     }
-                    new.memo.insert_or_get(n.clone(), Id(id));
                 }
             };
             let per_kept = |i: usize| {
@@ -870,6 +920,11 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                             .for_each(per_kept)
                     },
                 );
+            }
+        }
+        for (c, &k0) in taken.iter().zip(&start) {
+            for (n, &id) in c.nodes.iter().zip(&node_id[k0..]) {
+                new.memo.insert_mut(n.clone(), Id(id));
             }
         }
         drop(node_id);

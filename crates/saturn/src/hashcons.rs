@@ -1,12 +1,21 @@
 //! The hashcons: canonical e-node to e-class, sharded for concurrent use.
 //!
-//! The table is split into a fixed number of shards by the node's hash.
-//! Through `&self`, each operation locks one shard (a reader-writer lock,
-//! so parallel read-only phases such as e-matching do not serialise), and
-//! [`Hashcons::insert_or_get`] is atomic: two threads inserting the same
-//! node get the same answer. Through `&mut self` (the e-graph's sequential
-//! commit and rebuild), shards are reached without locking. A node always
-//! lands in the same shard, whatever the thread count.
+//! A hashcons is in one of two modes:
+//! - *concurrent* (the default): the table is split into a fixed number of
+//!   shards by the node's hash, each behind a reader-writer lock; through
+//!   `&self`, each operation locks one shard, and
+//!   [`Hashcons::insert_or_get`] is atomic: two threads inserting the same
+//!   node get the same answer. A node always lands in the same shard,
+//!   whatever the thread count;
+//! - *plain* (the e-graph's mode outside asynchronous phases): one bare
+//!   table; lookups through `&self` take no lock and write no shared
+//!   memory (a read lock writes its lock word, which parallel readers on
+//!   different cores then pass back and forth), and inserts need
+//!   `&mut self`.
+//!
+//! Through `&mut self` (the e-graph's sequential commit and rebuild), the
+//! tables are reached without locking in either mode. Switching modes
+//! moves the entries into the other layout (one pass, no copies).
 //!
 //! Under `--cfg loom` the lock and the counter are loom's (see
 //! `tests/loom.rs`), so the model checker explores their interleavings.
@@ -52,7 +61,10 @@ pub const SHARDS: usize = 64;
 /// One shard: a plain hash table of (node, class) pairs.
 pub type Shard<L> = HashTable<(L, Id)>;
 
-/// A sharded map from canonical nodes to class ids.
+/// A map from canonical nodes to class ids. A standalone one is in
+/// concurrent mode (sharded, each shard behind a lock, inserts through
+/// `&self` are atomic); an e-graph keeps its own as one plain table with
+/// lock-free lookups except while the asynchronous scheduler adds nodes.
 ///
 /// ```
 /// use saturn::{Hashcons, SymbolLang, Id};
@@ -64,17 +76,62 @@ pub type Shard<L> = HashTable<(L, Id)>;
 /// assert_eq!(h.len(), 1);
 /// ```
 pub struct Hashcons<L> {
-    shards: Box<[RwLock<Shard<L>>]>,
+    shards: Shards<L>,
     /// Number of entries, kept so `len` is O(1) (checked against the node
     /// limit many times per iteration).
     len: AtomicUsize,
 }
 
+/// The shards, locked or plain (see the module docs).
+enum Shards<L> {
+    Locked(Box<[RwLock<Shard<L>>]>),
+    /// One table: with no locks, sharding would only add an indirection
+    /// and many small tables.
+    Plain(Shard<L>),
+}
+
+impl<L> Shards<L> {
+    /// Shard `i`, through `&mut` (no locking in either mode).
+    #[inline(always)]
+    fn get_mut(&mut self, i: usize) -> &mut Shard<L> {
+        match self {
+            Shards::Plain(t) => {
+                let _ = i;
+                t
+            }
+            Shards::Locked(v) => v[i].get_mut().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+}
+
 impl<L> Default for Hashcons<L> {
+    /// An empty hashcons in concurrent mode.
     fn default() -> Self {
         Hashcons {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashTable::new())).collect(),
+            shards: Shards::Locked((0..SHARDS).map(|_| RwLock::new(HashTable::new())).collect()),
             len: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl<L> Hashcons<L> {
+    /// An empty hashcons in plain mode: lock-free lookups through `&self`,
+    /// inserts only through `&mut self` until
+    /// [`Hashcons::set_concurrent`] turns concurrent mode on.
+    pub(crate) fn plain() -> Self {
+        Hashcons {
+            shards: Shards::Plain(HashTable::new()),
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    /// The write lock of shard `i`, for inserts through `&self`.
+    fn shard_write(&self, i: usize) -> impl std::ops::DerefMut<Target = Shard<L>> + '_ {
+        match &self.shards {
+            Shards::Locked(v) => v[i].write().unwrap_or_else(|e| e.into_inner()),
+            Shards::Plain(_) => {
+                panic!("Hashcons: inserting through a shared reference needs concurrent mode")
+            }
         }
     }
 }
@@ -93,23 +150,51 @@ pub fn shard_of(h: u64) -> usize {
 }
 
 impl<L: Eq + Hash> Hashcons<L> {
+    /// Switches between concurrent mode (inserts through `&self` work) and
+    /// plain mode (lookups through `&self` take no lock). The entries stay.
+    pub(crate) fn set_concurrent(&mut self, on: bool) {
+        let shards = std::mem::replace(&mut self.shards, Shards::Plain(HashTable::new()));
+        self.shards = match (shards, on) {
+            (Shards::Plain(t), true) => {
+                let mut v: Vec<Shard<L>> = (0..SHARDS).map(|_| HashTable::new()).collect();
+                for (n, id) in t {
+                    let h = hash_node(&n);
+                    insert_in(&mut v[shard_of(h)], h, n, id);
+                }
+                Shards::Locked(v.into_iter().map(RwLock::new).collect())
+            }
+            (Shards::Locked(v), false) => {
+                let mut t = HashTable::with_capacity(self.len.load(Ordering::Relaxed));
+                for shard in v.into_vec() {
+                    for (n, id) in shard.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                        let h = hash_node(&n);
+                        insert_in(&mut t, h, n, id);
+                    }
+                }
+                Shards::Plain(t)
+            }
+            (same, _) => same,
+        };
+    }
+
     /// The class of `node`, if present.
     #[inline]
     pub fn get(&self, node: &L) -> Option<Id> {
         let h = hash_node(node);
-        let shard = self.shards[shard_of(h)]
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
-        shard.find(h, |(n, _)| n == node).map(|(_, id)| *id)
+        match &self.shards {
+            Shards::Plain(t) => t.find(h, |(n, _)| n == node).map(|(_, id)| *id),
+            Shards::Locked(v) => {
+                let shard = v[shard_of(h)].read().unwrap_or_else(|e| e.into_inner());
+                shard.find(h, |(n, _)| n == node).map(|(_, id)| *id)
+            }
+        }
     }
 
     /// Inserts `node -> id` unless the node is present; returns the id that
     /// was there. Atomic with respect to other callers.
     pub fn insert_or_get(&self, node: L, id: Id) -> Option<Id> {
         let h = hash_node(&node);
-        let mut shard = self.shards[shard_of(h)]
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut shard = self.shard_write(shard_of(h));
         let r = insert_in(&mut shard, h, node, id);
         if r.is_none() {
             self.len.fetch_add(1, Ordering::Relaxed);
@@ -129,9 +214,7 @@ impl<L: Eq + Hash> Hashcons<L> {
         make: impl FnOnce(&L) -> Option<Id>,
     ) -> Option<(Id, bool)> {
         let h = hash_node(&node);
-        let mut shard = self.shards[shard_of(h)]
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut shard = self.shard_write(shard_of(h));
         match shard.entry(h, |(n, _)| *n == node, |(n, _)| hash_node(n)) {
             hashbrown::hash_table::Entry::Occupied(e) => Some((e.get().1, false)),
             hashbrown::hash_table::Entry::Vacant(e) => {
@@ -147,9 +230,7 @@ impl<L: Eq + Hash> Hashcons<L> {
     #[inline]
     pub fn get_mut(&mut self, node: &L) -> Option<Id> {
         let h = hash_node(node);
-        let shard = self.shards[shard_of(h)]
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner());
+        let shard = self.shards.get_mut(shard_of(h));
         shard.find(h, |(n, _)| n == node).map(|(_, id)| *id)
     }
 
@@ -157,9 +238,7 @@ impl<L: Eq + Hash> Hashcons<L> {
     #[inline]
     pub fn insert_mut(&mut self, node: L, id: Id) -> Option<Id> {
         let h = hash_node(&node);
-        let shard = self.shards[shard_of(h)]
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner());
+        let shard = self.shards.get_mut(shard_of(h));
         let r = insert_in(shard, h, node, id);
         if r.is_none() {
             sync::add_mut(&mut self.len, 1);
@@ -170,9 +249,7 @@ impl<L: Eq + Hash> Hashcons<L> {
     /// Removes `node`, returning its class.
     pub fn remove_mut(&mut self, node: &L) -> Option<Id> {
         let h = hash_node(node);
-        let shard = self.shards[shard_of(h)]
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner());
+        let shard = self.shards.get_mut(shard_of(h));
         match shard.find_entry(h, |(n, _)| n == node) {
             Ok(e) => {
                 sync::add_mut(&mut self.len, -1);
@@ -194,9 +271,18 @@ impl<L: Eq + Hash> Hashcons<L> {
 
     /// Visits every entry (in shard order, then table order).
     pub fn for_each(&self, mut f: impl FnMut(&L, Id)) {
-        for s in self.shards.iter() {
-            for (n, id) in s.read().unwrap_or_else(|e| e.into_inner()).iter() {
-                f(n, *id)
+        match &self.shards {
+            Shards::Plain(t) => {
+                for (n, id) in t.iter() {
+                    f(n, *id)
+                }
+            }
+            Shards::Locked(v) => {
+                for s in v.iter() {
+                    for (n, id) in s.read().unwrap_or_else(|e| e.into_inner()).iter() {
+                        f(n, *id)
+                    }
+                }
             }
         }
     }
@@ -254,6 +340,35 @@ mod tests {
         let full = h.get_or_insert_with(SymbolLang::leaf("fresh"), |_| None);
         assert_eq!(full, None);
         assert_eq!(h.len(), 300);
+    }
+
+    #[test]
+    fn modes_keep_their_entries() {
+        let mut h: Hashcons<SymbolLang> = Hashcons::plain();
+        for i in 0..100u32 {
+            let n = SymbolLang::leaf(format!("n{i}").as_str());
+            assert_eq!(h.insert_mut(n, Id::from(i)), None);
+        }
+        let x = SymbolLang::leaf("n7");
+        assert_eq!(h.get(&x), Some(Id::from(7u32)));
+        h.set_concurrent(true);
+        assert_eq!(h.get(&x), Some(Id::from(7u32)));
+        let y = SymbolLang::leaf("fresh");
+        assert_eq!(h.insert_or_get(y.clone(), Id::from(500u32)), None);
+        h.set_concurrent(false);
+        assert_eq!(h.get(&y), Some(Id::from(500u32)));
+        assert_eq!(h.remove_mut(&x), Some(Id::from(7u32)));
+        assert_eq!(h.len(), 100);
+        let mut n = 0;
+        h.for_each(|_, _| n += 1);
+        assert_eq!(n, 100);
+    }
+
+    #[test]
+    #[should_panic(expected = "concurrent mode")]
+    fn plain_mode_refuses_shared_inserts() {
+        let h: Hashcons<SymbolLang> = Hashcons::plain();
+        h.insert_or_get(SymbolLang::leaf("x"), Id::from(0u32));
     }
 
     #[test]

@@ -46,6 +46,17 @@ mod tests {
     }
 }
 
+/// Runs `f` marked sequential when `small` (work too small to pay for
+/// handing it to other threads), else as is. Results never depend on it:
+/// every parallel phase computes the same thing either way.
+pub(crate) fn sequentially_if<R>(small: bool, f: impl FnOnce() -> R) -> R {
+    if small && !is_sequential() {
+        sequentially(f)
+    } else {
+        f()
+    }
+}
+
 /// Maps `f` over `items`, in parallel unless [`is_sequential`].
 pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
     if is_sequential() || items.len() <= 1 {

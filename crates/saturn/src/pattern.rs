@@ -37,6 +37,15 @@ pub(crate) trait NodeSource<L>: Sync {
     /// The nodes of class `id`, if it is one.
     fn class_nodes(&self, id: Id) -> Option<NodeList<'_, L>>;
 
+    /// The nodes of class `id` when it may have a node whose
+    /// [`op_bit`](crate::egraph::op_bit) is `bit` (`None` when it surely
+    /// has none, or is no class).
+    #[inline(always)]
+    fn class_nodes_with(&self, id: Id, bit: u64) -> Option<NodeList<'_, L>> {
+        let _ = bit;
+        self.class_nodes(id)
+    }
+
     /// Whether two bound ids are the same class.
     #[inline(always)]
     fn same_class(&self, a: Id, b: Id) -> bool {
@@ -76,6 +85,70 @@ impl<L: Language, N: Analysis<L>> NodeSource<L> for EGraph<L, N> {
         self.class(id)
             .map(|c| NodeList::Borrowed(c.nodes.as_slice()))
     }
+
+    /// Checks the class's operator summary first, so a class without the
+    /// operator costs no scan or binary search.
+    #[inline(always)]
+    fn class_nodes_with(&self, id: Id, bit: u64) -> Option<NodeList<'_, L>> {
+        self.class(id)
+            .filter(|c| c.ops & bit != 0)
+            .map(|c| NodeList::Borrowed(c.nodes.as_slice()))
+    }
+}
+
+/// Where the matcher puts what it finds: the substitutions, or only
+/// their number.
+pub(crate) trait Sink: Send + Sized {
+    /// Records a match whose bindings are in `regs`.
+    fn found<L>(&mut self, p: &Pattern<L>, regs: &[Id]);
+    /// Matches recorded so far.
+    fn len(&self) -> usize;
+    /// An empty sink of the same kind (for a parallel half).
+    fn fresh(&self) -> Self;
+    /// Appends what `other` recorded.
+    fn append(&mut self, other: Self);
+}
+
+impl Sink for Vec<Subst> {
+    #[inline]
+    fn found<L>(&mut self, p: &Pattern<L>, regs: &[Id]) {
+        let mut s = Subst::with_capacity(p.vars.len());
+        for (v, &r) in p.vars.iter().zip(&p.var_regs) {
+            s.push_unchecked(*v, regs[r as usize]);
+        }
+        self.push(s);
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn fresh(&self) -> Self {
+        vec![]
+    }
+    fn append(&mut self, mut other: Self) {
+        Vec::append(self, &mut other)
+    }
+}
+
+/// Counts matches without keeping them.
+#[derive(Default)]
+pub(crate) struct Count(pub(crate) usize);
+
+impl Sink for Count {
+    #[inline(always)]
+    fn found<L>(&mut self, _: &Pattern<L>, _: &[Id]) {
+        self.0 += 1;
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.0
+    }
+    fn fresh(&self) -> Self {
+        Count(0)
+    }
+    fn append(&mut self, other: Self) {
+        self.0 += other.0;
+    }
 }
 
 /// Node ranges at least this long are matched in two halves in parallel.
@@ -84,8 +157,9 @@ const PAR_SPLIT: usize = 32;
 #[derive(Debug, Clone)]
 enum Instr<L> {
     /// For each node in class `regs[i]` that matches `node`, load its
-    /// children into `regs[out..]`.
-    Bind { i: u16, out: u16, node: L },
+    /// children into `regs[out..]`. `bit` is the node's
+    /// [`op_bit`](crate::egraph::op_bit).
+    Bind { i: u16, out: u16, node: L, bit: u64 },
     /// Require `regs[i] == regs[j]`.
     Compare { i: u16, j: u16 },
 }
@@ -168,6 +242,7 @@ impl<L: Language> Pattern<L> {
                         i: reg,
                         out,
                         node: n.clone().map_children(|_| Id(0)),
+                        bit: crate::egraph::op_bit(n),
                     });
                     // Push in reverse so children are matched left to right.
                     for (k, &c) in n.children().iter().enumerate().rev() {
@@ -263,23 +338,46 @@ impl<L: Language> Pattern<L> {
         root_range: Option<std::ops::Range<usize>>,
         out: &mut Vec<Subst>,
     ) -> usize {
-        let before = out.len();
         let mut regs = smallvec::SmallVec::<[Id; 16]>::from_elem(Id(0), self.n_regs);
+        self.search_with_regs(egraph, eclass, root_range, &mut regs, out)
+    }
+
+    /// A register file for [`Pattern::search_with_regs`].
+    pub(crate) fn registers(&self) -> smallvec::SmallVec<[Id; 16]> {
+        smallvec::SmallVec::from_elem(Id(0), self.n_regs)
+    }
+
+    /// Searches `eclass` with the register file `regs` (at least
+    /// `n_regs` long) into any sink; returns how many matches it added.
+    pub(crate) fn search_with_regs<N: Analysis<L>, K: Sink>(
+        &self,
+        egraph: &EGraph<L, N>,
+        eclass: Id,
+        root_range: Option<std::ops::Range<usize>>,
+        regs: &mut [Id],
+        out: &mut K,
+    ) -> usize {
+        let before = out.len();
         regs[0] = eclass;
         match (root_range, self.program.first()) {
-            (Some(r), Some(Instr::Bind { i: 0, out: o, node })) => {
+            (
+                Some(r),
+                Some(Instr::Bind {
+                    i: 0, out: o, node, ..
+                }),
+            ) => {
                 if let Some(class) = egraph.class(eclass) {
                     let o = *o as usize;
                     for n in &class.nodes[r] {
                         if node.matches(n) {
                             let cs = n.children();
                             regs[o..o + cs.len()].copy_from_slice(cs);
-                            self.run(egraph, 1, &mut regs, out);
+                            self.run(egraph, 1, regs, out);
                         }
                     }
                 }
             }
-            _ => self.run(egraph, 0, &mut regs, out),
+            _ => self.run(egraph, 0, regs, out),
         }
         out.len() - before
     }
@@ -299,13 +397,9 @@ impl<L: Language> Pattern<L> {
         out.len() - before
     }
 
-    fn run<S: NodeSource<L>>(&self, egraph: &S, pc: usize, regs: &mut [Id], out: &mut Vec<Subst>) {
+    fn run<S: NodeSource<L>, K: Sink>(&self, egraph: &S, pc: usize, regs: &mut [Id], out: &mut K) {
         let Some(instr) = self.program.get(pc) else {
-            let mut s = Subst::with_capacity(self.vars.len());
-            for (v, &r) in self.vars.iter().zip(&self.var_regs) {
-                s.push_unchecked(*v, regs[r as usize]);
-            }
-            out.push(s);
+            out.found(self, regs);
             return;
         };
         match instr {
@@ -314,8 +408,13 @@ impl<L: Language> Pattern<L> {
                     self.run(egraph, pc + 1, regs, out)
                 }
             }
-            Instr::Bind { i, out: o, node } => {
-                let Some(nodes) = egraph.class_nodes(regs[*i as usize]) else {
+            Instr::Bind {
+                i,
+                out: o,
+                node,
+                bit,
+            } => {
+                let Some(nodes) = egraph.class_nodes_with(regs[*i as usize], *bit) else {
                     return;
                 };
                 let nodes: &[L] = &nodes;
@@ -343,7 +442,7 @@ impl<L: Language> Pattern<L> {
     /// `rayon::join` (when running in parallel); the right half's matches
     /// are appended after the left's, so the order is the sequential one.
     #[allow(clippy::too_many_arguments)]
-    fn bind_range<S: NodeSource<L>>(
+    fn bind_range<S: NodeSource<L>, K: Sink>(
         &self,
         egraph: &S,
         pc: usize,
@@ -351,18 +450,18 @@ impl<L: Language> Pattern<L> {
         node: &L,
         nodes: &[L],
         regs: &mut [Id],
-        out: &mut Vec<Subst>,
+        out: &mut K,
     ) {
         let budget = egraph.match_budget();
         if nodes.len() >= PAR_SPLIT && budget == usize::MAX && !crate::par::is_sequential() {
             let (left, right) = nodes.split_at(nodes.len() / 2);
             let mut regs_r = smallvec::SmallVec::<[Id; 16]>::from_slice(regs);
-            let mut out_r = vec![];
+            let mut out_r = out.fresh();
             rayon::join(
                 || self.bind_range(egraph, pc, o, node, left, regs, out),
                 || self.bind_range(egraph, pc, o, node, right, &mut regs_r, &mut out_r),
             );
-            out.append(&mut out_r);
+            out.append(out_r);
             return;
         }
         for n in nodes {

@@ -68,8 +68,8 @@ impl fmt::Debug for Ref {
 pub struct Actions<L> {
     pub(crate) nodes: Vec<L>,
     pub(crate) unions: Vec<(Ref, Ref)>,
-    /// Where each match's actions end: (end of `nodes`, end of `unions`).
-    pub(crate) marks: Vec<(u32, u32)>,
+    /// Number of matches staged.
+    pub(crate) matches: usize,
 }
 
 impl<L> Default for Actions<L> {
@@ -77,7 +77,7 @@ impl<L> Default for Actions<L> {
         Actions {
             nodes: vec![],
             unions: vec![],
-            marks: vec![],
+            matches: 0,
         }
     }
 }
@@ -158,24 +158,23 @@ impl<L: Language> Actions<L> {
 
     /// Number of matches staged.
     pub fn len(&self) -> usize {
-        self.marks.len()
+        self.matches
     }
 
     /// True when no match was staged.
     pub fn is_empty(&self) -> bool {
-        self.marks.is_empty()
+        self.matches == 0
     }
 
     /// Empties the buffer, keeping its memory.
     pub(crate) fn clear(&mut self) {
         self.nodes.clear();
         self.unions.clear();
-        self.marks.clear();
+        self.matches = 0;
     }
 
     pub(crate) fn mark(&mut self) {
-        self.marks
-            .push((self.nodes.len() as u32, self.unions.len() as u32));
+        self.matches += 1;
     }
 }
 
@@ -203,43 +202,62 @@ pub(crate) fn commit_all<L: Language, N: Analysis<L>>(
         total += b.nodes.len();
     }
     let global = |b: usize, r: Ref| r.pending_index().map(|i| offsets[b] + i);
-    let mut level = vec![0u32; total];
-    let mut max_level = 0;
-    for (b, buf) in buffers.iter().enumerate() {
-        for (i, n) in buf.nodes.iter().enumerate() {
-            let l = n
-                .children()
-                .iter()
-                .filter_map(|c| global(b, Ref(c.0)))
-                .map(|g| level[g] + 1)
-                .max()
-                .unwrap_or(0);
-            level[offsets[b] + i] = l;
-            max_level = max_level.max(l);
-        }
-    }
     let mut resolved = vec![Id(0); total];
     if total > 0 {
-        for l in 0..=max_level {
+        // Level of each pending node, and (buffer, node) by global index.
+        let mut level = Vec::with_capacity(total);
+        let mut origin: Vec<(u32, u32)> = Vec::with_capacity(total);
+        let mut max_level = 0;
+        for (b, buf) in buffers.iter().enumerate() {
+            for (i, n) in buf.nodes.iter().enumerate() {
+                let l = n
+                    .children()
+                    .iter()
+                    .filter_map(|c| global(b, Ref(c.0)))
+                    .map(|g| level[g] + 1)
+                    .max()
+                    .unwrap_or(0u32);
+                level.push(l);
+                origin.push((b as u32, i as u32));
+                max_level = max_level.max(l);
+            }
+        }
+        // Global indices grouped by level, in order within each level.
+        let mut start = vec![0usize; max_level as usize + 2];
+        for &l in &level {
+            start[l as usize + 1] += 1;
+        }
+        for l in 1..start.len() {
+            start[l] += start[l - 1];
+        }
+        let mut order = vec![0u32; total];
+        {
+            let mut next = start.clone();
+            for (g, &l) in level.iter().enumerate() {
+                order[next[l as usize]] = g as u32;
+                next[l as usize] += 1;
+            }
+        }
+        for l in 0..=max_level as usize {
             if stop(egraph) {
                 return 0;
             }
-            let mut which = vec![];
-            let mut nodes = vec![];
-            for (b, buf) in buffers.iter().enumerate() {
-                for (i, n) in buf.nodes.iter().enumerate() {
-                    let g = offsets[b] + i;
-                    if level[g] == l {
-                        which.push(g);
-                        nodes.push(n.clone().map_children(|c| match global(b, Ref(c.0)) {
+            let which = &order[start[l]..start[l + 1]];
+            let nodes: Vec<L> = which
+                .iter()
+                .map(|&g| {
+                    let (b, i) = origin[g as usize];
+                    let b = b as usize;
+                    buffers[b].nodes[i as usize].clone().map_children(|c| {
+                        match global(b, Ref(c.0)) {
                             Some(g) => resolved[g],
                             None => c,
-                        }));
-                    }
-                }
-            }
-            for (g, id) in which.into_iter().zip(egraph.add_batch(nodes)) {
-                resolved[g] = id;
+                        }
+                    })
+                })
+                .collect();
+            for (&g, id) in which.iter().zip(egraph.add_batch(nodes)) {
+                resolved[g as usize] = id;
             }
         }
     }

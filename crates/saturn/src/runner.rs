@@ -14,10 +14,18 @@
 //!    (egg's backoff). To decide as egg would, the runner keeps, per rule,
 //!    the match count of every root, so the rule's total over the whole
 //!    e-graph is known exactly even though only candidates were searched.
-//! 3. **apply**: staging in parallel over the same work items (conditions,
-//!    instantiation, lookups), then a commit in match order (see
-//!    [`crate::rewrite`]). Limits are checked after each rule's commit.
+//!    Once a rule's matches so far make its ban certain, the rest of its
+//!    search only counts (the counts stay exact; the matches would be
+//!    dropped anyway).
+//! 3. **apply**: staging in parallel (conditions, instantiation, lookups)
+//!    over units of at most 256 matches in match order, then a commit in
+//!    match order (see [`crate::rewrite`]). Limits are checked after each
+//!    rule's commit.
 //! 4. **rebuild** (parallel node canonicalization).
+//!
+//! Phases with little work (few roots, matches or classes) run on the
+//! calling thread even in a pool: handing them out costs more than they
+//! do. Every phase computes the same result either way.
 //!
 //! The order of everything observable (new ids, unions) depends only on
 //! the rule order and class ids, never on the thread count or timing.
@@ -26,7 +34,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::par::par_map;
+use crate::par::{par_map, sequentially_if};
 use crate::{Actions, Analysis, EGraph, Id, Language, RecExpr, Rewrite, Subst, Symbol};
 
 /// Why a run stopped.
@@ -115,7 +123,8 @@ struct RuleState {
     /// rule is banned (its matches were not applied, so they must be found
     /// again when the ban ends).
     prev_search: Option<usize>,
-    /// Matches per root class id at the last search of that root.
+    /// Matches per root class id at the last search of that root (ids
+    /// past the end have none).
     counts: Vec<u32>,
     total: usize,
 }
@@ -183,6 +192,36 @@ struct Item {
     start: usize,
     end: usize,
     nodes: Option<std::ops::Range<usize>>,
+    /// Whether this item reads the clock for the deadline (every
+    /// [`POLL_EVERY`]th item: most items are too small to pay for it).
+    poll: bool,
+}
+
+/// Items per deadline check.
+const POLL_EVERY: usize = 8;
+
+/// Searches over fewer roots than this (summed over rules) run on the
+/// calling thread.
+const PAR_MIN_ROOTS: usize = 512;
+/// Staging of fewer matches than this runs on the calling thread.
+const PAR_MIN_MATCHES: usize = 512;
+/// Neighbourhood levels with fewer classes than this run on the calling
+/// thread.
+const PAR_MIN_FRONTIER: usize = 2048;
+
+/// Matches per staging unit.
+const STAGE_UNIT: usize = 256;
+
+/// A piece of staging work: the matches `matches` (indices into an item's
+/// substitutions) of item `item`; the first of them belongs to its
+/// `root`th root, whose matches start at index `pos`.
+struct StageUnit {
+    item: usize,
+    root: usize,
+    pos: usize,
+    matches: std::ops::Range<usize>,
+    /// Whether this unit reads the clock for the deadline.
+    poll: bool,
 }
 
 /// Root classes with more root-matching nodes than this are split.
@@ -225,6 +264,7 @@ fn make_items<L: Language, N: Analysis<L>>(
                         start: s,
                         end: k,
                         nodes: None,
+                        poll: false,
                     });
                 }
                 let mut a = range.start;
@@ -235,6 +275,7 @@ fn make_items<L: Language, N: Analysis<L>>(
                         start: k,
                         end: k + 1,
                         nodes: Some(a..b),
+                        poll: false,
                     });
                     a = b;
                 }
@@ -248,6 +289,7 @@ fn make_items<L: Language, N: Analysis<L>>(
                         start: s,
                         end: k,
                         nodes: None,
+                        poll: false,
                     });
                     s = k;
                 }
@@ -259,8 +301,12 @@ fn make_items<L: Language, N: Analysis<L>>(
                 start: s,
                 end: roots.len(),
                 nodes: None,
+                poll: false,
             });
         }
+    }
+    for (k, item) in items.iter_mut().enumerate() {
+        item.poll = k % POLL_EVERY == 0;
     }
     items
 }
@@ -463,26 +509,58 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let deadline = self.start.and_then(|s| s.checked_add(self.time_limit));
         let cancel = self.cancel.as_deref();
         let abort = std::sync::atomic::AtomicBool::new(false);
-        let should_abort = || {
+        let should_abort = |item: &Item| {
             abort.load(std::sync::atomic::Ordering::Relaxed)
-                || deadline.is_some_and(|d| Instant::now() > d)
+                || (item.poll && deadline.is_some_and(|d| Instant::now() > d))
                 || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
         };
-        // Per item: (root, number of substs) and the substs.
-        let found: Vec<Found> = par_map(&items, |item| {
-            if should_abort() {
-                abort.store(true, std::sync::atomic::Ordering::Relaxed);
-                return (vec![], vec![]);
-            }
-            let pat = &rules[item.rule].searcher;
-            let roots = plans[item.rule].as_ref().expect("planned");
-            let mut per_root = Vec::with_capacity(item.end - item.start);
-            let mut substs = vec![];
-            for &root in &roots[item.start..item.end] {
-                let n = pat.search_eclass_range_into(egraph, root, item.nodes.clone(), &mut substs);
-                per_root.push((root, n as u32));
-            }
-            (per_root, substs)
+        // With backoff, a rule is banned when its matches over all roots
+        // exceed its limit. Once the matches found so far make that
+        // certain, the rest of its search only counts: the matches would
+        // be dropped, but the per-root counts must stay exact. `floor` is
+        // what the rule's total keeps whatever this search finds (the
+        // counts of roots not searched now).
+        let (limit, floor) = self.ban_bounds(&plans);
+        let so_far: Vec<std::sync::atomic::AtomicUsize> =
+            (0..rules.len()).map(|_| Default::default()).collect();
+        // Per item: (root, number of substs) and the substs. Few roots
+        // are searched on this thread.
+        let n_roots: usize = items.iter().map(|x| x.end - x.start).sum();
+        let found: Vec<Found> = sequentially_if(n_roots < PAR_MIN_ROOTS, || {
+            par_map(&items, |item| {
+                if should_abort(item) {
+                    abort.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return (vec![], vec![]);
+                }
+                let r = item.rule;
+                let pat = &rules[r].searcher;
+                let roots = plans[r].as_ref().expect("planned");
+                let mut per_root = Vec::with_capacity(item.end - item.start);
+                let mut substs = vec![];
+                let mut regs = pat.registers();
+                let certain = |mine: usize| {
+                    floor[r] + so_far[r].load(std::sync::atomic::Ordering::Relaxed) + mine
+                        > limit[r]
+                };
+                let mut mine = 0;
+                let mut counting = limit[r] != usize::MAX && certain(0);
+                for &root in &roots[item.start..item.end] {
+                    let range = item.nodes.clone();
+                    let n = if counting {
+                        let mut c = crate::pattern::Count(0);
+                        pat.search_with_regs(egraph, root, range, &mut regs, &mut c)
+                    } else {
+                        pat.search_with_regs(egraph, root, range, &mut regs, &mut substs)
+                    };
+                    per_root.push((root, n as u32));
+                    mine += n;
+                    counting = counting || (limit[r] != usize::MAX && certain(mine));
+                }
+                if limit[r] != usize::MAX {
+                    so_far[r].fetch_add(mine, std::sync::atomic::Ordering::Relaxed);
+                }
+                (per_root, substs)
+            })
         });
         it.match_time = tm.elapsed().as_secs_f64();
         if abort.load(std::sync::atomic::Ordering::Relaxed) {
@@ -503,18 +581,24 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         for (item, (per_root, _)) in items.iter().zip(&found) {
             let st = &mut self.states[item.rule];
             for &(root, _) in per_root {
-                let slot = &mut st.counts[root.index()];
-                st.total -= *slot as usize;
-                *slot = 0;
+                if let Some(slot) = st.counts.get_mut(root.index()) {
+                    st.total -= *slot as usize;
+                    *slot = 0;
+                }
             }
         }
-        for (item, (per_root, substs)) in items.iter().zip(&found) {
+        for (item, (per_root, _)) in items.iter().zip(&found) {
             let st = &mut self.states[item.rule];
             for &(root, n) in per_root {
-                st.counts[root.index()] += n;
-                st.total += n as usize;
+                if n > 0 {
+                    if st.counts.len() <= root.index() {
+                        st.counts.resize(root.index() + 1, 0);
+                    }
+                    st.counts[root.index()] += n;
+                    st.total += n as usize;
+                }
             }
-            it.n_matches += substs.len();
+            it.n_matches += per_root.iter().map(|&(_, n)| n as usize).sum::<usize>();
         }
         let mut accept = vec![false; rules.len()];
         for (r, plan) in plans.iter().enumerate() {
@@ -540,32 +624,76 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 }
             };
         }
+        // A rule whose search switched to counting is banned: its stored
+        // matches are incomplete and must not be applied.
+        debug_assert!((0..rules.len()).all(|r| !accept[r]
+            || limit[r] == usize::MAX
+            || floor[r] + so_far[r].load(std::sync::atomic::Ordering::Relaxed) <= limit[r]));
         it.search_time = t0.elapsed().as_secs_f64();
 
         // ---- apply: stage in parallel, commit in order ----
         let t1 = Instant::now();
-        let work: Vec<(&Item, &Found)> = items.iter().zip(&found).collect();
-        let staged: Vec<Option<Actions<L>>> = par_map(&work, |&(item, (per_root, substs))| {
-            if should_abort() {
-                // Past the deadline or cancelled: stage nothing more.
-                abort.store(true, std::sync::atomic::Ordering::Relaxed);
-                return None;
-            }
+        // Staging work: the accepted matches cut into units of at most
+        // STAGE_UNIT, in match order, so one root or item with many
+        // matches spreads over all threads. A unit's buffer is the same
+        // as that part of a whole item's would be (a match's staging does
+        // not read what earlier ones staged), so the commit is unchanged.
+        let mut units: Vec<StageUnit> = vec![];
+        let mut unit_of: Vec<usize> = Vec::with_capacity(items.len() + 1);
+        let mut n_staged = 0;
+        for (k, (item, (per_root, substs))) in items.iter().zip(&found).enumerate() {
+            unit_of.push(units.len());
             if !accept[item.rule] || substs.is_empty() {
-                return None;
+                continue;
             }
-            let rule = &rules[item.rule];
-            let mut out = Actions::default();
-            let mut k = 0;
-            for &(root, n) in per_root {
-                for s in &substs[k..k + n as usize] {
-                    rule.stage(egraph, root, s, &mut out);
+            n_staged += substs.len();
+            let (mut j, mut pos, mut a) = (0, 0, 0);
+            while a < substs.len() {
+                while pos + per_root[j].1 as usize <= a {
+                    pos += per_root[j].1 as usize;
+                    j += 1;
                 }
-                k += n as usize;
+                let b = (a + STAGE_UNIT).min(substs.len());
+                units.push(StageUnit {
+                    item: k,
+                    root: j,
+                    pos,
+                    matches: a..b,
+                    poll: units.len().is_multiple_of(POLL_EVERY),
+                });
+                a = b;
             }
-            Some(out)
+        }
+        unit_of.push(units.len());
+        let staged: Vec<Actions<L>> = sequentially_if(n_staged < PAR_MIN_MATCHES, || {
+            par_map(&units, |u| {
+                let item = &items[u.item];
+                if abort.load(std::sync::atomic::Ordering::Relaxed)
+                    || (u.poll && deadline.is_some_and(|d| Instant::now() > d))
+                    || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+                {
+                    // Past the deadline or cancelled: stage nothing more.
+                    abort.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return Actions::default();
+                }
+                let (per_root, substs) = &found[u.item];
+                let rule = &rules[item.rule];
+                let mut out = Actions::default();
+                let (mut j, mut p) = (u.root, u.pos);
+                while p < u.matches.end {
+                    let (root, n) = per_root[j];
+                    let end = p + n as usize;
+                    let from = p.max(u.matches.start);
+                    for s in &substs[from..end.min(u.matches.end)] {
+                        rule.stage(egraph, root, s, &mut out);
+                    }
+                    p = end;
+                    j += 1;
+                }
+                out
+            })
         });
-        drop(work);
+        drop(units);
         drop(found);
         it.stage_time = t1.elapsed().as_secs_f64();
         if abort.load(std::sync::atomic::Ordering::Relaxed) {
@@ -599,9 +727,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 }
             }
             prev_rule = Some(rule);
-            let buffers: Vec<&Actions<L>> = staged[k..e]
+            let buffers: Vec<&Actions<L>> = staged[unit_of[k]..unit_of[e]]
                 .iter()
-                .filter_map(|a| a.as_ref())
                 .filter(|a| !a.is_empty())
                 .collect();
             if !buffers.is_empty() {
@@ -642,6 +769,29 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         }
         it.stop_reason = result.err();
         it
+    }
+
+    /// Per rule, the match count above which backoff bans it this
+    /// iteration (`usize::MAX`: never, or not searched), and its total
+    /// over the roots not searched now.
+    fn ban_bounds(&self, plans: &[Option<Arc<[Id]>>]) -> (Vec<usize>, Vec<usize>) {
+        let mut limit = vec![usize::MAX; plans.len()];
+        let mut floor = vec![0; plans.len()];
+        let Scheduler::Backoff { match_limit, .. } = self.scheduler else {
+            return (limit, floor);
+        };
+        for (r, plan) in plans.iter().enumerate() {
+            let Some(roots) = plan else { continue };
+            let st = &self.states[r];
+            limit[r] = match_limit << st.times_banned;
+            let searched: usize = roots
+                .iter()
+                .filter_map(|root| st.counts.get(root.index()))
+                .map(|&c| c as usize)
+                .sum();
+            floor[r] = st.total - searched;
+        }
+        (limit, floor)
     }
 
     fn check_limits_mid_iteration(&self) -> Result<(), StopReason> {
@@ -695,7 +845,6 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
     /// when the rule is banned. Rules with the same depth and last search
     /// share one list.
     fn plan_search(&mut self, rules: &[Rewrite<L, N>], i: usize) -> Vec<Option<Arc<[Id]>>> {
-        let n_ids = self.egraph.number_of_ids();
         let mut plans = Vec::with_capacity(rules.len());
         // Candidate sets are shared by rules last searched at the same time.
         let mut neighborhoods: Vec<(usize, Neighborhood)> = vec![];
@@ -712,9 +861,6 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             .collect();
         for (r, rule) in rules.iter().enumerate() {
             let st = &mut self.states[r];
-            if st.counts.len() < n_ids {
-                st.counts.resize(n_ids, 0);
-            }
             if i < st.banned_until {
                 plans.push(None);
                 continue;
@@ -743,9 +889,10 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 // Roots that were merged away lose their counts.
                 let st = &mut self.states[r];
                 for &d in &nb.dead {
-                    let slot = &mut st.counts[d.index()];
-                    st.total -= *slot as usize;
-                    *slot = 0;
+                    if let Some(slot) = st.counts.get_mut(d.index()) {
+                        st.total -= *slot as usize;
+                        *slot = 0;
+                    }
                 }
                 let mut roots = nb.roots(
                     &self.egraph,
@@ -776,7 +923,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 Some(r) => r,
                 None => {
                     let st = &mut self.states[r];
-                    st.counts.iter_mut().for_each(|c| *c = 0);
+                    st.counts.clear();
                     st.total = 0;
                     let d = rule.searcher.root_discriminant();
                     match full_lists.iter().find(|(k, _)| *k == d) {
@@ -906,26 +1053,32 @@ impl Neighborhood {
             let filter = last_ops.filter(|_| d as usize == max_depth);
             // Parents' classes of this level, claimed in parallel; a class
             // gets the first level that reaches it, whichever thread wins.
-            let level: Vec<Vec<Id>> = par_map(&frontier.chunks(256).collect::<Vec<_>>(), |chunk| {
-                let mut out = vec![];
-                for &c in *chunk {
-                    let Some(class) = egraph.class(c) else {
-                        continue;
-                    };
-                    for &p in class.parents() {
-                        if filter
-                            .is_some_and(|ops| !ops.contains(&egraph.id_to_node(p).discriminant()))
-                        {
+            let chunk = if frontier.len() < PAR_MIN_FRONTIER {
+                frontier.len().max(1)
+            } else {
+                256
+            };
+            let level: Vec<Vec<Id>> =
+                par_map(&frontier.chunks(chunk).collect::<Vec<_>>(), |chunk| {
+                    let mut out = vec![];
+                    for &c in *chunk {
+                        let Some(class) = egraph.class(c) else {
                             continue;
-                        }
-                        let pc = uf.find_readonly(p);
-                        if claim(pc, d) {
-                            out.push(pc);
+                        };
+                        for &p in class.parents() {
+                            if filter.is_some_and(|ops| {
+                                !ops.contains(&egraph.id_to_node(p).discriminant())
+                            }) {
+                                continue;
+                            }
+                            let pc = uf.find_readonly(p);
+                            if claim(pc, d) {
+                                out.push(pc);
+                            }
                         }
                     }
-                }
-                out
-            });
+                    out
+                });
             frontier = level.into_iter().flatten().collect();
             if frontier.is_empty() {
                 break;
