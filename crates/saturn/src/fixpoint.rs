@@ -203,7 +203,7 @@ struct Scratch<L: Language> {
     actions: Actions<L>,
     resolved: Vec<Id>,
     pairs: Vec<(Id, Id)>,
-    seen: FxHashSet<Id>,
+    seen: Seen,
     frontier: Vec<Id>,
     next: Vec<Id>,
     classes: Vec<Id>,
@@ -221,7 +221,7 @@ impl<L: Language> Default for Scratch<L> {
             actions: Actions::default(),
             resolved: vec![],
             pairs: vec![],
-            seen: FxHashSet::default(),
+            seen: Seen::default(),
             frontier: vec![],
             next: vec![],
             classes: vec![],
@@ -229,9 +229,40 @@ impl<L: Language> Default for Scratch<L> {
     }
 }
 
+/// The classes one breadth-first search has visited: a stamp per id (the
+/// search's number), so clearing is one increment and a visit one load;
+/// searches up the parent lists of shared leaves visit thousands.
+#[derive(Default)]
+struct Seen {
+    stamp: Vec<u32>,
+    now: u32,
+}
+
+impl Seen {
+    fn clear(&mut self) {
+        self.now = self.now.wrapping_add(1);
+        if self.now == 0 {
+            self.stamp.fill(0);
+            self.now = 1;
+        }
+    }
+
+    /// True when `id` was not visited yet in this search.
+    #[inline]
+    fn insert(&mut self, id: Id) -> bool {
+        let i = id.index();
+        if i >= self.stamp.len() {
+            self.stamp.resize((i + 1).next_power_of_two(), 0);
+        }
+        let fresh = self.stamp[i] != self.now;
+        self.stamp[i] = self.now;
+        fresh
+    }
+}
+
 /// The buffers of one breadth-first search up the parent lists.
 struct Bfs<'a> {
-    seen: &'a mut FxHashSet<Id>,
+    seen: &'a mut Seen,
     frontier: &'a mut Vec<Id>,
     next: &'a mut Vec<Id>,
 }
@@ -1058,6 +1089,15 @@ impl<L: Language, N: Analysis<L>> NodeSource<L> for TaskView<'_, '_, L, N> {
     }
 
     #[inline]
+    fn class_nodes_with(&self, id: Id, bit: u64) -> Option<NodeList<'_, L>> {
+        if id == self.root {
+            self.class_nodes(id)
+        } else {
+            self.phase.class_nodes_with(id, bit)
+        }
+    }
+
+    #[inline]
     fn same_class(&self, a: Id, b: Id) -> bool {
         self.phase.same_class(a, b)
     }
@@ -1112,6 +1152,25 @@ impl<L: Language, N: Analysis<L>> NodeSource<L> for Phase<'_, L, N> {
         let nodes: Arc<[L]> = nodes.into();
         lock(shard).insert(r, (version, nodes.clone()));
         Some(NodeList::Shared(nodes))
+    }
+
+    /// A class that gained nothing this phase is skipped at once when its
+    /// operator summary lacks `bit`; one that gained members is assembled.
+    #[inline]
+    fn class_nodes_with(&self, id: Id, bit: u64) -> Option<NodeList<'_, L>> {
+        let r = self.find(id);
+        if !self.has_members[r.index()].load(Ordering::Acquire) {
+            return if r.index() < self.base {
+                self.eg
+                    .class(r)
+                    .filter(|c| c.ops & bit != 0)
+                    .map(|c| NodeList::Borrowed(c.nodes.as_slice()))
+            } else {
+                let n = &self.new_nodes[r.index() - self.base];
+                (op_bit(n) & bit != 0).then(|| NodeList::Borrowed(std::slice::from_ref(n)))
+            };
+        }
+        self.class_nodes(id)
     }
 
     #[inline]
