@@ -445,7 +445,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             }
         };
         match &pool {
-            Some(p) if p.current_num_threads() > 1 => p.install(body),
+            // Stay on this thread; large phases enter the pool.
+            Some(p) if p.current_num_threads() > 1 => crate::par::with_pool(p.clone(), body),
             // One thread: stay on the caller's thread.
             _ => crate::par::sequentially(body),
         }
@@ -500,7 +501,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // ---- search ----
         let plans = self.plan_search(rules, i);
         it.plan_time = t0.elapsed().as_secs_f64();
-        let threads = rayon::current_num_threads();
+        let threads = crate::par::threads();
         let items = make_items(&self.egraph, rules, &plans, threads);
         let egraph = &self.egraph;
         let tm = Instant::now();
