@@ -5,9 +5,11 @@
 //! runner marks the calling thread sequential for the run; parallel phases
 //! check [`is_sequential`] and use plain iterators then.
 //!
-//! A run with a pool stays on the calling thread too ([`with_pool`]); only
-//! the phases large enough to go parallel enter the pool ([`in_pool`]), so a
-//! run whose phases are all small never hands anything to another thread.
+//! A run with a pool stays on the calling thread too while its e-graph is
+//! small ([`with_pool`]); only the phases large enough to go parallel enter
+//! the pool ([`in_pool`]), so a run whose phases are all small never hands
+//! anything to another thread. Once the e-graph is large the runner moves
+//! onto a pool thread, which then takes part in every parallel phase.
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
