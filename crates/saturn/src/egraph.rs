@@ -514,11 +514,14 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             }
             changed
         } else if touched.len() * 4 >= self.n_classes {
-            self.classes
-                .par_iter_mut()
-                .filter_map(|c| c.as_mut())
-                .filter_map(|c| canonicalize_class(uf, c).then_some(c.id))
-                .collect()
+            let classes = &mut self.classes;
+            crate::par::in_pool(|| {
+                classes
+                    .par_iter_mut()
+                    .filter_map(|c| c.as_mut())
+                    .filter_map(|c| canonicalize_class(uf, c).then_some(c.id))
+                    .collect()
+            })
         } else {
             // Split the class table into disjoint &mut borrows of the
             // touched slots, then work on them in parallel.
@@ -534,10 +537,12 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                     slots.push(c);
                 }
             }
-            slots
-                .into_par_iter()
-                .filter_map(|c| canonicalize_class(uf, c).then_some(c.id))
-                .collect()
+            crate::par::in_pool(|| {
+                slots
+                    .into_par_iter()
+                    .filter_map(|c| canonicalize_class(uf, c).then_some(c.id))
+                    .collect()
+            })
         };
         if !changed.is_empty() {
             self.by_op_fresh = false;

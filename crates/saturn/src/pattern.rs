@@ -453,7 +453,13 @@ impl<L: Language> Pattern<L> {
         out: &mut K,
     ) {
         let budget = egraph.match_budget();
-        if nodes.len() >= PAR_SPLIT && budget == usize::MAX && !crate::par::is_sequential() {
+        // Split only on a pool thread: elsewhere (a hook on the run's
+        // thread) a split would be a hand-off to the pool.
+        if nodes.len() >= PAR_SPLIT
+            && budget == usize::MAX
+            && !crate::par::is_sequential()
+            && rayon::current_thread_index().is_some()
+        {
             let (left, right) = nodes.split_at(nodes.len() / 2);
             let mut regs_r = smallvec::SmallVec::<[Id; 16]>::from_slice(regs);
             let mut out_r = out.fresh();

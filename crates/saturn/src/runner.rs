@@ -200,6 +200,10 @@ struct Item {
 /// Items per deadline check.
 const POLL_EVERY: usize = 8;
 
+/// A run with a pool moves onto a pool thread once the hashcons holds this
+/// many nodes (see [`Runner::run`]).
+const INSTALL_NODES: usize = 4096;
+
 /// Searches over fewer roots than this (summed over rules) run on the
 /// calling thread.
 const PAR_MIN_ROOTS: usize = 512;
@@ -432,25 +436,37 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     .expect("thread pool"),
             )),
         };
-        let body = || {
-            while self.stop_reason.is_none() {
-                let it = self.run_one(rules);
-                self.stop_reason = it.stop_reason.clone();
-                self.iterations.push(it);
-                // As egg: limits are checked after each iteration too, so
-                // an iteration limit of n runs exactly n iterations.
+        match &pool {
+            Some(p) if p.current_num_threads() > 1 => {
+                // While the e-graph is small, stay on this thread (its
+                // phases mostly run here; large ones enter the pool); once
+                // it is large, run on a pool thread, which then takes part
+                // in every parallel phase without a hand-off.
+                crate::par::with_pool(p.clone(), || self.iterate(rules, Some(INSTALL_NODES)));
                 if self.stop_reason.is_none() {
-                    self.stop_reason = self.check_limits().err();
+                    p.install(|| self.iterate(rules, None));
                 }
             }
-        };
-        match &pool {
-            Some(p) if p.current_num_threads() > 1 => p.install(body),
             // One thread: stay on the caller's thread.
-            _ => crate::par::sequentially(body),
+            _ => crate::par::sequentially(|| self.iterate(rules, None)),
         }
         self.pool = pool;
         self
+    }
+
+    /// Runs iterations until a stop reason, or (with `until`) until the
+    /// hashcons holds at least that many nodes.
+    fn iterate(&mut self, rules: &[Rewrite<L, N>], until: Option<usize>) {
+        while self.stop_reason.is_none() && until.is_none_or(|n| self.egraph.total_size() < n) {
+            let it = self.run_one(rules);
+            self.stop_reason = it.stop_reason.clone();
+            self.iterations.push(it);
+            // As egg: limits are checked after each iteration too, so an
+            // iteration limit of n runs exactly n iterations.
+            if self.stop_reason.is_none() {
+                self.stop_reason = self.check_limits().err();
+            }
+        }
     }
 
     fn check_limits(&self) -> Result<(), StopReason> {
@@ -500,7 +516,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // ---- search ----
         let plans = self.plan_search(rules, i);
         it.plan_time = t0.elapsed().as_secs_f64();
-        let threads = rayon::current_num_threads();
+        let threads = crate::par::threads();
         let items = make_items(&self.egraph, rules, &plans, threads);
         let egraph = &self.egraph;
         let tm = Instant::now();
