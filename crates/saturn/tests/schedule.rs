@@ -597,22 +597,31 @@ fn passes_skip_what_cannot_change() {
     assert_eq!(h, Some(out.egraph.find(roots[0])));
 }
 
-#[test]
-fn compiler_example_rules() {
+/// The bundled compiler-like rule set and its terms.
+fn compiler_example() -> (
+    saturn::rules::RuleSet<SymbolLang, ()>,
+    Vec<RecExpr<SymbolLang>>,
+) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/");
     let rules = std::fs::read_to_string(format!("{dir}compiler.rules")).unwrap();
     let terms = std::fs::read_to_string(format!("{dir}compiler.terms")).unwrap();
     let set = parse_rules::<SymbolLang, ()>(&rules, &Predicates::default()).unwrap();
+    let terms = saturn::sexp::parse_all(&terms)
+        .unwrap()
+        .iter()
+        .map(|s| RecExpr::from_sexp(s).unwrap())
+        .collect();
+    (set, terms)
+}
+
+#[test]
+fn compiler_example_rules() {
+    let (set, terms) = compiler_example();
     let names: Vec<&str> = set.passes.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         names,
         ["const-fold", "algebra", "strength", "cse-friendly", "dce"]
     );
-    let terms: Vec<RecExpr<SymbolLang>> = saturn::sexp::parse_all(&terms)
-        .unwrap()
-        .iter()
-        .map(|s| RecExpr::from_sexp(s).unwrap())
-        .collect();
     assert!(terms.len() >= 10);
     let pipeline = Pipeline::from_rule_set(&set);
     for strategy in Strategy::ALL.iter().copied() {
@@ -647,15 +656,7 @@ fn compiler_example_rules() {
 /// e-graph (it used to stop with "match limit" at a third of the nodes).
 #[test]
 fn async_reaches_the_node_limit_through_exploding_searches() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/");
-    let rules = std::fs::read_to_string(format!("{dir}compiler.rules")).unwrap();
-    let terms = std::fs::read_to_string(format!("{dir}compiler.terms")).unwrap();
-    let set = parse_rules::<SymbolLang, ()>(&rules, &Predicates::default()).unwrap();
-    let terms: Vec<RecExpr<SymbolLang>> = saturn::sexp::parse_all(&terms)
-        .unwrap()
-        .iter()
-        .map(|s| RecExpr::from_sexp(s).unwrap())
-        .collect();
+    let (set, terms) = compiler_example();
     for threads in [1, 2] {
         let mut eg = EGraph::<SymbolLang, ()>::default();
         for t in &terms {
