@@ -26,8 +26,8 @@
 //!   unions are visible to all workers at once and congruence is repaired
 //!   by the worker that merged. A global join happens only when the queues
 //!   run dry (to confirm the fixed point, or to give new classes their
-//!   analysis data) or a limit is reached. See [`crate::fixpoint`]'s notes
-//!   in the source for the design; [`ScheduleReport::tasks`] counts the
+//!   analysis data) or a limit is reached. The design notes are in the
+//!   source, `src/fixpoint.rs`; [`ScheduleReport::tasks`] counts the
 //!   dirty classes processed.
 //!
 //! `passes` and `bsp` are deterministic: the e-graph and the report's
