@@ -9,7 +9,7 @@
 //! Files are loaded with lenient roots ([`BuildOptions::lenient`]: node-id roots
 //! resolved, unknown roots replaced by the inferred top-level classes, see
 //! `UnknownRoots::InferTopLevel`); the number of files with inferred roots is reported.
-//! No file is skipped: every extraction is checked ([`Extraction::check`]) and results
+//! No file is skipped: every extraction is checked ([`Extraction::check`](saturn_extract::Extraction::check)) and results
 //! for different thread counts must be identical; a file that cannot be loaded (including
 //! one without any root), extracted or checked, or any panic, is a failure and makes the
 //! process exit with status 1.
