@@ -29,10 +29,21 @@ fn ids() -> &'static RwLock<FxHashMap<&'static str, u32>> {
     IDS.get_or_init(Default::default)
 }
 
-/// Interned strings by index; read without a lock.
-fn strs() -> &'static AppendOnlyVec<&'static str> {
-    static STRS: OnceLock<AppendOnlyVec<&'static str>> = OnceLock::new();
+/// Interned strings by index, each with its [`order_key`]; read without a
+/// lock.
+fn strs() -> &'static AppendOnlyVec<(u64, &'static str)> {
+    static STRS: OnceLock<AppendOnlyVec<(u64, &'static str)>> = OnceLock::new();
     STRS.get_or_init(AppendOnlyVec::new)
+}
+
+/// The first 8 bytes of `s`, big-endian, zero-padded: comparing keys
+/// orders strings as comparing the strings does, except that equal keys
+/// (a shared 8-byte prefix, or a prefix padded with zeros) need the strings.
+fn order_key(s: &str) -> u64 {
+    let mut b = [0u8; 8];
+    let n = s.len().min(8);
+    b[..n].copy_from_slice(&s.as_bytes()[..n]);
+    u64::from_be_bytes(b)
 }
 
 impl Symbol {
@@ -48,14 +59,14 @@ impl Symbol {
         let leaked: &'static str = Box::leak(s.to_owned().into_boxed_str());
         // Pushed under the write lock, so indices are dense and the string is
         // readable before any other thread can learn its index.
-        let i = strs().push(leaked) as u32;
+        let i = strs().push((order_key(leaked), leaked)) as u32;
         ids.insert(leaked, i);
         Symbol(i)
     }
 
     /// The interned string.
     pub fn as_str(self) -> &'static str {
-        strs()[self.0 as usize]
+        strs()[self.0 as usize].1
     }
 }
 
@@ -83,10 +94,11 @@ impl std::str::FromStr for Symbol {
 impl Ord for Symbol {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         if self.0 == other.0 {
-            std::cmp::Ordering::Equal
-        } else {
-            self.as_str().cmp(other.as_str())
+            return std::cmp::Ordering::Equal;
         }
+        // Operators are mostly short: their first 8 bytes usually decide.
+        let (a, b) = (&strs()[self.0 as usize], &strs()[other.0 as usize]);
+        a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1))
     }
 }
 
@@ -105,5 +117,41 @@ impl fmt::Display for Symbol {
 impl fmt::Debug for Symbol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}", self.as_str())
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn order_is_the_strings_order_at_the_key_boundary() {
+        let words = [
+            "",
+            "a",
+            "a\0",
+            "ab",
+            "abcdefgh",
+            "abcdefgh\0",
+            "abcdefghi",
+            "abcdefgi",
+            "b",
+            "é",
+            "\u{7f}",
+        ];
+        for x in words {
+            for y in words {
+                assert_eq!(Symbol::new(x).cmp(&Symbol::new(y)), x.cmp(y), "{x:?} {y:?}");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn order_is_the_strings_order(x in "\\PC{0,12}", y in "[ab\\x00]{0,10}") {
+            prop_assert_eq!(Symbol::new(&x).cmp(&Symbol::new(&y)), x.as_str().cmp(y.as_str()));
+            prop_assert_eq!(Symbol::new(&y).cmp(&Symbol::new(&x)), y.as_str().cmp(x.as_str()));
+        }
     }
 }
