@@ -789,6 +789,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         for (k, &(_, old)) in order.iter().enumerate() {
             pos_of[old.index()] = k as u32;
         }
+        let seq = crate::par::is_sequential();
         let mut taken: Vec<EClass<L, N::Data>> = order
             .iter()
             .map(|&(cid, old)| {
@@ -806,7 +807,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 c.ops = c.nodes.iter().fold(0, |a, n| a | op_bit(n));
                 c.parents.clear();
             };
-            if crate::par::is_sequential() {
+            if seq {
                 taken.iter_mut().for_each(map);
             } else {
                 taken.par_iter_mut().for_each(map);
@@ -829,7 +830,6 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         let slot = |taken: &[EClass<L, N::Data>], k: usize, n: &L| {
             taken[k].nodes.binary_search(n).ok().map(|j| start[k] + j)
         };
-        let seq = crate::par::is_sequential();
         let kept_slot = |i: usize| {
             let r = self.uf.find_readonly(Id::from(i));
             let canon = self.nodes[i]
@@ -861,7 +861,9 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             let j = slot(&taken, pos, rep).expect("a class's first node is one of its nodes");
             node_id[j] = cid as u32;
         }
-        let mut next = (keep + reps.len()) as u32;
+        // The first id that is neither kept nor a class's first node.
+        let fresh = keep + reps.len();
+        let mut next = fresh as u32;
         for id in node_id.iter_mut() {
             if *id == NONE {
                 *id = next;
@@ -887,7 +889,6 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         // table: inserting on this thread beats locking shards).
         {
             let new = &new;
-            let fresh = keep + n_classes - order.partition_point(|&(c, _)| (c as usize) < keep);
             let per_class = |k: usize| {
                 let cid = Id(order[k].0);
                 let c = &taken[k];

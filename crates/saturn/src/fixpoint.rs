@@ -117,15 +117,8 @@ const STOP_FULL: usize = 2;
 /// concurrent write side.
 struct Phase<'g, L: Language, N: Analysis<L>> {
     eg: &'g EGraph<L, N>,
-    rules: &'g [Rewrite<L, N>],
-    depth: usize,
-    /// Per depth below a pattern's root, the summary of the operators of
-    /// pattern nodes there (over all rules).
-    depth_ops: &'g [u64],
-    /// The rules by root operator.
-    by_root: &'g FxHashMap<L::Discriminant, Vec<usize>>,
-    /// The rules whose pattern is a variable (they match at every class).
-    var_rooted: &'g [usize],
+    /// The rules, and what the run derived from them.
+    index: &'g RuleIndex<'g, L, N>,
     base: usize,
     new_nodes: AppendOnlyVec<L>,
     deltas: Vec<Mutex<FxHashMap<Id, Delta>>>,
@@ -185,6 +178,15 @@ struct Changed {
     grown: Vec<(Id, u64)>,
     /// Nodes whose canonical form changed (a child was merged).
     recanonicalized: Vec<Id>,
+}
+
+impl Changed {
+    /// Hands root `r` (whose task is running) to the next phase, once.
+    fn defer(&mut self, r: Id) {
+        if self.deferred.last() != Some(&r) {
+            self.deferred.push(r);
+        }
+    }
 }
 
 /// A worker's reusable buffers: one per pool thread, so a task allocates
@@ -304,11 +306,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         new_nodes.reserve(capacity - base);
         Phase {
             eg,
-            rules: index.rules,
-            depth: index.depth,
-            depth_ops: &index.depth_ops,
-            by_root: &index.by_root,
-            var_rooted: &index.var_rooted,
+            index,
             base,
             new_nodes,
             deltas: (0..SHARDS).map(|_| Mutex::default()).collect(),
@@ -563,7 +561,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         changed.recanonicalized.dedup();
         classes.clear();
         classes.extend(changed.recanonicalized.iter().map(|&p| self.find(p)));
-        self.mark_ancestors(classes, self.depth.saturating_sub(1), out, &mut bfs);
+        self.mark_ancestors(classes, self.index.depth.saturating_sub(1), out, &mut bfs);
         // One entry per root, operators merged.
         for g in changed.grown.iter_mut() {
             g.0 = self.find(g.0);
@@ -578,9 +576,10 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         }
         for (r, ops) in by_root {
             self.mark(r, out);
-            let Some(levels) = (1..self.depth_ops.len())
+            let depth_ops = &self.index.depth_ops;
+            let Some(levels) = (1..depth_ops.len())
                 .rev()
-                .find(|&k| self.depth_ops[k] & ops != 0)
+                .find(|&k| depth_ops[k] & ops != 0)
             else {
                 continue;
             };
@@ -776,12 +775,12 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         // each operator's nodes are contiguous), in rule order.
         let ks = &mut sc.rule_ids;
         ks.clear();
-        ks.extend_from_slice(self.var_rooted);
+        ks.extend_from_slice(&self.index.var_rooted);
         let mut last: Option<L::Discriminant> = None;
         for n in root_nodes.iter() {
             let d = n.discriminant();
             if last.as_ref() != Some(&d) {
-                if let Some(rs) = self.by_root.get(&d) {
+                if let Some(rs) = self.index.by_root.get(&d) {
                     ks.extend_from_slice(rs);
                 }
                 last = Some(d);
@@ -794,7 +793,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             root_nodes,
         };
         for &k in sc.rule_ids.iter() {
-            let rule = &self.rules[k];
+            let rule = &self.index.rules[k];
             let mut substs = sc.spare.pop().unwrap_or_default();
             rule.searcher.search_source_into(&view, r, &mut substs);
             if substs.len() > self.match_budget {
@@ -803,9 +802,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                 // searched again next phase. Recorded, so a run that can
                 // only repeat the cut stops with a reason.
                 substs.truncate(self.match_budget);
-                if changed_cut(&sc.changed, r) {
-                    sc.changed.deferred.push(r);
-                }
+                sc.changed.defer(r);
                 let mut cut = lock(&self.cut);
                 if cut.is_none() {
                     *cut = Some(format!(
@@ -836,7 +833,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         } = sc;
         for (k, substs) in found.iter() {
             let k = *k;
-            let rule = &self.rules[k];
+            let rule = &self.index.rules[k];
             let syntactic = rule.conditions.is_empty() && rule.applier.pattern().is_some();
             if !rule.conditions_are_local() || !rule.is_local() {
                 changed.nonlocal.push(r);
@@ -855,9 +852,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                     && (r.index() >= base || s.iter().any(|(_, id)| self.find(id).index() >= base))
                 {
                     // Needs analysis data of a class made in this phase.
-                    if changed.deferred.last() != Some(&r) {
-                        changed.deferred.push(r);
-                    }
+                    changed.defer(r);
                     continue;
                 }
                 actions.clear();
@@ -918,8 +913,12 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         for &s in seeds {
             self.mark(self.find(s), &mut initial);
         }
-        let mut sc = Scratch::<L>::default();
-        self.mark_ancestors(around, self.depth, &mut initial, &mut sc.bfs().0);
+        self.mark_ancestors(
+            around,
+            self.index.depth,
+            &mut initial,
+            &mut lock(&self.scratch[0]).bfs().0,
+        );
         match pool {
             None => {
                 let mut queue: VecDeque<Id> = initial.into();
@@ -964,11 +963,6 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
 /// remaining work is such a cut stops with [`StopReason::Other`].
 fn match_budget(node_limit: usize) -> usize {
     node_limit.saturating_mul(8).max(1 << 16)
-}
-
-/// Whether `r` is not yet the last deferred root (deferred once per task).
-fn changed_cut(changed: &Changed, r: Id) -> bool {
-    changed.deferred.last() != Some(&r)
 }
 
 /// What a run needs to know about its rules, computed once.
@@ -1231,7 +1225,6 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         .collect();
     let mut ancestors_of: Vec<Id> = vec![];
     let mut nonlocal: FxHashSet<Id> = FxHashSet::default();
-    let mut cut: Option<String>;
     loop {
         if stats.phases >= cfg.iter_limit {
             stats.stop_reason = Some(StopReason::IterationLimit(stats.phases));
@@ -1254,6 +1247,7 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
             .min(egraph.number_of_ids().max(1024) * 4);
         egraph.reserve_ids(room);
         let ids_before = egraph.number_of_ids();
+        let cut;
         let (new_nodes, merged, deferred, carried, limit, ph_nonlocal) = {
             let threads = pool.map_or(1, |p| p.current_num_threads());
             let ph = Phase::new(&egraph, &index, cfg, start, room, threads);
