@@ -130,6 +130,89 @@ impl Sink for Vec<Subst> {
     }
 }
 
+/// Matches of one pattern stored flat: each match's bindings, in the
+/// pattern's variable order ([`Pattern::vars`]), one match after another.
+///
+/// A `Vec<Subst>` allocates once per match for patterns with many
+/// variables, and the runner's parallel search appends the halves of split
+/// searches many times; here a match costs a few ids and appending is one
+/// copy of plain ids. The runner turns a match back into a [`Subst`] only
+/// when it stages it ([`FlatMatches::subst`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct FlatMatches {
+    ids: Vec<Id>,
+    /// Bindings per match (the pattern's variable count).
+    stride: usize,
+    /// Number of matches (kept apart: with no variables, `ids` stays
+    /// empty).
+    n: usize,
+}
+
+impl FlatMatches {
+    /// An empty store for the matches of `p`.
+    pub(crate) fn new<L>(p: &Pattern<L>) -> Self {
+        FlatMatches {
+            ids: vec![],
+            stride: p.vars.len(),
+            n: 0,
+        }
+    }
+
+    /// The bindings of match `m`, in the pattern's variable order.
+    #[inline]
+    pub(crate) fn get(&self, m: usize) -> &[Id] {
+        &self.ids[m * self.stride..(m + 1) * self.stride]
+    }
+
+    /// Match `m` as a substitution of `p`'s variables (`p` must be the
+    /// pattern that found it).
+    #[inline]
+    pub(crate) fn subst<L>(&self, p: &Pattern<L>, m: usize) -> Subst {
+        debug_assert_eq!(p.vars.len(), self.stride);
+        let mut s = Subst::with_capacity(self.stride);
+        for (v, &id) in p.vars.iter().zip(self.get(m)) {
+            s.push_unchecked(*v, id);
+        }
+        s
+    }
+
+    /// True when nothing was found.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+}
+
+impl Sink for FlatMatches {
+    #[inline]
+    fn found<L>(&mut self, p: &Pattern<L>, regs: &[Id]) {
+        debug_assert_eq!(p.vars.len(), self.stride);
+        self.ids
+            .extend(p.var_regs.iter().map(|&r| regs[r as usize]));
+        self.n += 1;
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.n
+    }
+    fn fresh(&self) -> Self {
+        FlatMatches {
+            ids: vec![],
+            stride: self.stride,
+            n: 0,
+        }
+    }
+    fn append(&mut self, mut other: Self) {
+        debug_assert_eq!(self.stride, other.stride);
+        if self.ids.is_empty() {
+            // The left half found nothing: take the right's buffer whole.
+            std::mem::swap(&mut self.ids, &mut other.ids);
+        } else {
+            self.ids.append(&mut other.ids);
+        }
+        self.n += other.n;
+    }
+}
+
 /// Counts matches without keeping them.
 #[derive(Default)]
 pub(crate) struct Count(pub(crate) usize);
@@ -559,5 +642,64 @@ impl<L: Language + fmt::Display> fmt::Display for Pattern<L> {
 impl<L: Language + fmt::Display> fmt::Debug for Pattern<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{RecExpr, SymbolLang};
+
+    /// The flat store gives the same matches, in the same order, as a
+    /// `Vec<Subst>`, also when a search is split and the halves appended;
+    /// for patterns with no variable, one, non-linear ones and more
+    /// variables than a `Subst` keeps inline.
+    #[test]
+    fn flat_matches_are_the_substitutions_in_order() {
+        let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+        for t in [
+            "(f a b c d e g)",
+            "(f a a a a a a)",
+            "(f (h x) b (h y) d e g)",
+            "(k a)",
+            "(k (h x))",
+        ] {
+            eg.add_expr(&t.parse::<RecExpr<SymbolLang>>().unwrap());
+        }
+        let a = eg.add_expr(&"a".parse().unwrap());
+        let b = eg.add_expr(&"b".parse().unwrap());
+        eg.union(a, b);
+        eg.rebuild();
+        let roots: Vec<Id> = eg.classes().map(|c| c.id).collect();
+        let mut total = 0;
+        for p in [
+            "(k a)",
+            "(k ?x)",
+            "(f ?a ?a ?c ?d ?e ?g)",
+            "(f ?a ?b ?c ?d ?e ?g)",
+            "(f (h ?x) ?b (h ?y) ?d ?e ?g)",
+        ] {
+            let p: Pattern<SymbolLang> = p.parse().unwrap();
+            for &root in &roots {
+                let want = p.search_eclass(&eg, root);
+                let mut regs = p.registers();
+                let mut flat = FlatMatches::new(&p);
+                p.search_with_regs(&eg, root, None, &mut regs, &mut flat);
+                let got: Vec<Subst> = (0..flat.len()).map(|m| flat.subst(&p, m)).collect();
+                assert_eq!(got, want, "{p} at {root}");
+                // Split by root node and appended: the same.
+                let mut left = FlatMatches::new(&p);
+                if let Some(r) = p.root_nodes(&eg, root) {
+                    let mid = r.start + r.len() / 2;
+                    p.search_with_regs(&eg, root, Some(r.start..mid), &mut regs, &mut left);
+                    let mut right = left.fresh();
+                    p.search_with_regs(&eg, root, Some(mid..r.end), &mut regs, &mut right);
+                    left.append(right);
+                    assert_eq!(left, flat, "{p} at {root}, split");
+                }
+                total += want.len();
+            }
+        }
+        assert!(total >= 6, "the patterns must match: {total}");
     }
 }

@@ -35,7 +35,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::par::{par_map, sequentially_if};
-use crate::{Actions, Analysis, EGraph, Id, Language, RecExpr, Rewrite, Subst, Symbol};
+use crate::pattern::{FlatMatches, Sink};
+use crate::{Actions, Analysis, EGraph, Id, Language, RecExpr, Rewrite, Symbol};
 
 /// Why a run stopped.
 #[derive(Debug, Clone, PartialEq)]
@@ -183,7 +184,7 @@ impl<L: Language, N: Analysis<L> + Default> Default for Runner<L, N> {
 
 /// Search results of one work item: (root, number of matches) per root,
 /// and all the matches in root order.
-type Found = (Vec<(Id, u32)>, Vec<Subst>);
+type Found = (Vec<(Id, u32)>, FlatMatches);
 
 /// One unit of parallel work: a rule and a slice of its roots, or one
 /// root and a range of its class's nodes for the pattern's root.
@@ -546,13 +547,13 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             par_map(&items, |item| {
                 if should_abort(item) {
                     abort.store(true, std::sync::atomic::Ordering::Relaxed);
-                    return (vec![], vec![]);
+                    return (vec![], FlatMatches::default());
                 }
                 let r = item.rule;
                 let pat = &rules[r].searcher;
                 let roots = plans[r].as_ref().expect("planned");
                 let mut per_root = Vec::with_capacity(item.end - item.start);
-                let mut substs = vec![];
+                let mut substs = FlatMatches::new(pat);
                 let mut regs = pat.registers();
                 let certain = |mine: usize| {
                     floor[r] + so_far[r].load(std::sync::atomic::Ordering::Relaxed) + mine
@@ -700,8 +701,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     let (root, n) = per_root[j];
                     let end = p + n as usize;
                     let from = p.max(u.matches.start);
-                    for s in &substs[from..end.min(u.matches.end)] {
-                        rule.stage(egraph, root, s, &mut out);
+                    for m in from..end.min(u.matches.end) {
+                        rule.stage(egraph, root, &substs.subst(&rule.searcher, m), &mut out);
                     }
                     p = end;
                     j += 1;

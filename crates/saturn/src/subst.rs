@@ -49,6 +49,10 @@ impl fmt::Debug for Var {
     }
 }
 
+/// Bindings kept inline: most rules have at most this many variables, and a
+/// substitution is built for every staged match, so it should not allocate.
+const INLINE: usize = 8;
+
 /// A mapping from variables to classes: one match of a pattern.
 ///
 /// ```
@@ -61,7 +65,7 @@ impl fmt::Debug for Var {
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Subst {
-    vec: SmallVec<[(Var, Id); 4]>,
+    vec: SmallVec<[(Var, Id); INLINE]>,
 }
 
 impl Subst {
