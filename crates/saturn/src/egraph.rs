@@ -321,12 +321,10 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             crate::par::par_map(&winners, |&k| N::make(this, &prepared[k].0))
         };
         let mut ids = vec![Id(0); prepared.len()];
-        let mut new_ids = Vec::with_capacity(winners.len());
-        self.uf.reserve(winners.len());
-        for (&k, data) in winners.iter().zip(datas) {
-            let id = self.create_class(prepared[k].0.clone(), data);
+        let first = self.create_classes(winners.iter().map(|&k| &prepared[k].0), datas);
+        let new_ids: Vec<Id> = (first..first + winners.len()).map(Id::from).collect();
+        for (&k, &id) in winners.iter().zip(&new_ids) {
             ids[k] = id;
-            new_ids.push(id);
         }
         for (k, (_, hit)) in prepared.iter().enumerate() {
             ids[k] = match hit {
@@ -375,6 +373,91 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             }
         }
         ids
+    }
+
+    /// Makes one singleton class per node, as [`EGraph::create_class`] on
+    /// each in order would (ids, node store, parent lists, hashcons, class
+    /// table), with the per-class work in parallel; returns the first new
+    /// id. The nodes must be canonical, distinct, absent from the hashcons
+    /// and none a child of another. Does not call [`Analysis::modify`].
+    fn create_classes<'a>(
+        &mut self,
+        nodes: impl ExactSizeIterator<Item = &'a L>,
+        datas: Vec<N::Data>,
+    ) -> usize
+    where
+        L: 'a,
+    {
+        let nodes: Vec<&L> = nodes.collect();
+        let n = nodes.len();
+        debug_assert_eq!(n, datas.len());
+        self.uf.reserve(n);
+        let first = self.uf.len();
+        for _ in 0..n {
+            self.uf.make_set().expect("reserved");
+        }
+        let slot = self.nodes.reserve(n);
+        debug_assert_eq!(slot, first, "node store and union-find agree");
+        if self.classes.len() < first + n {
+            self.classes.resize_with(first + n, || None);
+        }
+        // The node store's reserved slots and the new class slots, in
+        // parallel: each slot is written once, by one thread.
+        let store = &self.nodes;
+        let slots = &mut self.classes[first..first + n];
+        let make = |k: usize, slot: &mut Option<EClass<L, N::Data>>, data: N::Data| {
+            let node = nodes[k];
+            store.init_at(first + k, node.clone());
+            *slot = Some(EClass {
+                id: Id::from(first + k),
+                nodes: vec![node.clone()],
+                data,
+                parents: Vec::new(),
+                ops: op_bit(node),
+            });
+        };
+        if crate::par::is_sequential() || n < PAR_MIN_BATCH {
+            for (k, (slot, data)) in slots.iter_mut().zip(datas).enumerate() {
+                make(k, slot, data);
+            }
+        } else {
+            crate::par::in_pool(|| {
+                slots
+                    .par_iter_mut()
+                    .zip(datas)
+                    .enumerate()
+                    .for_each(|(k, (slot, data))| make(k, slot, data))
+            });
+        }
+        // Parent lists: (child, new id) sorted, so each child's list grows
+        // by one extend, in id order as one push per node would.
+        let mut pairs: Vec<(Id, Id)> = Vec::with_capacity(n * 2);
+        for (k, node) in nodes.iter().enumerate() {
+            let id = Id::from(first + k);
+            pairs.extend(node.children().iter().map(|&c| (c, id)));
+        }
+        if crate::par::is_sequential() || pairs.len() < PAR_MIN_BATCH {
+            pairs.sort_unstable();
+        } else {
+            crate::par::in_pool(|| pairs.par_sort_unstable());
+        }
+        for chunk in pairs.chunk_by(|a, b| a.0 == b.0) {
+            self.classes[chunk[0].0.index()]
+                .as_mut()
+                .expect("a canonical child has a class")
+                .parents
+                .extend(chunk.iter().map(|&(_, id)| id));
+        }
+        for (k, node) in nodes.into_iter().enumerate() {
+            let id = Id::from(first + k);
+            let prev = self.memo.insert_mut(node.clone(), id);
+            debug_assert!(prev.is_none(), "new node was absent from the hashcons");
+            self.note_change(id);
+        }
+        self.n_classes += n;
+        self.by_op_fresh = false;
+        self.clean = false;
+        first
     }
 
     /// Adds a canonical node known to be absent from the hashcons.
