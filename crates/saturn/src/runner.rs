@@ -1016,7 +1016,16 @@ struct Neighborhood {
     dead: Vec<Id>,
     /// Root lists already made, by depth and root operator bit.
     by_depth: Vec<RootList>,
+    /// True when the search reached almost every class and stopped: every
+    /// rule is then searched in full (see [`NEAR_ALL`]).
+    everything: bool,
 }
+
+/// A neighbourhood search stops once it has reached this share (in
+/// per mille) of all classes: the candidates would be nearly the whole
+/// e-graph, which a full search through the operator index covers for
+/// less than finishing the search and filtering its result per rule.
+const NEAR_ALL: usize = 900;
 
 impl Neighborhood {
     /// Breadth-first search up the parent lists from the changed classes,
@@ -1051,6 +1060,21 @@ impl Neighborhood {
         let uf = egraph.union_find();
         let mut dead = vec![];
         let mut frontier: Vec<Id> = vec![];
+        let enough = egraph.number_of_classes() * NEAR_ALL / 1000;
+        let mut reached = 0;
+        // Clears the bits set so far (the scratch is all zero between
+        // uses) and says "search everything".
+        let everything = |seen: &[AtomicU64]| {
+            for word in &seen[..n_ids / 64 + 1] {
+                word.store(0, Ordering::Relaxed);
+            }
+            Neighborhood {
+                near: vec![],
+                dead: vec![],
+                by_depth: vec![],
+                everything: true,
+            }
+        };
         for log in logs {
             for &raw in log {
                 let c = uf.find(raw);
@@ -1061,7 +1085,11 @@ impl Neighborhood {
                     frontier.push(c);
                 }
             }
+            if frontier.len() >= enough {
+                return everything(seen);
+            }
         }
+        reached += frontier.len();
         dead.sort_unstable();
         dead.dedup();
         for d in 1..=max_depth.min(250) as u8 {
@@ -1097,6 +1125,10 @@ impl Neighborhood {
                     out
                 });
             frontier = level.into_iter().flatten().collect();
+            reached += frontier.len();
+            if reached >= enough && (d as usize) < max_depth {
+                return everything(seen);
+            }
             if frontier.is_empty() {
                 break;
             }
@@ -1117,6 +1149,7 @@ impl Neighborhood {
             near,
             dead,
             by_depth: vec![],
+            everything: false,
         }
     }
     /// Sorted roots within `depth`, or `None` when that is most classes
@@ -1128,6 +1161,9 @@ impl Neighborhood {
         root: Option<&L>,
         n_classes: usize,
     ) -> Option<Arc<[Id]>> {
+        if self.everything {
+            return None;
+        }
         // Only classes whose operator summary has the root's operator can
         // match (a variable root matches any class).
         let bit = root.map_or(u64::MAX, crate::egraph::op_bit);
