@@ -18,7 +18,12 @@
 //! [`EGraph::rebuild`] re-canonicalizes the parents of merged classes,
 //! merges classes that became congruent, propagates analysis data, and then
 //! re-canonicalizes the node lists of the classes that were touched — in
-//! parallel, since each class is independent. After a rebuild: every
+//! parallel, since each class is independent. The repair goes in batches
+//! (the parents queued so far; the parents its unions queue are the next
+//! batch): a batch's canonical forms and hashcons lookups are computed
+//! ahead in parallel, and only its inserts and unions run in order, a
+//! node's lookup being redone when an earlier union of the batch merged
+//! one of its children. After a rebuild: every
 //! class's nodes are canonical and unique, congruent nodes share a class,
 //! and the hashcons maps every canonical node to its class.
 //!
@@ -528,13 +533,44 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     pub fn rebuild(&mut self) -> usize {
         let mut n_unions = 0;
         while !self.pending.is_empty() || !self.analysis_pending.is_empty() {
-            while let Some(id) = self.pending.pop() {
-                let mut node = self.nodes[id.index()].clone();
-                node.update_children(|c| self.uf.find(c));
-                let class = self.uf.find(id);
-                self.touched.push(class);
-                if let Some(old) = self.memo.insert_mut(node, id) {
-                    n_unions += self.union(old, id) as usize;
+            while !self.pending.is_empty() {
+                // One batch: the pending nodes, last queued first; nodes
+                // its unions queue form the next batch. Each node's
+                // canonical form and hashcons entry are looked up ahead,
+                // in parallel on large batches; the batch is then
+                // repaired in order, redoing a node's lookup only when a
+                // union earlier in the batch merged one of its children
+                // (an entry found ahead stays: inserts never replace).
+                let mut batch = std::mem::take(&mut self.pending);
+                batch.reverse();
+                let ahead: Vec<(L, Option<Id>)> = {
+                    let (uf, memo, nodes) = (&self.uf, &self.memo, &self.nodes);
+                    crate::par::sequentially_if(batch.len() < PAR_MIN_BATCH, || {
+                        crate::par::par_map(&batch, |&id| {
+                            let node = nodes[id.index()]
+                                .clone()
+                                .map_children(|c| uf.find_readonly(c));
+                            let hit = memo.get(&node);
+                            (node, hit)
+                        })
+                    })
+                };
+                for (&id, (mut node, hit)) in batch.iter().zip(ahead) {
+                    let class = self.uf.find(id);
+                    self.touched.push(class);
+                    let stale = node.children().iter().any(|&c| self.uf.find(c) != c);
+                    let old = match hit {
+                        Some(old) if !stale => Some(old),
+                        _ => {
+                            if stale {
+                                node.update_children(|c| self.uf.find(c));
+                            }
+                            self.memo.insert_mut(node, id)
+                        }
+                    };
+                    if let Some(old) = old {
+                        n_unions += self.union(old, id) as usize;
+                    }
                 }
             }
             if !self.analysis_pending.is_empty() {
