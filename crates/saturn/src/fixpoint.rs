@@ -17,7 +17,11 @@
 //!   parents in canonical form and unions any collision;
 //! * the class that changed and its ancestors up to the deepest pattern's
 //!   depth become dirty again, so a match made possible by another worker's
-//!   node is found without waiting for a round to end.
+//!   node is found without waiting for a round to end. Each dirty class
+//!   carries the rules that may match anew there (by the operators its
+//!   neighbourhood gained at each depth, repeated variables and
+//!   conditions, and what a class merged into it had not searched yet; see
+//!   `RuleIndex`); only those run when it is processed again.
 //!
 //! Matching reads a live view of each class: its nodes at the last join
 //! plus its delta, canonicalized. A *global join* happens only when the
@@ -48,8 +52,9 @@
 //!
 //! # Trade-offs
 //! * Joins are rare (usually a handful per run), but a class may be
-//!   matched several times in a phase, each time a nearby class changes;
-//!   `bsp` matches each changed neighbourhood once per round.
+//!   matched several times in a phase, each time a nearby class changes
+//!   (by the rules that change can concern); `bsp` matches each changed
+//!   neighbourhood once per round.
 //! * Congruence repair re-inserts every parent of the merged class at each
 //!   union (as egg's rebuild does, but once per union rather than batched).
 //! * There is no backoff: rules run until the fixed point or a limit. A
@@ -59,7 +64,7 @@
 //! (tasks, matches, ids made, classes merged, deferred and carried work).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -133,6 +138,11 @@ struct Phase<'g, L: Language, N: Analysis<L>> {
     views: Vec<Mutex<FxHashMap<Id, (u32, Arc<[L]>)>>>,
     /// Per id: queued and not yet started.
     dirty: Vec<AtomicBool>,
+    /// Per root: the rules (as [`rule_bit`]s) that may have matches there
+    /// not yet found; taken by the root's next task.
+    pending: Vec<AtomicU64>,
+    /// Per root: the operator summary of its nodes (old and new).
+    ops: Vec<AtomicU64>,
     merged: Mutex<Vec<Id>>,
     deferred: Mutex<Vec<Id>>,
     nonlocal: Mutex<Vec<Id>>,
@@ -178,6 +188,8 @@ struct Changed {
     grown: Vec<(Id, u64)>,
     /// Nodes whose canonical form changed (a child was merged).
     recanonicalized: Vec<Id>,
+    /// The operators their merged children gained (the roots' nodes).
+    recanonicalized_ops: u64,
 }
 
 impl Changed {
@@ -317,6 +329,10 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                 .collect(),
             views: (0..SHARDS).map(|_| Mutex::default()).collect(),
             dirty: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
+            pending: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+            ops: (0..capacity)
+                .map(|i| AtomicU64::new(eg.class(Id::from(i)).map_or(0, |c| c.ops)))
+                .collect(),
             merged: Mutex::default(),
             deferred: Mutex::default(),
             nonlocal: Mutex::default(),
@@ -417,15 +433,48 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         (olds, news, parents)
     }
 
-    /// Queues the classes of `starts` and their ancestors up to `depth`
-    /// parent steps (one breadth-first search from all of them).
-    fn mark_ancestors(&self, starts: &[Id], depth: usize, out: &mut Vec<Id>, sc: &mut Bfs) {
-        if depth == 0 {
-            for &s in starts {
-                self.mark(self.find(s), out);
-            }
+    /// Adds `rules` (a [`rule_bit`] set) to the pending rules of `id`'s
+    /// root and queues the root; nothing when `rules` is empty.
+    #[inline]
+    fn mark_rules(&self, id: Id, rules: u64, out: &mut Vec<Id>) {
+        if rules == 0 {
             return;
         }
+        let mut r = self.find(id);
+        loop {
+            // Set, then check the class is still a root: a union that made
+            // it a member moves its pending rules to the root after
+            // linking it (`union_roots`), so either that move sees these
+            // bits or this check sees the link and sets them again there.
+            self.pending[r.index()].fetch_or(rules, Ordering::AcqRel);
+            let now = self.find(r);
+            if now == r {
+                break;
+            }
+            r = now;
+        }
+        self.mark(r, out);
+    }
+
+    /// Breadth-first search up the parent lists from `starts`: a class
+    /// first reached `k` parent steps up gets `rules(k)` pending (a class
+    /// is visited once, at its shortest distance, so `rules(k)` must cover
+    /// every longer one too). Starts are at distance 0 when `with_starts`;
+    /// otherwise they are not marked, and a start reached again through
+    /// a cycle counts at that distance. Stops past `levels`.
+    fn mark_ancestors(
+        &self,
+        starts: &[Id],
+        with_starts: bool,
+        levels: usize,
+        rules: impl Fn(usize) -> u64,
+        out: &mut Vec<Id>,
+        sc: &mut Bfs,
+    ) {
+        // Not past the last level with rules to mark.
+        let Some(levels) = (0..=levels).rev().find(|&k| rules(k) != 0) else {
+            return;
+        };
         let Bfs {
             seen,
             frontier,
@@ -433,19 +482,23 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         } = sc;
         seen.clear();
         frontier.clear();
+        let r0 = if with_starts { rules(0) } else { 0 };
         for &s in starts {
             let r = self.find(s);
-            if seen.insert(r) {
-                self.mark(r, out);
+            if !with_starts {
+                frontier.push(r);
+            } else if seen.insert(r) {
+                self.mark_rules(r, r0, out);
                 frontier.push(r);
             }
         }
-        for _ in 0..depth {
+        for k in 1..=levels {
+            let bits = rules(k);
             next.clear();
             for &c in frontier.iter() {
                 self.for_each_parent_class(c, |pc| {
                     if seen.insert(pc) {
-                        self.mark(pc, out);
+                        self.mark_rules(pc, bits, out);
                         next.push(pc);
                     }
                 });
@@ -473,6 +526,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             }
             let id = uf.make_set()?;
             self.new_nodes.init_at(id.index() - self.base, n.clone());
+            self.ops[id.index()].store(op_bit(n), Ordering::Relaxed);
             Some(id)
         });
         match made {
@@ -494,7 +548,9 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                     stack.extend(self.repair(id));
                     self.union_all(stack, changed);
                 }
-                self.mark(self.find(id), out);
+                // Every match rooted at the new node is new.
+                let bits = self.index.root_rules[op_bit(node).trailing_zeros() as usize];
+                self.mark_rules(id, bits, out);
                 Ok(self.find(id))
             }
         }
@@ -532,9 +588,11 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     /// what changed in `changed`.
     fn union_all(&self, stack: &mut Vec<(Id, Id)>, changed: &mut Changed) {
         while let Some((a, b)) = stack.pop() {
-            if let Some((root, other, parents, gained)) = self.union_roots(a, b) {
+            if let Some((root, other, parents, gained, kept)) = self.union_roots(a, b) {
                 changed.merged.push(other);
                 changed.grown.push((root, gained));
+                // The merged class's parents now see the root's nodes.
+                changed.recanonicalized_ops |= kept;
                 for p in parents {
                     changed.recanonicalized.push(p);
                     if let Some(pair) = self.repair(p) {
@@ -545,23 +603,34 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         }
     }
 
-    /// Queues what a task's unions may have made matchable: each root that
-    /// gained nodes, and its ancestors at the distances where some pattern
-    /// has one of the gained operators (ancestors whose patterns could only
-    /// bind the root to a variable see no difference); and the classes of
-    /// the nodes whose canonical form changed (a repeated variable or an
-    /// equality condition may hold now) with their ancestors up to the
-    /// pattern depth.
+    /// Queues what a task's unions may have made matchable, with the rules
+    /// that may match anew (see [`RuleIndex`]): each root that gained
+    /// nodes has the merged class's pending rules (moved by the union);
+    /// its ancestors `k` steps up, the rules with one of the gained
+    /// operators `k` or more deep. The classes of the nodes whose canonical
+    /// form changed (their child was merged: it gained the root's nodes,
+    /// and a repeated variable or an equality condition may hold now), and
+    /// their ancestors, get the rules with such an operator one level
+    /// deeper and the rules that compare classes.
     fn mark_changed(&self, sc: &mut Scratch<L>, out: &mut Vec<Id>) {
         let (mut bfs, changed, classes) = sc.bfs();
         if changed.recanonicalized.is_empty() && changed.grown.is_empty() {
             return;
         }
+        let index = self.index;
         changed.recanonicalized.sort_unstable();
         changed.recanonicalized.dedup();
         classes.clear();
         classes.extend(changed.recanonicalized.iter().map(|&p| self.find(p)));
-        self.mark_ancestors(classes, self.index.depth.saturating_sub(1), out, &mut bfs);
+        let ops = std::mem::take(&mut changed.recanonicalized_ops);
+        self.mark_ancestors(
+            classes,
+            true,
+            index.depth,
+            |k| index.comparing_at(k) | index.deep_rules(k + 1, ops),
+            out,
+            &mut bfs,
+        );
         // One entry per root, operators merged.
         for g in changed.grown.iter_mut() {
             g.0 = self.find(g.0);
@@ -575,19 +644,27 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             }
         }
         for (r, ops) in by_root {
-            self.mark(r, out);
-            let depth_ops = &self.index.depth_ops;
+            let r = self.find(r);
+            if self.pending[r.index()].load(Ordering::Acquire) != 0 {
+                self.mark(r, out);
+            }
+            let depth_ops = &index.depth_ops;
             let Some(levels) = (1..depth_ops.len())
                 .rev()
                 .find(|&k| depth_ops[k] & ops != 0)
             else {
                 continue;
             };
-            // Every class within `levels` steps is marked: one seen set
-            // visits a class only at its shortest distance, and a class can
-            // also be further away along another path (a parent that is a
-            // grandparent too), where a pattern may look at `r`.
-            self.mark_ancestors(&[r], levels, out, &mut bfs);
+            // The root itself only if a cycle leads back to it: its own
+            // nodes were searched where they were (or are pending).
+            self.mark_ancestors(
+                &[r],
+                false,
+                levels,
+                |k| index.deep_rules(k, ops),
+                out,
+                &mut bfs,
+            );
         }
         changed.grown.clear();
         changed.recanonicalized.clear();
@@ -625,10 +702,12 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
 
     /// Merges the classes of `a` and `b` in the union-find and the delta
     /// table; returns the root, the merged class, the parents to repair
-    /// (the merged class's: their canonical form changed) and the operator
-    /// summary of the nodes the root gained, or `None` when they were one
-    /// class.
-    fn union_roots(&self, a: Id, b: Id) -> Option<(Id, Id, Vec<Id>, u64)> {
+    /// (the merged class's: their canonical form changed), the operator
+    /// summary of the nodes the root gained and that of the nodes it had,
+    /// or `None` when they were one class. The merged class's pending rules
+    /// move to the root.
+    #[allow(clippy::type_complexity)]
+    fn union_roots(&self, a: Id, b: Id) -> Option<(Id, Id, Vec<Id>, u64, u64)> {
         loop {
             let (ra, rb) = (self.find(a), self.find(b));
             if ra == rb {
@@ -662,8 +741,15 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                 None => gi.remove(&other),
             }
             .unwrap_or_default();
+            // What `other` had not searched yet is the root's to search
+            // (see `mark_rules` for the other side of this hand-over).
+            let moved = self.pending[other.index()].swap(0, Ordering::AcqRel);
+            if moved != 0 {
+                self.pending[root.index()].fetch_or(moved, Ordering::AcqRel);
+            }
+            let gained = self.ops[other.index()].load(Ordering::Relaxed);
+            let kept = self.ops[root.index()].fetch_or(gained, Ordering::Relaxed);
             let mut parents: Vec<Id> = d_other.parents.clone();
-            let mut gained = 0u64;
             let old_members = d_other
                 .olds
                 .iter()
@@ -672,16 +758,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             for o in old_members {
                 if let Some(c) = self.eg.class(o) {
                     parents.extend_from_slice(c.parents());
-                    gained |= c.ops;
                 }
-            }
-            let new_members = d_other
-                .news
-                .iter()
-                .copied()
-                .chain((other.index() >= self.base).then_some(other));
-            for n in new_members {
-                gained |= op_bit(&self.new_nodes[n.index() - self.base]);
             }
             let d_root = gi.entry(root).or_default();
             if other.index() < self.base {
@@ -697,7 +774,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             self.has_parents[root.index()].store(true, Ordering::Release);
             drop(gj);
             drop(gi);
-            return Some((root, other, parents, gained));
+            return Some((root, other, parents, gained, kept));
         }
     }
 
@@ -714,16 +791,24 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         // it, so a change made before a mark that saw `true` is visible here.
         self.dirty[r.index()].swap(false, Ordering::AcqRel);
         if !self.is_root(r) {
-            return; // merged: its root was queued by the union
+            return; // merged: its pending rules moved to its root
+        }
+        // Taken after the flag is cleared: rules added after this are
+        // queued again.
+        let rules = self.pending[r.index()].swap(0, Ordering::AcqRel);
+        if rules == 0 {
+            return; // already searched by a task that took them
         }
         // Limits are checked every few tasks (and every 256 matches while
         // applying): a clock read per task would cost more than most tasks.
         if sc.tasks.is_multiple_of(8) && self.check_limits() {
+            self.pending[r.index()].fetch_or(rules, Ordering::AcqRel);
             self.dirty[r.index()].store(true, Ordering::Release);
             return;
         }
         sc.tasks += 1;
-        if !self.apply_rules(r, out, sc) {
+        if !self.apply_rules(r, rules, out, sc) {
+            self.pending[r.index()].fetch_or(rules, Ordering::AcqRel);
             self.dirty[r.index()].store(true, Ordering::Release);
         }
         self.mark_changed(sc, out);
@@ -758,11 +843,12 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         )
     }
 
-    /// Matches every rule at `r`, then applies the matches (so one task is
-    /// one step at `r`: what its own unions add is matched when `r` is
-    /// processed again, not by the rules after them in the same task).
-    /// False when the phase stopped before it finished.
-    fn apply_rules(&self, r: Id, out: &mut Vec<Id>, sc: &mut Scratch<L>) -> bool {
+    /// Matches the rules of `rules` (a [`rule_bit`] set) rooted at `r`'s
+    /// operators at `r`, then applies the matches (so one task is one step
+    /// at `r`: what its own unions add is matched when `r` is processed
+    /// again, not by the rules after them in the same task). False when
+    /// the phase stopped before it finished.
+    fn apply_rules(&self, r: Id, rules: u64, out: &mut Vec<Id>, sc: &mut Scratch<L>) -> bool {
         let Some(root_nodes) = self.class_nodes(r) else {
             return true;
         };
@@ -786,6 +872,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                 last = Some(d);
             }
         }
+        ks.retain(|k| rules & rule_bit(*k) != 0);
         ks.sort_unstable();
         let view = TaskView {
             phase: self,
@@ -911,11 +998,13 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     fn run(&self, seeds: &[Id], around: &[Id], pool: Option<&rayon::ThreadPool>) {
         let mut initial = vec![];
         for &s in seeds {
-            self.mark(self.find(s), &mut initial);
+            self.mark_rules(s, u64::MAX, &mut initial);
         }
         self.mark_ancestors(
             around,
+            true,
             self.index.depth,
+            |_| u64::MAX,
             &mut initial,
             &mut lock(&self.scratch[0]).bfs().0,
         );
@@ -965,7 +1054,29 @@ fn match_budget(node_limit: usize) -> usize {
     node_limit.saturating_mul(8).max(1 << 16)
 }
 
+/// Rule `k`'s bit in a set of rules: rules share a bit when there are
+/// more than 64 (a set then stands for a superset of its rules).
+#[inline]
+fn rule_bit(k: usize) -> u64 {
+    1 << (k % 64)
+}
+
 /// What a run needs to know about its rules, computed once.
+///
+/// # Which rules may match anew
+/// A root is queued with the rules that may have a match there that no
+/// search found yet; the others are not searched again. A match that is
+/// new binds a node that is new to its class (made or merged in) at some
+/// depth of its pattern, or holds a comparison (a repeated variable, a
+/// condition) that two classes merging made true. So when class `c`
+/// gains nodes with operators `G`, an ancestor `k` parent steps above `c`
+/// may match anew only under rules with an operator of `G` at depth `k`
+/// ([`RuleIndex::deep_rules`]), or, for a merge, under rules that compare
+/// classes ([`RuleIndex::comparing_at`]); a new node's class under the
+/// rules rooted at its operator ([`RuleIndex::root_rules`]); and a class
+/// merged into a root passes on the rules it had not searched yet. Rules
+/// with a variable root, and rules whose applier is Rust code (it may read
+/// anything), count as rooted at every operator and as comparing.
 struct RuleIndex<'r, L: Language, N: Analysis<L>> {
     rules: &'r [Rewrite<L, N>],
     /// The deepest pattern's depth.
@@ -974,6 +1085,14 @@ struct RuleIndex<'r, L: Language, N: Analysis<L>> {
     depth_ops: Vec<u64>,
     by_root: FxHashMap<L::Discriminant, Vec<usize>>,
     var_rooted: Vec<usize>,
+    /// Per operator bit: the rules rooted at such an operator.
+    root_rules: [u64; 64],
+    /// Per depth `k`, per operator bit: the rules with such an operator at
+    /// depth `k` or deeper.
+    deep: Vec<[u64; 64]>,
+    /// Per depth `k`: the rules that compare classes and are deeper than
+    /// `k`.
+    comparing: Vec<u64>,
 }
 
 impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
@@ -987,13 +1106,77 @@ impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
                 None => var_rooted.push(k),
             }
         }
+        let mut root_rules = [0u64; 64];
+        let mut deep = vec![[0u64; 64]; depth + 2];
+        let mut comparing = vec![0u64; depth + 1];
+        for (k, r) in rules.iter().enumerate() {
+            let bit = rule_bit(k);
+            let ast = r.searcher.ast();
+            let rust_applier = r.applier.pattern().is_none();
+            if ast.last().is_some_and(|n| matches!(n, ENodeOrVar::Var(_))) || rust_applier {
+                root_rules.iter_mut().for_each(|m| *m |= bit);
+            }
+            // Operators by depth (a pattern is a tree: each node once).
+            let mut todo = vec![(ast.len() - 1, 0usize)];
+            let mut vars = vec![];
+            let mut repeated = false;
+            while let Some((i, d)) = todo.pop() {
+                match &ast[i] {
+                    ENodeOrVar::ENode(n) => {
+                        let b = op_bit(n).trailing_zeros() as usize;
+                        if d == 0 {
+                            root_rules[b] |= bit;
+                        }
+                        for level in deep.iter_mut().take(d + 1) {
+                            level[b] |= bit;
+                        }
+                        todo.extend(n.children().iter().map(|c| (c.index(), d + 1)));
+                    }
+                    ENodeOrVar::Var(v) => {
+                        repeated |= vars.contains(v);
+                        vars.push(*v);
+                    }
+                }
+            }
+            if repeated || !r.conditions.is_empty() || rust_applier {
+                let d = r.searcher.depth();
+                for (k, c) in comparing.iter_mut().enumerate() {
+                    if d > k || rust_applier {
+                        *c |= bit;
+                    }
+                }
+            }
+        }
         RuleIndex {
             rules,
             depth,
             depth_ops: depth_ops(rules, depth),
             by_root,
             var_rooted,
+            root_rules,
+            deep,
+            comparing,
         }
+    }
+
+    /// The rules with an operator of `ops` at depth `k` or deeper.
+    #[inline]
+    fn deep_rules(&self, k: usize, mut ops: u64) -> u64 {
+        let Some(level) = self.deep.get(k) else {
+            return 0;
+        };
+        let mut out = 0;
+        while ops != 0 {
+            out |= level[ops.trailing_zeros() as usize];
+            ops &= ops - 1;
+        }
+        out
+    }
+
+    /// The rules that compare classes and are deeper than `k`.
+    #[inline]
+    fn comparing_at(&self, k: usize) -> u64 {
+        self.comparing.get(k).copied().unwrap_or(0)
     }
 }
 
@@ -1478,6 +1661,55 @@ mod tests {
             assert_eq!(stats.stop_reason, Some(StopReason::Saturated));
             let done = eg.lookup_expr(&"done".parse().unwrap());
             assert_eq!(done, Some(eg.find(root)), "{threads:?}");
+        }
+    }
+
+    #[test]
+    fn a_merged_class_s_parents_see_the_root_s_nodes() {
+        // f is searched (no match) before (q c) becomes (g c) and then x.
+        // x is older than (q c), so that union keeps x's id and merges the
+        // q class into it: (f (q c)) then has a child with an x, which only
+        // the merged class's side sees (the root gained q and g, which no
+        // pattern looks for under f). `f-x` must run at f again.
+        let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
+            rewrite!("q-g"; "(q ?a)" => "(g ?a)"),
+            rewrite!("g-x"; "(g ?a)" => "x"),
+            rewrite!("f-x"; "(f x)" => "done"),
+        ];
+        for threads in [None, Some(2)] {
+            let mut eg = EGraph::<SymbolLang, ()>::default();
+            eg.add_expr(&"x".parse().unwrap());
+            let root = eg.add_expr(&"(f (q c))".parse().unwrap());
+            eg.rebuild();
+            let (eg, stats) = run(eg, &rules, &cfg(threads), Instant::now());
+            assert_eq!(stats.stop_reason, Some(StopReason::Saturated));
+            let done = eg.lookup_expr(&"done".parse().unwrap());
+            assert_eq!(done, Some(eg.find(root)), "{threads:?}");
+        }
+    }
+
+    #[test]
+    fn a_merged_class_hands_its_unsearched_rules_to_the_root() {
+        // Both (h a) and (k a) are input classes, seeded with every rule.
+        // Whichever is processed first merges the two; the other's rules
+        // (h-y or k-z) have not run and must run at the root.
+        let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
+            rewrite!("h-k"; "(h ?a)" => "(k ?a)"),
+            rewrite!("k-z"; "(k ?a)" => "(z ?a)"),
+            rewrite!("h-y"; "(h ?a)" => "(y ?a)"),
+        ];
+        for threads in [None, Some(2)] {
+            let mut eg = EGraph::<SymbolLang, ()>::default();
+            let k = eg.add_expr(&"(k a)".parse().unwrap());
+            let h = eg.add_expr(&"(h a)".parse().unwrap());
+            eg.rebuild();
+            let (eg, stats) = run(eg, &rules, &cfg(threads), Instant::now());
+            assert_eq!(stats.stop_reason, Some(StopReason::Saturated));
+            assert_eq!(eg.find(k), eg.find(h));
+            for t in ["(z a)", "(y a)"] {
+                let id = eg.lookup_expr(&t.parse().unwrap());
+                assert_eq!(id, Some(eg.find(k)), "{t} {threads:?}");
+            }
         }
     }
 
