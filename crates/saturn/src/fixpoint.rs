@@ -1763,6 +1763,54 @@ mod tests {
         assert_eq!(build(false), build(true));
     }
 
+    #[test]
+    fn canonical_copies_where_every_class_keeps_its_id() {
+        // Every id made after the input merges into an input class (the
+        // renumbering's fast path: no class is renumbered, only the made
+        // nodes get ids). Two orders of the same additions and unions: one
+        // copy, with valid parent lists and hashcons.
+        let build = |reverse: bool| {
+            let mut eg = EGraph::<SymbolLang, ()>::default();
+            let f = eg.add_expr(&"(f a b)".parse().unwrap());
+            let g = eg.add_expr(&"(g b)".parse().unwrap());
+            eg.rebuild();
+            let keep = eg.number_of_ids();
+            let mut steps = vec![("(h a)", f), ("(k b)", g), ("(h (k b))", f), ("(f b a)", g)];
+            if reverse {
+                steps.reverse();
+            }
+            for (t, into) in steps {
+                let id = eg.add_expr(&t.parse().unwrap());
+                eg.union(id, into);
+                eg.rebuild();
+            }
+            eg.check_invariants().unwrap();
+            let (classes, nodes) = (eg.number_of_classes(), eg.total_number_of_nodes());
+            let copy = eg.canonical_copy(keep).expect("finite terms");
+            copy.check_invariants().unwrap();
+            assert_eq!(copy.number_of_classes(), classes);
+            assert_eq!(copy.total_number_of_nodes(), nodes);
+            assert_eq!(copy.total_size(), nodes, "one hashcons entry per node");
+            assert_eq!(copy.find(f), f);
+            assert_eq!(
+                copy.lookup_expr(&"(h (k b))".parse().unwrap()),
+                Some(copy.find(f))
+            );
+            for c in copy.classes() {
+                assert!(c.parents().windows(2).all(|w| w[0] <= w[1]));
+                for &p in c.parents() {
+                    let n = copy.id_to_node(p);
+                    assert!(n.children().iter().any(|&ch| copy.find(ch) == c.id));
+                }
+            }
+            let ids: Vec<String> = (0..copy.number_of_ids())
+                .map(|i| format!("{}", copy.find(Id::from(i))))
+                .collect();
+            format!("{}{ids:?}", copy.dump())
+        };
+        assert_eq!(build(false), build(true));
+    }
+
     /// Marks classes holding the leaf `z`; `modify` then prunes every
     /// other node of such a class (as egg's constant folding does).
     #[derive(Default)]
