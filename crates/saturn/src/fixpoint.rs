@@ -434,7 +434,12 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     }
 
     /// Adds `rules` (a [`rule_bit`] set) to the pending rules of `id`'s
-    /// root and queues the root; nothing when `rules` is empty.
+    /// root and queues the root. Only the rules rooted at an operator of
+    /// the root's summary are added (the others have no match there; a
+    /// class merged in later brings its own pending rules, and a union
+    /// widens the root's summary before linking the merged class, so a
+    /// root found through the link is filtered by the widened summary);
+    /// nothing when none is left.
     #[inline]
     fn mark_rules(&self, id: Id, rules: u64, out: &mut Vec<Id>) {
         if rules == 0 {
@@ -442,13 +447,21 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         }
         let mut r = self.find(id);
         loop {
-            // Set, then check the class is still a root: a union that made
-            // it a member moves its pending rules to the root after
-            // linking it (`union_roots`), so either that move sees these
-            // bits or this check sees the link and sets them again there.
-            self.pending[r.index()].fetch_or(rules, Ordering::AcqRel);
+            let ops = self.ops[r.index()].load(Ordering::Acquire);
+            let bits = rules & self.index.rooted_in(ops);
+            if bits != 0 {
+                // Set, then check the class is still a root: a union that
+                // made it a member moves its pending rules to the root
+                // after linking it (`union_roots`), so either that move
+                // sees these bits or this check sees the link and sets
+                // them again there.
+                self.pending[r.index()].fetch_or(bits, Ordering::AcqRel);
+            }
             let now = self.find(r);
             if now == r {
+                if bits == 0 {
+                    return;
+                }
                 break;
             }
             r = now;
@@ -728,6 +741,9 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             if !self.is_root(root) || !self.is_root(other) {
                 continue;
             }
+            // The root's summary grows before the link (see `mark_rules`).
+            let gained = self.ops[other.index()].load(Ordering::Acquire);
+            let kept = self.ops[root.index()].fetch_or(gained, Ordering::AcqRel);
             let merged = self.eg.union_find().union(root, other);
             debug_assert!(merged, "both were roots under their locks");
             // The repairs after this read the union-find. Two workers that
@@ -747,8 +763,6 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             if moved != 0 {
                 self.pending[root.index()].fetch_or(moved, Ordering::AcqRel);
             }
-            let gained = self.ops[other.index()].load(Ordering::Relaxed);
-            let kept = self.ops[root.index()].fetch_or(gained, Ordering::Relaxed);
             let mut parents: Vec<Id> = d_other.parents.clone();
             let old_members = d_other
                 .olds
@@ -849,31 +863,37 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     /// again, not by the rules after them in the same task). False when
     /// the phase stopped before it finished.
     fn apply_rules(&self, r: Id, rules: u64, out: &mut Vec<Id>, sc: &mut Scratch<L>) -> bool {
-        let Some(root_nodes) = self.class_nodes(r) else {
-            return true;
-        };
         // Emptied match vectors of the last task, for reuse.
         for (_, mut v) in sc.found.drain(..) {
             v.clear();
             sc.spare.push(v);
         }
-        // The rules rooted at the root's operators (nodes are sorted, so
-        // each operator's nodes are contiguous), in rule order.
+        // The pending rules rooted at an operator of the root's summary
+        // (a superset of its operators' rules: bits are shared), in rule
+        // order. The nodes are not read unless some rule runs.
+        let ops = self.ops[r.index()].load(Ordering::Acquire);
+        let selected = rules & self.index.rooted_in(ops);
+        if selected == 0 {
+            return true;
+        }
+        let n_rules = self.index.rules.len();
         let ks = &mut sc.rule_ids;
         ks.clear();
-        ks.extend_from_slice(&self.index.var_rooted);
-        let mut last: Option<L::Discriminant> = None;
-        for n in root_nodes.iter() {
-            let d = n.discriminant();
-            if last.as_ref() != Some(&d) {
-                if let Some(rs) = self.index.by_root.get(&d) {
-                    ks.extend_from_slice(rs);
-                }
-                last = Some(d);
+        let mut bits = selected;
+        while bits != 0 {
+            let mut k = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            while k < n_rules {
+                ks.push(k);
+                k += 64;
             }
         }
-        ks.retain(|k| rules & rule_bit(*k) != 0);
-        ks.sort_unstable();
+        if n_rules > 64 {
+            ks.sort_unstable();
+        }
+        let Some(root_nodes) = self.class_nodes(r) else {
+            return true;
+        };
         let view = TaskView {
             phase: self,
             root: r,
@@ -1083,10 +1103,12 @@ struct RuleIndex<'r, L: Language, N: Analysis<L>> {
     depth: usize,
     /// See [`depth_ops`].
     depth_ops: Vec<u64>,
-    by_root: FxHashMap<L::Discriminant, Vec<usize>>,
-    var_rooted: Vec<usize>,
+    /// Whether some rule has a variable root.
+    var_rooted: bool,
     /// Per operator bit: the rules rooted at such an operator.
     root_rules: [u64; 64],
+    /// The rules with a variable root (or a Rust applier).
+    var_rules: u64,
     /// Per depth `k`, per operator bit: the rules with such an operator at
     /// depth `k` or deeper.
     deep: Vec<[u64; 64]>,
@@ -1098,15 +1120,11 @@ struct RuleIndex<'r, L: Language, N: Analysis<L>> {
 impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
     fn new(rules: &'r [Rewrite<L, N>]) -> Self {
         let depth = rules.iter().map(|r| r.searcher.depth()).max().unwrap_or(0);
-        let mut by_root: FxHashMap<L::Discriminant, Vec<usize>> = FxHashMap::default();
-        let mut var_rooted = vec![];
-        for (k, r) in rules.iter().enumerate() {
-            match r.searcher.root_discriminant() {
-                Some(d) => by_root.entry(d).or_default().push(k),
-                None => var_rooted.push(k),
-            }
-        }
+        let var_rooted = rules
+            .iter()
+            .any(|r| r.searcher.root_discriminant().is_none());
         let mut root_rules = [0u64; 64];
+        let mut var_rules = 0u64;
         let mut deep = vec![[0u64; 64]; depth + 2];
         let mut comparing = vec![0u64; depth + 1];
         for (k, r) in rules.iter().enumerate() {
@@ -1115,6 +1133,7 @@ impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
             let rust_applier = r.applier.pattern().is_none();
             if ast.last().is_some_and(|n| matches!(n, ENodeOrVar::Var(_))) || rust_applier {
                 root_rules.iter_mut().for_each(|m| *m |= bit);
+                var_rules |= bit;
             }
             // Operators by depth (a pattern is a tree: each node once).
             let mut todo = vec![(ast.len() - 1, 0usize)];
@@ -1151,9 +1170,9 @@ impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
             rules,
             depth,
             depth_ops: depth_ops(rules, depth),
-            by_root,
             var_rooted,
             root_rules,
+            var_rules,
             deep,
             comparing,
         }
@@ -1168,6 +1187,18 @@ impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
         let mut out = 0;
         while ops != 0 {
             out |= level[ops.trailing_zeros() as usize];
+            ops &= ops - 1;
+        }
+        out
+    }
+
+    /// The rules rooted at an operator of `ops` (and those with a variable
+    /// root).
+    #[inline]
+    fn rooted_in(&self, mut ops: u64) -> u64 {
+        let mut out = self.var_rules;
+        while ops != 0 {
+            out |= self.root_rules[ops.trailing_zeros() as usize];
             ops &= ops - 1;
         }
         out
@@ -1400,7 +1431,7 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
     // (Only classes with an operator some rule's root has: the others
     // cannot be a match's root until they change, and then they are queued.)
     let root_ops = index.depth_ops[0];
-    let var_root = !index.var_rooted.is_empty();
+    let var_root = index.var_rooted;
     let mut seeds: Vec<Id> = egraph
         .classes()
         .filter(|c| var_root || c.ops & root_ops != 0)
