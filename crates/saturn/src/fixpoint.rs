@@ -1454,9 +1454,13 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         // phase near the limit is not tiny), and at most 4x the e-graph so
         // the per-id tables stay proportionate; a phase that uses them up
         // joins and goes on.
+        // (One past the limit: a phase that fills the e-graph to the limit
+        // then stops at it, instead of joining and starting one more phase
+        // only to make the id that passes it.)
         let room = cfg
             .node_limit
             .saturating_sub(egraph.total_size())
+            .saturating_add(1)
             .max(1024)
             .min(egraph.number_of_ids().max(1024) * 4);
         egraph.reserve_ids(room);
