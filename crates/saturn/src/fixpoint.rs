@@ -1450,19 +1450,19 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
             break;
         }
         let t = Instant::now();
-        // Ids for this phase: up to the node limit (plus some slack, so a
-        // phase near the limit is not tiny), and at most 4x the e-graph so
-        // the per-id tables stay proportionate; a phase that uses them up
-        // joins and goes on.
-        // (One past the limit: a phase that fills the e-graph to the limit
-        // then stops at it, instead of joining and starting one more phase
-        // only to make the id that passes it.)
+        // Ids for this phase: up to one past the node limit (so a phase
+        // that fills the e-graph to the limit stops at it, instead of
+        // joining and running one more phase only to make the id that
+        // passes it; plus some slack, so a phase near the limit is not
+        // tiny), and at most 4x the e-graph (16K for a small one) so the
+        // per-id tables stay proportionate; a phase that uses them up joins
+        // and goes on.
         let room = cfg
             .node_limit
             .saturating_sub(egraph.total_size())
             .saturating_add(1)
             .max(1024)
-            .min(egraph.number_of_ids().max(1024) * 4);
+            .min(egraph.number_of_ids().max(4096) * 4);
         egraph.reserve_ids(room);
         let ids_before = egraph.number_of_ids();
         let cut;
