@@ -1061,17 +1061,19 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     }
 }
 
-/// How many matches one search at one class may return: a search that
-/// big (commutativity and associativity over a class of hundreds of nodes)
-/// would take more memory than the e-graph it is bounded by, and applying
-/// it would pass the node limit many times over. `bsp` rounds meet the
+/// How many matches one search at one class may return (twice the node
+/// limit, at least 16,384): a search that big (commutativity and
+/// associativity over a class of hundreds of nodes) would take more memory
+/// than the e-graph it is bounded by, and applying it could pass the node
+/// limit twice over (most of its matches re-derive what is there: a larger
+/// budget mostly re-finds them, phase after phase). `bsp` rounds meet the
 /// node limit before classes grow that big; an `async` phase can grow a
 /// class further between two checks. A search that reaches the budget is
 /// cut there: its first matches are applied (usually reaching the node
 /// limit) and the class is searched again next phase; a run whose only
 /// remaining work is such a cut stops with [`StopReason::Other`].
 fn match_budget(node_limit: usize) -> usize {
-    node_limit.saturating_mul(8).max(1 << 16)
+    node_limit.saturating_mul(2).max(1 << 14)
 }
 
 /// Rule `k`'s bit in a set of rules: rules share a bit when there are
