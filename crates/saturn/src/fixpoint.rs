@@ -133,6 +133,10 @@ struct Phase<'g, L: Language, N: Analysis<L>> {
     has_parents: Vec<AtomicBool>,
     /// Per id: how many classes were merged into it (invalidates `views`).
     versions: Vec<std::sync::atomic::AtomicU32>,
+    /// Parents of old classes with many of them, by operator (built when
+    /// first needed; see `for_each_parent_class_with`).
+    #[allow(clippy::type_complexity)]
+    parent_index: Vec<Mutex<FxHashMap<Id, Arc<ParentIndex>>>>,
     /// Assembled views of classes that gained members, by root.
     #[allow(clippy::type_complexity)]
     views: Vec<Mutex<FxHashMap<Id, (u32, Arc<[L]>)>>>,
@@ -170,6 +174,19 @@ struct Phase<'g, L: Language, N: Analysis<L>> {
 
 /// The id capacity of a phase was used up.
 struct Full;
+
+/// An old class's parents grouped by their operator bit: those with bit
+/// `b` are `ids[offsets[b]..offsets[b + 1]]`.
+struct ParentIndex {
+    offsets: [u32; 65],
+    ids: Vec<Id>,
+}
+
+/// Old classes with at least this many parents have their parents indexed
+/// by operator when an ancestor search needs only some operators (a
+/// constant's class has thousands of parents, and each union into it
+/// would walk them all).
+const INDEXED_PARENTS: usize = 64;
 
 /// What a task changed, for [`Phase::mark_changed`], and what it hands
 /// to the join (gathered per task so workers meet at a lock once per task,
@@ -328,6 +345,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                 .map(|_| std::sync::atomic::AtomicU32::new(0))
                 .collect(),
             views: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            parent_index: (0..SHARDS).map(|_| Mutex::default()).collect(),
             dirty: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
             pending: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
             ops: (0..capacity)
@@ -670,6 +688,20 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             };
             // The root itself only if a cycle leads back to it: its own
             // nodes were searched where they were (or are pending).
+            if levels == 1 {
+                // Only parents rooted at an operator of a rule that has
+                // one of `ops` below its root can match anew.
+                let bits = index.deep_rules(1, ops);
+                let roots = index.roots_over(ops);
+                bfs.seen.clear();
+                let seen = &mut *bfs.seen;
+                self.for_each_parent_class_with(r, roots, |pc| {
+                    if seen.insert(pc) {
+                        self.mark_rules(pc, bits, out);
+                    }
+                });
+                continue;
+            }
             self.mark_ancestors(
                 &[r],
                 false,
@@ -681,6 +713,75 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         }
         changed.grown.clear();
         changed.recanonicalized.clear();
+    }
+
+    /// Calls `f` with the class of every parent of root `c` whose
+    /// operator bit is in `ops` (and maybe others; repeats possible).
+    fn for_each_parent_class_with(&self, c: Id, ops: u64, mut f: impl FnMut(Id)) {
+        if ops == u64::MAX {
+            return self.for_each_parent_class(c, f);
+        }
+        let r = self.find(c);
+        let mut visit_old = |o: Id| {
+            let Some(cl) = self.eg.class(o) else { return };
+            if cl.parents().len() < INDEXED_PARENTS {
+                for p in cl.parents() {
+                    f(self.find(*p));
+                }
+                return;
+            }
+            let index = self.parent_index_of(o, cl.parents());
+            let mut bits = ops;
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let (from, to) = (index.offsets[b] as usize, index.offsets[b + 1] as usize);
+                for p in &index.ids[from..to] {
+                    f(self.find(*p));
+                }
+            }
+        };
+        if !self.has_members[r.index()].load(Ordering::Acquire)
+            && !self.has_parents[r.index()].load(Ordering::Acquire)
+        {
+            if r.index() < self.base {
+                visit_old(r);
+            }
+            return;
+        }
+        let (olds, _, news_parents) = self.members(r, true);
+        for &o in &olds {
+            visit_old(o);
+        }
+        for p in &news_parents {
+            f(self.find(*p));
+        }
+    }
+
+    /// The parents of old class `o` (`parents`) grouped by operator bit.
+    fn parent_index_of(&self, o: Id, parents: &[Id]) -> Arc<ParentIndex> {
+        let shard = &self.parent_index[o.index() & (SHARDS - 1)];
+        if let Some(index) = lock(shard).get(&o) {
+            return index.clone();
+        }
+        let mut keyed: Vec<(u32, Id)> = parents
+            .iter()
+            .map(|&p| (op_bit(self.eg.id_to_node(p)).trailing_zeros(), p))
+            .collect();
+        keyed.sort_unstable();
+        let mut offsets = [0u32; 65];
+        for &(b, _) in &keyed {
+            offsets[b as usize + 1] += 1;
+        }
+        for b in 0..64 {
+            offsets[b + 1] += offsets[b];
+        }
+        let index = Arc::new(ParentIndex {
+            offsets,
+            ids: keyed.into_iter().map(|(_, p)| p).collect(),
+        });
+        lock(shard).insert(o, index.clone());
+        index
     }
 
     /// Calls `f` with the class of every parent of root `c` (repeats
@@ -1117,6 +1218,9 @@ struct RuleIndex<'r, L: Language, N: Analysis<L>> {
     /// Per depth `k`: the rules that compare classes and are deeper than
     /// `k`.
     comparing: Vec<u64>,
+    /// Per operator bit `b`: the root operators of the rules with an
+    /// operator of bit `b` below their root.
+    roots_above: [u64; 64],
 }
 
 impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
@@ -1129,6 +1233,7 @@ impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
         let mut var_rules = 0u64;
         let mut deep = vec![[0u64; 64]; depth + 2];
         let mut comparing = vec![0u64; depth + 1];
+        let mut roots_above = [0u64; 64];
         for (k, r) in rules.iter().enumerate() {
             let bit = rule_bit(k);
             let ast = r.searcher.ast();
@@ -1137,6 +1242,13 @@ impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
                 root_rules.iter_mut().for_each(|m| *m |= bit);
                 var_rules |= bit;
             }
+            if rust_applier {
+                roots_above = [u64::MAX; 64];
+            }
+            let root_bit = match ast.last() {
+                Some(ENodeOrVar::ENode(n)) => op_bit(n),
+                _ => 0,
+            };
             // Operators by depth (a pattern is a tree: each node once).
             let mut todo = vec![(ast.len() - 1, 0usize)];
             let mut vars = vec![];
@@ -1147,6 +1259,8 @@ impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
                         let b = op_bit(n).trailing_zeros() as usize;
                         if d == 0 {
                             root_rules[b] |= bit;
+                        } else {
+                            roots_above[b] |= root_bit;
                         }
                         for level in deep.iter_mut().take(d + 1) {
                             level[b] |= bit;
@@ -1177,7 +1291,20 @@ impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
             var_rules,
             deep,
             comparing,
+            roots_above,
         }
+    }
+
+    /// The root operators of the rules with an operator of `ops` below
+    /// their root.
+    #[inline]
+    fn roots_over(&self, mut ops: u64) -> u64 {
+        let mut out = 0;
+        while ops != 0 {
+            out |= self.roots_above[ops.trailing_zeros() as usize];
+            ops &= ops - 1;
+        }
+        out
     }
 
     /// The rules with an operator of `ops` at depth `k` or deeper.
