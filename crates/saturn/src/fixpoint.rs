@@ -526,8 +526,15 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         for k in 1..=levels {
             let bits = rules(k);
             next.clear();
+            // On the last level only parents rooted at a root operator of
+            // these rules can match anew through the class below.
+            let roots = if k == levels {
+                self.index.roots_of(bits)
+            } else {
+                u64::MAX
+            };
             for &c in frontier.iter() {
-                self.for_each_parent_class(c, |pc| {
+                self.for_each_parent_class_with(c, roots, |pc| {
                     if seen.insert(pc) {
                         self.mark_rules(pc, bits, out);
                         next.push(pc);
@@ -688,20 +695,6 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             };
             // The root itself only if a cycle leads back to it: its own
             // nodes were searched where they were (or are pending).
-            if levels == 1 {
-                // Only parents rooted at an operator of a rule that has
-                // one of `ops` below its root can match anew.
-                let bits = index.deep_rules(1, ops);
-                let roots = index.roots_over(ops);
-                bfs.seen.clear();
-                let seen = &mut *bfs.seen;
-                self.for_each_parent_class_with(r, roots, |pc| {
-                    if seen.insert(pc) {
-                        self.mark_rules(pc, bits, out);
-                    }
-                });
-                continue;
-            }
             self.mark_ancestors(
                 &[r],
                 false,
@@ -1218,9 +1211,9 @@ struct RuleIndex<'r, L: Language, N: Analysis<L>> {
     /// Per depth `k`: the rules that compare classes and are deeper than
     /// `k`.
     comparing: Vec<u64>,
-    /// Per operator bit `b`: the root operators of the rules with an
-    /// operator of bit `b` below their root.
-    roots_above: [u64; 64],
+    /// Per rule bit: the root operators of its rules (all for a variable
+    /// root or a Rust applier).
+    rule_roots: [u64; 64],
 }
 
 impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
@@ -1233,7 +1226,7 @@ impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
         let mut var_rules = 0u64;
         let mut deep = vec![[0u64; 64]; depth + 2];
         let mut comparing = vec![0u64; depth + 1];
-        let mut roots_above = [0u64; 64];
+        let mut rule_roots = [0u64; 64];
         for (k, r) in rules.iter().enumerate() {
             let bit = rule_bit(k);
             let ast = r.searcher.ast();
@@ -1242,12 +1235,9 @@ impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
                 root_rules.iter_mut().for_each(|m| *m |= bit);
                 var_rules |= bit;
             }
-            if rust_applier {
-                roots_above = [u64::MAX; 64];
-            }
-            let root_bit = match ast.last() {
-                Some(ENodeOrVar::ENode(n)) => op_bit(n),
-                _ => 0,
+            rule_roots[k % 64] |= match ast.last() {
+                Some(ENodeOrVar::ENode(n)) if !rust_applier => op_bit(n),
+                _ => u64::MAX,
             };
             // Operators by depth (a pattern is a tree: each node once).
             let mut todo = vec![(ast.len() - 1, 0usize)];
@@ -1259,8 +1249,6 @@ impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
                         let b = op_bit(n).trailing_zeros() as usize;
                         if d == 0 {
                             root_rules[b] |= bit;
-                        } else {
-                            roots_above[b] |= root_bit;
                         }
                         for level in deep.iter_mut().take(d + 1) {
                             level[b] |= bit;
@@ -1291,18 +1279,17 @@ impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
             var_rules,
             deep,
             comparing,
-            roots_above,
+            rule_roots,
         }
     }
 
-    /// The root operators of the rules with an operator of `ops` below
-    /// their root.
+    /// The root operators of the rules of `rules` (a [`rule_bit`] set).
     #[inline]
-    fn roots_over(&self, mut ops: u64) -> u64 {
+    fn roots_of(&self, mut rules: u64) -> u64 {
         let mut out = 0;
-        while ops != 0 {
-            out |= self.roots_above[ops.trailing_zeros() as usize];
-            ops &= ops - 1;
+        while rules != 0 {
+            out |= self.rule_roots[rules.trailing_zeros() as usize];
+            rules &= rules - 1;
         }
         out
     }

@@ -763,6 +763,8 @@ fn async_reaches_bsp_saturation_on_random_inputs() {
         ("||", 2),
         ("!", 1),
         ("select", 3),
+        ("load", 2),
+        ("store", 3),
     ];
     let peephole_leaves = &["x", "y", "a", "0", "1", "2", "4", "true", "false"];
     let simplify_ops: &[(&str, usize)] = &[("+", 2), ("*", 2), ("-", 2), ("neg", 1)];
