@@ -21,7 +21,11 @@
 //!   carries the rules that may match anew there (by the operators its
 //!   neighbourhood gained at each depth, repeated variables and
 //!   conditions, and what a class merged into it had not searched yet; see
-//!   `RuleIndex`); only those run when it is processed again.
+//!   `RuleIndex`), kept only if rooted at one of the class's operators;
+//!   only those run when it is processed again. The last level of an
+//!   ancestor search visits only parents rooted at an operator of the
+//!   rules it marks, through a per-phase index by operator of the parents
+//!   of old classes that have many (constants, shared variables).
 //!
 //! Matching reads a live view of each class: its nodes at the last join
 //! plus its delta, canonicalized. A *global join* happens only when the
