@@ -917,7 +917,11 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 c
             })
             .collect();
-        {
+        if rest.is_empty() {
+            // Every class keeps its id and its nodes' children are
+            // canonical: the mapping is the identity, the lists stay sorted.
+            taken.iter_mut().for_each(|c| c.parents.clear());
+        } else {
             let map = |c: &mut EClass<L, N::Data>| {
                 for n in c.nodes.iter_mut() {
                     n.update_children(|ch| Id(new_id[ch.index()]));
@@ -1047,6 +1051,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 );
             }
         }
+        new.memo.reserve_mut(total);
         for (c, &k0) in taken.iter().zip(&start) {
             for (n, &id) in c.nodes.iter().zip(&node_id[k0..]) {
                 new.memo.insert_mut(n.clone(), Id(id));
@@ -1054,45 +1059,25 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         }
         drop(node_id);
         // 5. The classes, with the data moved over, and their parents
-        // (sorted (child class, parent id) pairs: each class's parents in
-        // id order).
+        // (listed in id order: each class's parents sorted).
         new.classes.resize_with(n_new, || None);
         for c in taken {
             let cid = c.id.index();
             new.classes[cid] = Some(c);
         }
         new.n_classes = n_classes;
-        let child_pairs = |j: usize, out: &mut Vec<(u32, u32)>| {
+        for j in 0..n_new {
             let node = &new.nodes[j];
             for (k, &ch) in node.children().iter().enumerate() {
                 if !node.children()[..k].contains(&ch) {
-                    out.push((new.uf.find_readonly(ch).0, j as u32));
+                    let c = new.uf.find_readonly(ch).index();
+                    new.classes[c]
+                        .as_mut()
+                        .expect("a root has a class")
+                        .parents
+                        .push(Id::from(j));
                 }
             }
-        };
-        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(n_new * 2);
-        if seq {
-            (0..n_new).for_each(|j| child_pairs(j, &mut pairs));
-            pairs.sort_unstable();
-        } else {
-            pairs.par_extend(
-                (0..n_new)
-                    .into_par_iter()
-                    .with_min_len(1024)
-                    .fold(Vec::new, |mut v, j| {
-                        child_pairs(j, &mut v);
-                        v
-                    })
-                    .flatten(),
-            );
-            pairs.par_sort_unstable();
-        }
-        for chunk in pairs.chunk_by(|a, b| a.0 == b.0) {
-            new.classes[chunk[0].0 as usize]
-                .as_mut()
-                .expect("a root has a class")
-                .parents
-                .extend(chunk.iter().map(|&(_, j)| Id(j)));
         }
         new.clean = true;
         Some(new)

@@ -17,7 +17,15 @@
 //!   parents in canonical form and unions any collision;
 //! * the class that changed and its ancestors up to the deepest pattern's
 //!   depth become dirty again, so a match made possible by another worker's
-//!   node is found without waiting for a round to end.
+//!   node is found without waiting for a round to end. Each dirty class
+//!   carries the rules that may match anew there (by the operators its
+//!   neighbourhood gained at each depth, repeated variables and
+//!   conditions, and what a class merged into it had not searched yet; see
+//!   `RuleIndex`), kept only if rooted at one of the class's operators;
+//!   only those run when it is processed again. The last level of an
+//!   ancestor search visits only parents rooted at an operator of the
+//!   rules it marks, through a per-phase index by operator of the parents
+//!   of old classes that have many (constants, shared variables).
 //!
 //! Matching reads a live view of each class: its nodes at the last join
 //! plus its delta, canonicalized. A *global join* happens only when the
@@ -48,8 +56,9 @@
 //!
 //! # Trade-offs
 //! * Joins are rare (usually a handful per run), but a class may be
-//!   matched several times in a phase, each time a nearby class changes;
-//!   `bsp` matches each changed neighbourhood once per round.
+//!   matched several times in a phase, each time a nearby class changes
+//!   (by the rules that change can concern); `bsp` matches each changed
+//!   neighbourhood once per round.
 //! * Congruence repair re-inserts every parent of the merged class at each
 //!   union (as egg's rebuild does, but once per union rather than batched).
 //! * There is no backoff: rules run until the fixed point or a limit. A
@@ -59,7 +68,7 @@
 //! (tasks, matches, ids made, classes merged, deferred and carried work).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -128,11 +137,20 @@ struct Phase<'g, L: Language, N: Analysis<L>> {
     has_parents: Vec<AtomicBool>,
     /// Per id: how many classes were merged into it (invalidates `views`).
     versions: Vec<std::sync::atomic::AtomicU32>,
+    /// Parents of old classes with many of them, by operator (built when
+    /// first needed; see `for_each_parent_class_with`).
+    #[allow(clippy::type_complexity)]
+    parent_index: Vec<Mutex<FxHashMap<Id, Arc<ParentIndex>>>>,
     /// Assembled views of classes that gained members, by root.
     #[allow(clippy::type_complexity)]
     views: Vec<Mutex<FxHashMap<Id, (u32, Arc<[L]>)>>>,
     /// Per id: queued and not yet started.
     dirty: Vec<AtomicBool>,
+    /// Per root: the rules (as [`rule_bit`]s) that may have matches there
+    /// not yet found; taken by the root's next task.
+    pending: Vec<AtomicU64>,
+    /// Per root: the operator summary of its nodes (old and new).
+    ops: Vec<AtomicU64>,
     merged: Mutex<Vec<Id>>,
     deferred: Mutex<Vec<Id>>,
     nonlocal: Mutex<Vec<Id>>,
@@ -161,6 +179,19 @@ struct Phase<'g, L: Language, N: Analysis<L>> {
 /// The id capacity of a phase was used up.
 struct Full;
 
+/// An old class's parents grouped by their operator bit: those with bit
+/// `b` are `ids[offsets[b]..offsets[b + 1]]`.
+struct ParentIndex {
+    offsets: [u32; 65],
+    ids: Vec<Id>,
+}
+
+/// Old classes with at least this many parents have their parents indexed
+/// by operator when an ancestor search needs only some operators (a
+/// constant's class has thousands of parents, and each union into it
+/// would walk them all).
+const INDEXED_PARENTS: usize = 64;
+
 /// What a task changed, for [`Phase::mark_changed`], and what it hands
 /// to the join (gathered per task so workers meet at a lock once per task,
 /// not once per union or match).
@@ -178,6 +209,8 @@ struct Changed {
     grown: Vec<(Id, u64)>,
     /// Nodes whose canonical form changed (a child was merged).
     recanonicalized: Vec<Id>,
+    /// The operators their merged children gained (the roots' nodes).
+    recanonicalized_ops: u64,
 }
 
 impl Changed {
@@ -316,7 +349,12 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                 .map(|_| std::sync::atomic::AtomicU32::new(0))
                 .collect(),
             views: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            parent_index: (0..SHARDS).map(|_| Mutex::default()).collect(),
             dirty: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
+            pending: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+            ops: (0..capacity)
+                .map(|i| AtomicU64::new(eg.class(Id::from(i)).map_or(0, |c| c.ops)))
+                .collect(),
             merged: Mutex::default(),
             deferred: Mutex::default(),
             nonlocal: Mutex::default(),
@@ -417,15 +455,61 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         (olds, news, parents)
     }
 
-    /// Queues the classes of `starts` and their ancestors up to `depth`
-    /// parent steps (one breadth-first search from all of them).
-    fn mark_ancestors(&self, starts: &[Id], depth: usize, out: &mut Vec<Id>, sc: &mut Bfs) {
-        if depth == 0 {
-            for &s in starts {
-                self.mark(self.find(s), out);
-            }
+    /// Adds `rules` (a [`rule_bit`] set) to the pending rules of `id`'s
+    /// root and queues the root. Only the rules rooted at an operator of
+    /// the root's summary are added (the others have no match there; a
+    /// class merged in later brings its own pending rules, and a union
+    /// widens the root's summary before linking the merged class, so a
+    /// root found through the link is filtered by the widened summary);
+    /// nothing when none is left.
+    #[inline]
+    fn mark_rules(&self, id: Id, rules: u64, out: &mut Vec<Id>) {
+        if rules == 0 {
             return;
         }
+        let mut r = self.find(id);
+        loop {
+            let ops = self.ops[r.index()].load(Ordering::Acquire);
+            let bits = rules & self.index.rooted_in(ops);
+            if bits != 0 {
+                // Set, then check the class is still a root: a union that
+                // made it a member moves its pending rules to the root
+                // after linking it (`union_roots`), so either that move
+                // sees these bits or this check sees the link and sets
+                // them again there.
+                self.pending[r.index()].fetch_or(bits, Ordering::AcqRel);
+            }
+            let now = self.find(r);
+            if now == r {
+                if bits == 0 {
+                    return;
+                }
+                break;
+            }
+            r = now;
+        }
+        self.mark(r, out);
+    }
+
+    /// Breadth-first search up the parent lists from `starts`: a class
+    /// first reached `k` parent steps up gets `rules(k)` pending (a class
+    /// is visited once, at its shortest distance, so `rules(k)` must cover
+    /// every longer one too). Starts are at distance 0 when `with_starts`;
+    /// otherwise they are not marked, and a start reached again through
+    /// a cycle counts at that distance. Stops past `levels`.
+    fn mark_ancestors(
+        &self,
+        starts: &[Id],
+        with_starts: bool,
+        levels: usize,
+        rules: impl Fn(usize) -> u64,
+        out: &mut Vec<Id>,
+        sc: &mut Bfs,
+    ) {
+        // Not past the last level with rules to mark.
+        let Some(levels) = (0..=levels).rev().find(|&k| rules(k) != 0) else {
+            return;
+        };
         let Bfs {
             seen,
             frontier,
@@ -433,19 +517,30 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         } = sc;
         seen.clear();
         frontier.clear();
+        let r0 = if with_starts { rules(0) } else { 0 };
         for &s in starts {
             let r = self.find(s);
-            if seen.insert(r) {
-                self.mark(r, out);
+            if !with_starts {
+                frontier.push(r);
+            } else if seen.insert(r) {
+                self.mark_rules(r, r0, out);
                 frontier.push(r);
             }
         }
-        for _ in 0..depth {
+        for k in 1..=levels {
+            let bits = rules(k);
             next.clear();
+            // On the last level only parents rooted at a root operator of
+            // these rules can match anew through the class below.
+            let roots = if k == levels {
+                self.index.roots_of(bits)
+            } else {
+                u64::MAX
+            };
             for &c in frontier.iter() {
-                self.for_each_parent_class(c, |pc| {
+                self.for_each_parent_class_with(c, roots, |pc| {
                     if seen.insert(pc) {
-                        self.mark(pc, out);
+                        self.mark_rules(pc, bits, out);
                         next.push(pc);
                     }
                 });
@@ -473,6 +568,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             }
             let id = uf.make_set()?;
             self.new_nodes.init_at(id.index() - self.base, n.clone());
+            self.ops[id.index()].store(op_bit(n), Ordering::Relaxed);
             Some(id)
         });
         match made {
@@ -494,7 +590,9 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                     stack.extend(self.repair(id));
                     self.union_all(stack, changed);
                 }
-                self.mark(self.find(id), out);
+                // Every match rooted at the new node is new.
+                let bits = self.index.root_rules[op_bit(node).trailing_zeros() as usize];
+                self.mark_rules(id, bits, out);
                 Ok(self.find(id))
             }
         }
@@ -532,9 +630,11 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     /// what changed in `changed`.
     fn union_all(&self, stack: &mut Vec<(Id, Id)>, changed: &mut Changed) {
         while let Some((a, b)) = stack.pop() {
-            if let Some((root, other, parents, gained)) = self.union_roots(a, b) {
+            if let Some((root, other, parents, gained, kept)) = self.union_roots(a, b) {
                 changed.merged.push(other);
                 changed.grown.push((root, gained));
+                // The merged class's parents now see the root's nodes.
+                changed.recanonicalized_ops |= kept;
                 for p in parents {
                     changed.recanonicalized.push(p);
                     if let Some(pair) = self.repair(p) {
@@ -545,23 +645,34 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         }
     }
 
-    /// Queues what a task's unions may have made matchable: each root that
-    /// gained nodes, and its ancestors at the distances where some pattern
-    /// has one of the gained operators (ancestors whose patterns could only
-    /// bind the root to a variable see no difference); and the classes of
-    /// the nodes whose canonical form changed (a repeated variable or an
-    /// equality condition may hold now) with their ancestors up to the
-    /// pattern depth.
+    /// Queues what a task's unions may have made matchable, with the rules
+    /// that may match anew (see [`RuleIndex`]): each root that gained
+    /// nodes has the merged class's pending rules (moved by the union);
+    /// its ancestors `k` steps up, the rules with one of the gained
+    /// operators `k` or more deep. The classes of the nodes whose canonical
+    /// form changed (their child was merged: it gained the root's nodes,
+    /// and a repeated variable or an equality condition may hold now), and
+    /// their ancestors, get the rules with such an operator one level
+    /// deeper and the rules that compare classes.
     fn mark_changed(&self, sc: &mut Scratch<L>, out: &mut Vec<Id>) {
         let (mut bfs, changed, classes) = sc.bfs();
         if changed.recanonicalized.is_empty() && changed.grown.is_empty() {
             return;
         }
+        let index = self.index;
         changed.recanonicalized.sort_unstable();
         changed.recanonicalized.dedup();
         classes.clear();
         classes.extend(changed.recanonicalized.iter().map(|&p| self.find(p)));
-        self.mark_ancestors(classes, self.index.depth.saturating_sub(1), out, &mut bfs);
+        let ops = std::mem::take(&mut changed.recanonicalized_ops);
+        self.mark_ancestors(
+            classes,
+            true,
+            index.depth,
+            |k| index.comparing_at(k) | index.deep_rules(k + 1, ops),
+            out,
+            &mut bfs,
+        );
         // One entry per root, operators merged.
         for g in changed.grown.iter_mut() {
             g.0 = self.find(g.0);
@@ -575,22 +686,105 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             }
         }
         for (r, ops) in by_root {
-            self.mark(r, out);
-            let depth_ops = &self.index.depth_ops;
+            // The root's rules for the gained operators: what the merged
+            // class had not searched moved here with its pending rules, but
+            // without this the differential tests miss a match in about
+            // 1-2% of runs at 2-4 threads (a race not pinned down yet); so
+            // the root searches the gained nodes' rules again.
+            self.mark_rules(r, index.rooted_in(ops), out);
+            let r = self.find(r);
+            if self.pending[r.index()].load(Ordering::Acquire) != 0 {
+                self.mark(r, out);
+            }
+            let depth_ops = &index.depth_ops;
             let Some(levels) = (1..depth_ops.len())
                 .rev()
                 .find(|&k| depth_ops[k] & ops != 0)
             else {
                 continue;
             };
-            // Every class within `levels` steps is marked: one seen set
-            // visits a class only at its shortest distance, and a class can
-            // also be further away along another path (a parent that is a
-            // grandparent too), where a pattern may look at `r`.
-            self.mark_ancestors(&[r], levels, out, &mut bfs);
+            // The root itself only if a cycle leads back to it: its own
+            // nodes were searched where they were (or are pending).
+            self.mark_ancestors(
+                &[r],
+                false,
+                levels,
+                |k| index.deep_rules(k, ops),
+                out,
+                &mut bfs,
+            );
         }
         changed.grown.clear();
         changed.recanonicalized.clear();
+    }
+
+    /// Calls `f` with the class of every parent of root `c` whose
+    /// operator bit is in `ops` (and maybe others; repeats possible).
+    fn for_each_parent_class_with(&self, c: Id, ops: u64, mut f: impl FnMut(Id)) {
+        if ops == u64::MAX {
+            return self.for_each_parent_class(c, f);
+        }
+        let r = self.find(c);
+        let mut visit_old = |o: Id| {
+            let Some(cl) = self.eg.class(o) else { return };
+            if cl.parents().len() < INDEXED_PARENTS {
+                for p in cl.parents() {
+                    f(self.find(*p));
+                }
+                return;
+            }
+            let index = self.parent_index_of(o, cl.parents());
+            let mut bits = ops;
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let (from, to) = (index.offsets[b] as usize, index.offsets[b + 1] as usize);
+                for p in &index.ids[from..to] {
+                    f(self.find(*p));
+                }
+            }
+        };
+        if !self.has_members[r.index()].load(Ordering::Acquire)
+            && !self.has_parents[r.index()].load(Ordering::Acquire)
+        {
+            if r.index() < self.base {
+                visit_old(r);
+            }
+            return;
+        }
+        let (olds, _, news_parents) = self.members(r, true);
+        for &o in &olds {
+            visit_old(o);
+        }
+        for p in &news_parents {
+            f(self.find(*p));
+        }
+    }
+
+    /// The parents of old class `o` (`parents`) grouped by operator bit.
+    fn parent_index_of(&self, o: Id, parents: &[Id]) -> Arc<ParentIndex> {
+        let shard = &self.parent_index[o.index() & (SHARDS - 1)];
+        if let Some(index) = lock(shard).get(&o) {
+            return index.clone();
+        }
+        let mut keyed: Vec<(u32, Id)> = parents
+            .iter()
+            .map(|&p| (op_bit(self.eg.id_to_node(p)).trailing_zeros(), p))
+            .collect();
+        keyed.sort_unstable();
+        let mut offsets = [0u32; 65];
+        for &(b, _) in &keyed {
+            offsets[b as usize + 1] += 1;
+        }
+        for b in 0..64 {
+            offsets[b + 1] += offsets[b];
+        }
+        let index = Arc::new(ParentIndex {
+            offsets,
+            ids: keyed.into_iter().map(|(_, p)| p).collect(),
+        });
+        lock(shard).insert(o, index.clone());
+        index
     }
 
     /// Calls `f` with the class of every parent of root `c` (repeats
@@ -625,10 +819,12 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
 
     /// Merges the classes of `a` and `b` in the union-find and the delta
     /// table; returns the root, the merged class, the parents to repair
-    /// (the merged class's: their canonical form changed) and the operator
-    /// summary of the nodes the root gained, or `None` when they were one
-    /// class.
-    fn union_roots(&self, a: Id, b: Id) -> Option<(Id, Id, Vec<Id>, u64)> {
+    /// (the merged class's: their canonical form changed), the operator
+    /// summary of the nodes the root gained and that of the nodes it had,
+    /// or `None` when they were one class. The merged class's pending rules
+    /// move to the root.
+    #[allow(clippy::type_complexity)]
+    fn union_roots(&self, a: Id, b: Id) -> Option<(Id, Id, Vec<Id>, u64, u64)> {
         loop {
             let (ra, rb) = (self.find(a), self.find(b));
             if ra == rb {
@@ -649,6 +845,9 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             if !self.is_root(root) || !self.is_root(other) {
                 continue;
             }
+            // The root's summary grows before the link (see `mark_rules`).
+            let gained = self.ops[other.index()].load(Ordering::Acquire);
+            let kept = self.ops[root.index()].fetch_or(gained, Ordering::AcqRel);
             let merged = self.eg.union_find().union(root, other);
             debug_assert!(merged, "both were roots under their locks");
             // The repairs after this read the union-find. Two workers that
@@ -662,8 +861,13 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                 None => gi.remove(&other),
             }
             .unwrap_or_default();
+            // What `other` had not searched yet is the root's to search
+            // (see `mark_rules` for the other side of this hand-over).
+            let moved = self.pending[other.index()].swap(0, Ordering::AcqRel);
+            if moved != 0 {
+                self.pending[root.index()].fetch_or(moved, Ordering::AcqRel);
+            }
             let mut parents: Vec<Id> = d_other.parents.clone();
-            let mut gained = 0u64;
             let old_members = d_other
                 .olds
                 .iter()
@@ -672,16 +876,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             for o in old_members {
                 if let Some(c) = self.eg.class(o) {
                     parents.extend_from_slice(c.parents());
-                    gained |= c.ops;
                 }
-            }
-            let new_members = d_other
-                .news
-                .iter()
-                .copied()
-                .chain((other.index() >= self.base).then_some(other));
-            for n in new_members {
-                gained |= op_bit(&self.new_nodes[n.index() - self.base]);
             }
             let d_root = gi.entry(root).or_default();
             if other.index() < self.base {
@@ -697,7 +892,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             self.has_parents[root.index()].store(true, Ordering::Release);
             drop(gj);
             drop(gi);
-            return Some((root, other, parents, gained));
+            return Some((root, other, parents, gained, kept));
         }
     }
 
@@ -714,16 +909,24 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         // it, so a change made before a mark that saw `true` is visible here.
         self.dirty[r.index()].swap(false, Ordering::AcqRel);
         if !self.is_root(r) {
-            return; // merged: its root was queued by the union
+            return; // merged: its pending rules moved to its root
+        }
+        // Taken after the flag is cleared: rules added after this are
+        // queued again.
+        let rules = self.pending[r.index()].swap(0, Ordering::AcqRel);
+        if rules == 0 {
+            return; // already searched by a task that took them
         }
         // Limits are checked every few tasks (and every 256 matches while
         // applying): a clock read per task would cost more than most tasks.
         if sc.tasks.is_multiple_of(8) && self.check_limits() {
+            self.pending[r.index()].fetch_or(rules, Ordering::AcqRel);
             self.dirty[r.index()].store(true, Ordering::Release);
             return;
         }
         sc.tasks += 1;
-        if !self.apply_rules(r, out, sc) {
+        if !self.apply_rules(r, rules, out, sc) {
+            self.pending[r.index()].fetch_or(rules, Ordering::AcqRel);
             self.dirty[r.index()].store(true, Ordering::Release);
         }
         self.mark_changed(sc, out);
@@ -758,35 +961,43 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         )
     }
 
-    /// Matches every rule at `r`, then applies the matches (so one task is
-    /// one step at `r`: what its own unions add is matched when `r` is
-    /// processed again, not by the rules after them in the same task).
-    /// False when the phase stopped before it finished.
-    fn apply_rules(&self, r: Id, out: &mut Vec<Id>, sc: &mut Scratch<L>) -> bool {
-        let Some(root_nodes) = self.class_nodes(r) else {
-            return true;
-        };
+    /// Matches the rules of `rules` (a [`rule_bit`] set) rooted at `r`'s
+    /// operators at `r`, then applies the matches (so one task is one step
+    /// at `r`: what its own unions add is matched when `r` is processed
+    /// again, not by the rules after them in the same task). False when
+    /// the phase stopped before it finished.
+    fn apply_rules(&self, r: Id, rules: u64, out: &mut Vec<Id>, sc: &mut Scratch<L>) -> bool {
         // Emptied match vectors of the last task, for reuse.
         for (_, mut v) in sc.found.drain(..) {
             v.clear();
             sc.spare.push(v);
         }
-        // The rules rooted at the root's operators (nodes are sorted, so
-        // each operator's nodes are contiguous), in rule order.
+        // The pending rules rooted at an operator of the root's summary
+        // (a superset of its operators' rules: bits are shared), in rule
+        // order. The nodes are not read unless some rule runs.
+        let ops = self.ops[r.index()].load(Ordering::Acquire);
+        let selected = rules & self.index.rooted_in(ops);
+        if selected == 0 {
+            return true;
+        }
+        let n_rules = self.index.rules.len();
         let ks = &mut sc.rule_ids;
         ks.clear();
-        ks.extend_from_slice(&self.index.var_rooted);
-        let mut last: Option<L::Discriminant> = None;
-        for n in root_nodes.iter() {
-            let d = n.discriminant();
-            if last.as_ref() != Some(&d) {
-                if let Some(rs) = self.index.by_root.get(&d) {
-                    ks.extend_from_slice(rs);
-                }
-                last = Some(d);
+        let mut bits = selected;
+        while bits != 0 {
+            let mut k = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            while k < n_rules {
+                ks.push(k);
+                k += 64;
             }
         }
-        ks.sort_unstable();
+        if n_rules > 64 {
+            ks.sort_unstable();
+        }
+        let Some(root_nodes) = self.class_nodes(r) else {
+            return true;
+        };
         let view = TaskView {
             phase: self,
             root: r,
@@ -911,11 +1122,13 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     fn run(&self, seeds: &[Id], around: &[Id], pool: Option<&rayon::ThreadPool>) {
         let mut initial = vec![];
         for &s in seeds {
-            self.mark(self.find(s), &mut initial);
+            self.mark_rules(s, u64::MAX, &mut initial);
         }
         self.mark_ancestors(
             around,
+            true,
             self.index.depth,
+            |_| u64::MAX,
             &mut initial,
             &mut lock(&self.scratch[0]).bfs().0,
         );
@@ -952,48 +1165,175 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     }
 }
 
-/// How many matches one search at one class may return: a search that
-/// big (commutativity and associativity over a class of hundreds of nodes)
-/// would take more memory than the e-graph it is bounded by, and applying
-/// it would pass the node limit many times over. `bsp` rounds meet the
+/// How many matches one search at one class may return (twice the node
+/// limit, at least 16,384): a search that big (commutativity and
+/// associativity over a class of hundreds of nodes) would take more memory
+/// than the e-graph it is bounded by, and applying it could pass the node
+/// limit twice over (most of its matches re-derive what is there: a larger
+/// budget mostly re-finds them, phase after phase). `bsp` rounds meet the
 /// node limit before classes grow that big; an `async` phase can grow a
 /// class further between two checks. A search that reaches the budget is
 /// cut there: its first matches are applied (usually reaching the node
 /// limit) and the class is searched again next phase; a run whose only
 /// remaining work is such a cut stops with [`StopReason::Other`].
 fn match_budget(node_limit: usize) -> usize {
-    node_limit.saturating_mul(8).max(1 << 16)
+    node_limit.saturating_mul(2).max(1 << 14)
+}
+
+/// Rule `k`'s bit in a set of rules: rules share a bit when there are
+/// more than 64 (a set then stands for a superset of its rules).
+#[inline]
+fn rule_bit(k: usize) -> u64 {
+    1 << (k % 64)
 }
 
 /// What a run needs to know about its rules, computed once.
+///
+/// # Which rules may match anew
+/// A root is queued with the rules that may have a match there that no
+/// search found yet; the others are not searched again. A match that is
+/// new binds a node that is new to its class (made or merged in) at some
+/// depth of its pattern, or holds a comparison (a repeated variable, a
+/// condition) that two classes merging made true. So when class `c`
+/// gains nodes with operators `G`, an ancestor `k` parent steps above `c`
+/// may match anew only under rules with an operator of `G` at depth `k`
+/// ([`RuleIndex::deep_rules`]), or, for a merge, under rules that compare
+/// classes ([`RuleIndex::comparing_at`]); a new node's class under the
+/// rules rooted at its operator ([`RuleIndex::root_rules`]); and a class
+/// merged into a root passes on the rules it had not searched yet. Rules
+/// with a variable root, and rules whose applier is Rust code (it may read
+/// anything), count as rooted at every operator and as comparing.
 struct RuleIndex<'r, L: Language, N: Analysis<L>> {
     rules: &'r [Rewrite<L, N>],
     /// The deepest pattern's depth.
     depth: usize,
     /// See [`depth_ops`].
     depth_ops: Vec<u64>,
-    by_root: FxHashMap<L::Discriminant, Vec<usize>>,
-    var_rooted: Vec<usize>,
+    /// Whether some rule has a variable root.
+    var_rooted: bool,
+    /// Per operator bit: the rules rooted at such an operator.
+    root_rules: [u64; 64],
+    /// The rules with a variable root (or a Rust applier).
+    var_rules: u64,
+    /// Per depth `k`, per operator bit: the rules with such an operator at
+    /// depth `k` or deeper.
+    deep: Vec<[u64; 64]>,
+    /// Per depth `k`: the rules that compare classes and are deeper than
+    /// `k`.
+    comparing: Vec<u64>,
+    /// Per rule bit: the root operators of its rules (all for a variable
+    /// root or a Rust applier).
+    rule_roots: [u64; 64],
 }
 
 impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
     fn new(rules: &'r [Rewrite<L, N>]) -> Self {
         let depth = rules.iter().map(|r| r.searcher.depth()).max().unwrap_or(0);
-        let mut by_root: FxHashMap<L::Discriminant, Vec<usize>> = FxHashMap::default();
-        let mut var_rooted = vec![];
+        let var_rooted = rules
+            .iter()
+            .any(|r| r.searcher.root_discriminant().is_none());
+        let mut root_rules = [0u64; 64];
+        let mut var_rules = 0u64;
+        let mut deep = vec![[0u64; 64]; depth + 2];
+        let mut comparing = vec![0u64; depth + 1];
+        let mut rule_roots = [0u64; 64];
         for (k, r) in rules.iter().enumerate() {
-            match r.searcher.root_discriminant() {
-                Some(d) => by_root.entry(d).or_default().push(k),
-                None => var_rooted.push(k),
+            let bit = rule_bit(k);
+            let ast = r.searcher.ast();
+            let rust_applier = r.applier.pattern().is_none();
+            if ast.last().is_some_and(|n| matches!(n, ENodeOrVar::Var(_))) || rust_applier {
+                root_rules.iter_mut().for_each(|m| *m |= bit);
+                var_rules |= bit;
+            }
+            rule_roots[k % 64] |= match ast.last() {
+                Some(ENodeOrVar::ENode(n)) if !rust_applier => op_bit(n),
+                _ => u64::MAX,
+            };
+            // Operators by depth (a pattern is a tree: each node once).
+            let mut todo = vec![(ast.len() - 1, 0usize)];
+            let mut vars = vec![];
+            let mut repeated = false;
+            while let Some((i, d)) = todo.pop() {
+                match &ast[i] {
+                    ENodeOrVar::ENode(n) => {
+                        let b = op_bit(n).trailing_zeros() as usize;
+                        if d == 0 {
+                            root_rules[b] |= bit;
+                        }
+                        for level in deep.iter_mut().take(d + 1) {
+                            level[b] |= bit;
+                        }
+                        todo.extend(n.children().iter().map(|c| (c.index(), d + 1)));
+                    }
+                    ENodeOrVar::Var(v) => {
+                        repeated |= vars.contains(v);
+                        vars.push(*v);
+                    }
+                }
+            }
+            if repeated || !r.conditions.is_empty() || rust_applier {
+                let d = r.searcher.depth();
+                for (k, c) in comparing.iter_mut().enumerate() {
+                    if d > k || rust_applier {
+                        *c |= bit;
+                    }
+                }
             }
         }
         RuleIndex {
             rules,
             depth,
             depth_ops: depth_ops(rules, depth),
-            by_root,
             var_rooted,
+            root_rules,
+            var_rules,
+            deep,
+            comparing,
+            rule_roots,
         }
+    }
+
+    /// The root operators of the rules of `rules` (a [`rule_bit`] set).
+    #[inline]
+    fn roots_of(&self, mut rules: u64) -> u64 {
+        let mut out = 0;
+        while rules != 0 {
+            out |= self.rule_roots[rules.trailing_zeros() as usize];
+            rules &= rules - 1;
+        }
+        out
+    }
+
+    /// The rules with an operator of `ops` at depth `k` or deeper.
+    #[inline]
+    fn deep_rules(&self, k: usize, mut ops: u64) -> u64 {
+        let Some(level) = self.deep.get(k) else {
+            return 0;
+        };
+        let mut out = 0;
+        while ops != 0 {
+            out |= level[ops.trailing_zeros() as usize];
+            ops &= ops - 1;
+        }
+        out
+    }
+
+    /// The rules rooted at an operator of `ops` (and those with a variable
+    /// root).
+    #[inline]
+    fn rooted_in(&self, mut ops: u64) -> u64 {
+        let mut out = self.var_rules;
+        while ops != 0 {
+            out |= self.root_rules[ops.trailing_zeros() as usize];
+            ops &= ops - 1;
+        }
+        out
+    }
+
+    /// The rules that compare classes and are deeper than `k`.
+    #[inline]
+    fn comparing_at(&self, k: usize) -> u64 {
+        self.comparing.get(k).copied().unwrap_or(0)
     }
 }
 
@@ -1217,7 +1557,7 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
     // (Only classes with an operator some rule's root has: the others
     // cannot be a match's root until they change, and then they are queued.)
     let root_ops = index.depth_ops[0];
-    let var_root = !index.var_rooted.is_empty();
+    let var_root = index.var_rooted;
     let mut seeds: Vec<Id> = egraph
         .classes()
         .filter(|c| var_root || c.ops & root_ops != 0)
@@ -1236,13 +1576,19 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
             break;
         }
         let t = Instant::now();
-        // Ids for this phase: up to the node limit (plus some slack, so a
-        // phase near the limit is not tiny), and at most 4x the e-graph so
-        // the per-id tables stay proportionate; a phase that uses them up
-        // joins and goes on.
+        // Ids for this phase: up to one past the node limit (so a phase
+        // that fills the e-graph to the limit stops at it, instead of
+        // joining and running one more phase only to make the id that
+        // passes it; plus some slack, so a phase near the limit is not
+        // tiny), and at most 4x the e-graph so the per-id tables stay
+        // proportionate; a phase that uses them up joins and goes on. (On an
+        // explosive rule set this also makes phases grow gradually, like
+        // rounds: a first phase of 16K ids on a tiny e-graph made
+        // math_simplify_root 2-3x slower.)
         let room = cfg
             .node_limit
             .saturating_sub(egraph.total_size())
+            .saturating_add(1)
             .max(1024)
             .min(egraph.number_of_ids().max(1024) * 4);
         egraph.reserve_ids(room);
@@ -1482,6 +1828,55 @@ mod tests {
     }
 
     #[test]
+    fn a_merged_class_s_parents_see_the_root_s_nodes() {
+        // f is searched (no match) before (q c) becomes (g c) and then x.
+        // x is older than (q c), so that union keeps x's id and merges the
+        // q class into it: (f (q c)) then has a child with an x, which only
+        // the merged class's side sees (the root gained q and g, which no
+        // pattern looks for under f). `f-x` must run at f again.
+        let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
+            rewrite!("q-g"; "(q ?a)" => "(g ?a)"),
+            rewrite!("g-x"; "(g ?a)" => "x"),
+            rewrite!("f-x"; "(f x)" => "done"),
+        ];
+        for threads in [None, Some(2)] {
+            let mut eg = EGraph::<SymbolLang, ()>::default();
+            eg.add_expr(&"x".parse().unwrap());
+            let root = eg.add_expr(&"(f (q c))".parse().unwrap());
+            eg.rebuild();
+            let (eg, stats) = run(eg, &rules, &cfg(threads), Instant::now());
+            assert_eq!(stats.stop_reason, Some(StopReason::Saturated));
+            let done = eg.lookup_expr(&"done".parse().unwrap());
+            assert_eq!(done, Some(eg.find(root)), "{threads:?}");
+        }
+    }
+
+    #[test]
+    fn a_merged_class_hands_its_unsearched_rules_to_the_root() {
+        // Both (h a) and (k a) are input classes, seeded with every rule.
+        // Whichever is processed first merges the two; the other's rules
+        // (h-y or k-z) have not run and must run at the root.
+        let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
+            rewrite!("h-k"; "(h ?a)" => "(k ?a)"),
+            rewrite!("k-z"; "(k ?a)" => "(z ?a)"),
+            rewrite!("h-y"; "(h ?a)" => "(y ?a)"),
+        ];
+        for threads in [None, Some(2)] {
+            let mut eg = EGraph::<SymbolLang, ()>::default();
+            let k = eg.add_expr(&"(k a)".parse().unwrap());
+            let h = eg.add_expr(&"(h a)".parse().unwrap());
+            eg.rebuild();
+            let (eg, stats) = run(eg, &rules, &cfg(threads), Instant::now());
+            assert_eq!(stats.stop_reason, Some(StopReason::Saturated));
+            assert_eq!(eg.find(k), eg.find(h));
+            for t in ["(z a)", "(y a)"] {
+                let id = eg.lookup_expr(&t.parse().unwrap());
+                assert_eq!(id, Some(eg.find(k)), "{t} {threads:?}");
+            }
+        }
+    }
+
+    #[test]
     fn canonical_copies_do_not_depend_on_the_order_ids_were_made() {
         // The same additions and unions after the same input, in two
         // orders: different ids, one canonical copy.
@@ -1527,6 +1922,54 @@ mod tests {
             );
             let dump = copy.dump().to_string();
             dump
+        };
+        assert_eq!(build(false), build(true));
+    }
+
+    #[test]
+    fn canonical_copies_where_every_class_keeps_its_id() {
+        // Every id made after the input merges into an input class (the
+        // renumbering's fast path: no class is renumbered, only the made
+        // nodes get ids). Two orders of the same additions and unions: one
+        // copy, with valid parent lists and hashcons.
+        let build = |reverse: bool| {
+            let mut eg = EGraph::<SymbolLang, ()>::default();
+            let f = eg.add_expr(&"(f a b)".parse().unwrap());
+            let g = eg.add_expr(&"(g b)".parse().unwrap());
+            eg.rebuild();
+            let keep = eg.number_of_ids();
+            let mut steps = vec![("(h a)", f), ("(k b)", g), ("(h (k b))", f), ("(f b a)", g)];
+            if reverse {
+                steps.reverse();
+            }
+            for (t, into) in steps {
+                let id = eg.add_expr(&t.parse().unwrap());
+                eg.union(id, into);
+                eg.rebuild();
+            }
+            eg.check_invariants().unwrap();
+            let (classes, nodes) = (eg.number_of_classes(), eg.total_number_of_nodes());
+            let copy = eg.canonical_copy(keep).expect("finite terms");
+            copy.check_invariants().unwrap();
+            assert_eq!(copy.number_of_classes(), classes);
+            assert_eq!(copy.total_number_of_nodes(), nodes);
+            assert_eq!(copy.total_size(), nodes, "one hashcons entry per node");
+            assert_eq!(copy.find(f), f);
+            assert_eq!(
+                copy.lookup_expr(&"(h (k b))".parse().unwrap()),
+                Some(copy.find(f))
+            );
+            for c in copy.classes() {
+                assert!(c.parents().windows(2).all(|w| w[0] <= w[1]));
+                for &p in c.parents() {
+                    let n = copy.id_to_node(p);
+                    assert!(n.children().iter().any(|&ch| copy.find(ch) == c.id));
+                }
+            }
+            let ids: Vec<String> = (0..copy.number_of_ids())
+                .map(|i| format!("{}", copy.find(Id::from(i))))
+                .collect();
+            format!("{}{ids:?}", copy.dump())
         };
         assert_eq!(build(false), build(true));
     }

@@ -246,6 +246,21 @@ impl<L: Eq + Hash> Hashcons<L> {
         r
     }
 
+    /// Makes room for `n` more entries without locking (so that many
+    /// inserts do not grow the tables step by step).
+    pub fn reserve_mut(&mut self, n: usize) {
+        match &mut self.shards {
+            Shards::Plain(t) => t.reserve(n, |(n, _)| hash_node(n)),
+            Shards::Locked(v) => {
+                for s in v.iter_mut() {
+                    s.get_mut()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .reserve(n / SHARDS + 1, |(n, _)| hash_node(n));
+                }
+            }
+        }
+    }
+
     /// Removes `node`, returning its class.
     pub fn remove_mut(&mut self, node: &L) -> Option<Id> {
         let h = hash_node(node);
