@@ -46,6 +46,11 @@ const ADD_BATCH_PAR: usize = 256;
 /// Rebuild batches (analysis data, class node lists) smaller than this are
 /// processed on the calling thread.
 const PAR_MIN_BATCH: usize = 256;
+/// Class creations and congruence look-aheads smaller than this run on the
+/// calling thread: their per-node work is a few lookups, so handing out
+/// smaller batches costs more than it saves (egg's math benchmarks at two
+/// threads lost up to a third to it).
+const PAR_MIN_AHEAD: usize = 4096;
 
 /// An equivalence class of nodes.
 #[derive(Debug, Clone)]
@@ -421,7 +426,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 ops: op_bit(node),
             });
         };
-        if crate::par::is_sequential() || n < PAR_MIN_BATCH {
+        if crate::par::is_sequential() || n < PAR_MIN_AHEAD {
             for (k, (slot, data)) in slots.iter_mut().zip(datas).enumerate() {
                 make(k, slot, data);
             }
@@ -441,7 +446,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             let id = Id::from(first + k);
             pairs.extend(node.children().iter().map(|&c| (c, id)));
         }
-        if crate::par::is_sequential() || pairs.len() < PAR_MIN_BATCH {
+        if crate::par::is_sequential() || pairs.len() < PAR_MIN_AHEAD {
             pairs.sort_unstable();
         } else {
             crate::par::in_pool(|| pairs.par_sort_unstable());
@@ -545,7 +550,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 batch.reverse();
                 let ahead: Vec<(L, Option<Id>)> = {
                     let (uf, memo, nodes) = (&self.uf, &self.memo, &self.nodes);
-                    crate::par::sequentially_if(batch.len() < PAR_MIN_BATCH, || {
+                    crate::par::sequentially_if(batch.len() < PAR_MIN_AHEAD, || {
                         crate::par::par_map(&batch, |&id| {
                             let node = nodes[id.index()]
                                 .clone()
