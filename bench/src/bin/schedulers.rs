@@ -11,8 +11,9 @@
 //! joins, pass runs, final nodes and classes, the stop reason and, for math
 //! cases, whether the case's goals ended up in the start term's class.
 //! Counts come from the first thread count; they are deterministic, and a
-//! `!` marks a row where another thread count disagreed (possible only when
-//! a time limit cut a run).
+//! `!` marks a row where another thread count disagreed: possible when a
+//! time limit cut a run, and for `async` stopped by any limit (only a
+//! saturated `async` run is renumbered canonically; see `saturn::schedule`).
 //!
 //! Strategies: `bsp` (all rules, one join per round), `passes` (each pass to
 //! its fixed point, sweeps until nothing changes), `async` (dirty classes
