@@ -830,7 +830,7 @@ fn random_rules(seed: u64, n: usize) -> String {
         if vars.is_empty() {
             continue;
         }
-        let mut arg = |next: &mut dyn FnMut(usize) -> usize| {
+        let arg = |next: &mut dyn FnMut(usize) -> usize| {
             if next(3) == 0 {
                 LEAVES[next(LEAVES.len())].to_string()
             } else {
