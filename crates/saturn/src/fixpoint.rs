@@ -719,15 +719,15 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     }
 
     /// Calls `f` with the class of every parent of root `c` whose
-    /// operator bit is in `ops` (and maybe others; repeats possible).
+    /// operator bit is in `ops` (and maybe others; repeats possible;
+    /// `u64::MAX`: every parent).
     fn for_each_parent_class_with(&self, c: Id, ops: u64, mut f: impl FnMut(Id)) {
-        if ops == u64::MAX {
-            return self.for_each_parent_class(c, f);
-        }
         let r = self.find(c);
         let mut visit_old = |o: Id| {
             let Some(cl) = self.eg.class(o) else { return };
-            if cl.parents().len() < INDEXED_PARENTS {
+            // Every operator wanted, or too few parents to pay for an
+            // index: walk them all.
+            if ops == u64::MAX || cl.parents().len() < INDEXED_PARENTS {
                 for p in cl.parents() {
                     f(self.find(*p));
                 }
@@ -747,6 +747,8 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         if !self.has_members[r.index()].load(Ordering::Acquire)
             && !self.has_parents[r.index()].load(Ordering::Acquire)
         {
+            // Nothing merged into it and no new parent: its parents as of
+            // the last join (no lock, no copy).
             if r.index() < self.base {
                 visit_old(r);
             }
@@ -785,36 +787,6 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         });
         lock(shard).insert(o, index.clone());
         index
-    }
-
-    /// Calls `f` with the class of every parent of root `c` (repeats
-    /// possible).
-    fn for_each_parent_class(&self, c: Id, mut f: impl FnMut(Id)) {
-        let r = self.find(c);
-        let mut visit_old = |o: Id| {
-            if let Some(cl) = self.eg.class(o) {
-                for p in cl.parents() {
-                    f(self.find(*p));
-                }
-            }
-        };
-        if !self.has_members[r.index()].load(Ordering::Acquire)
-            && !self.has_parents[r.index()].load(Ordering::Acquire)
-        {
-            // Nothing merged into it and no new parent: its parents as of
-            // the last join (no lock, no copy).
-            if r.index() < self.base {
-                visit_old(r);
-            }
-            return;
-        }
-        let (olds, _, news_parents) = self.members(r, true);
-        for &o in &olds {
-            visit_old(o);
-        }
-        for p in &news_parents {
-            f(self.find(*p));
-        }
     }
 
     /// Merges the classes of `a` and `b` in the union-find and the delta
