@@ -77,6 +77,17 @@ pub(crate) fn op_bit<L: Language>(node: &L) -> u64 {
 }
 
 impl<L: Language, D> EClass<L, D> {
+    /// The class `id` of the one node `node` (no parents yet).
+    fn singleton(id: Id, node: L, data: D) -> Self {
+        EClass {
+            id,
+            ops: op_bit(&node),
+            nodes: vec![node],
+            data,
+            parents: Vec::new(),
+        }
+    }
+
     /// Number of nodes.
     pub fn len(&self) -> usize {
         self.nodes.len()
@@ -418,13 +429,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         let make = |k: usize, slot: &mut Option<EClass<L, N::Data>>, data: N::Data| {
             let node = nodes[k];
             store.init_at(first + k, node.clone());
-            *slot = Some(EClass {
-                id: Id::from(first + k),
-                nodes: vec![node.clone()],
-                data,
-                parents: Vec::new(),
-                ops: op_bit(node),
-            });
+            *slot = Some(EClass::singleton(Id::from(first + k), node.clone(), data));
         };
         if crate::par::is_sequential() || n < PAR_MIN_AHEAD {
             for (k, (slot, data)) in slots.iter_mut().zip(datas).enumerate() {
@@ -1120,14 +1125,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         if self.classes.len() <= id.index() {
             self.classes.resize_with(id.index() + 1, || None);
         }
-        let ops = op_bit(&node);
-        self.classes[id.index()] = Some(EClass {
-            id,
-            nodes: vec![node],
-            data,
-            parents: Vec::new(),
-            ops,
-        });
+        self.classes[id.index()] = Some(EClass::singleton(id, node, data));
         self.n_classes += 1;
         self.note_change(id);
         self.by_op_fresh = false;
