@@ -434,25 +434,44 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         }
     }
 
-    /// Old classes merged into root `r` (with `r` itself if old), new ids
-    /// merged into it (with `r` if new), and its new parents.
-    fn members(&self, r: Id, with_parents: bool) -> (Vec<Id>, Vec<Id>, Vec<Id>) {
-        let (mut olds, mut news, mut parents) = (vec![], vec![], vec![]);
-        if r.index() < self.base {
-            olds.push(r);
-        } else {
-            news.push(r);
-        }
-        if self.has_members[r.index()].load(Ordering::Acquire) || with_parents {
-            if let Some(d) = lock(self.shard(r)).get(&r) {
-                olds.extend_from_slice(&d.olds);
-                news.extend_from_slice(&d.news);
-                if with_parents {
-                    parents.extend_from_slice(&d.parents);
+    /// The root of `id` (found again if a union makes the class found
+    /// first a member while this runs), the old classes merged into it
+    /// (with the root itself if old), the new ids merged into it (with the
+    /// root if new), and its new parents.
+    ///
+    /// The delta is read under its shard's lock, and a union links the
+    /// merged class and moves its delta under the same lock
+    /// ([`Phase::union_roots`]): so a class still a root under the lock has
+    /// its whole delta there. A class found a root before the lock but
+    /// merged before it was taken has had its delta moved to its new root;
+    /// reading it without the check would see only the class's own nodes
+    /// and lose its members' (whose pending rules the caller may already
+    /// have taken).
+    #[allow(clippy::type_complexity)]
+    fn members(&self, id: Id, with_parents: bool) -> (Id, Vec<Id>, Vec<Id>, Vec<Id>) {
+        loop {
+            let r = self.find(id);
+            let (mut olds, mut news, mut parents) = (vec![], vec![], vec![]);
+            if r.index() < self.base {
+                olds.push(r);
+            } else {
+                news.push(r);
+            }
+            if self.has_members[r.index()].load(Ordering::Acquire) || with_parents {
+                let shard = lock(self.shard(r));
+                if !self.is_root(r) {
+                    continue;
+                }
+                if let Some(d) = shard.get(&r) {
+                    olds.extend_from_slice(&d.olds);
+                    news.extend_from_slice(&d.news);
+                    if with_parents {
+                        parents.extend_from_slice(&d.parents);
+                    }
                 }
             }
+            return (r, olds, news, parents);
         }
-        (olds, news, parents)
     }
 
     /// Adds `rules` (a [`rule_bit`] set) to the pending rules of `id`'s
@@ -686,12 +705,8 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             }
         }
         for (r, ops) in by_root {
-            // The root's rules for the gained operators: what the merged
-            // class had not searched moved here with its pending rules, but
-            // without this the differential tests miss a match in about
-            // 1-2% of runs at 2-4 threads (a race not pinned down yet); so
-            // the root searches the gained nodes' rules again.
-            self.mark_rules(r, index.rooted_in(ops), out);
+            // The merged class's pending rules moved to the root (its
+            // nodes were searched where they were, or are pending there).
             let r = self.find(r);
             if self.pending[r.index()].load(Ordering::Acquire) != 0 {
                 self.mark(r, out);
@@ -754,7 +769,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             }
             return;
         }
-        let (olds, _, news_parents) = self.members(r, true);
+        let (_, olds, _, news_parents) = self.members(r, true);
         for &o in &olds {
             visit_old(o);
         }
@@ -820,25 +835,11 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             // The root's summary grows before the link (see `mark_rules`).
             let gained = self.ops[other.index()].load(Ordering::Acquire);
             let kept = self.ops[root.index()].fetch_or(gained, Ordering::AcqRel);
-            let merged = self.eg.union_find().union(root, other);
-            debug_assert!(merged, "both were roots under their locks");
-            // The repairs after this read the union-find. Two workers that
-            // merge the two children of one node and then both repair it
-            // form a store-buffering pattern: without a full fence each
-            // could read the other's child as not merged yet, and neither
-            // would insert the node's final canonical form.
-            std::sync::atomic::fence(Ordering::SeqCst);
             let d_other = match gj.as_mut() {
                 Some(g) => g.remove(&other),
                 None => gi.remove(&other),
             }
             .unwrap_or_default();
-            // What `other` had not searched yet is the root's to search
-            // (see `mark_rules` for the other side of this hand-over).
-            let moved = self.pending[other.index()].swap(0, Ordering::AcqRel);
-            if moved != 0 {
-                self.pending[root.index()].fetch_or(moved, Ordering::AcqRel);
-            }
             let mut parents: Vec<Id> = d_other.parents.clone();
             let old_members = d_other
                 .olds
@@ -862,6 +863,26 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             self.versions[root.index()].fetch_add(1, Ordering::AcqRel);
             self.has_members[root.index()].store(true, Ordering::Release);
             self.has_parents[root.index()].store(true, Ordering::Release);
+            // Readers that reach the root through the link read its view
+            // without the shard lock when `has_members` is false, or from
+            // the cache when the version is current: both are set, and the
+            // merged class's delta moved, before the link, so whoever sees
+            // the link (its `find` acquires it) sees the root's members.
+            let merged = self.eg.union_find().union(root, other);
+            debug_assert!(merged, "both were roots under their locks");
+            // The repairs after this read the union-find. Two workers that
+            // merge the two children of one node and then both repair it
+            // form a store-buffering pattern: without a full fence each
+            // could read the other's child as not merged yet, and neither
+            // would insert the node's final canonical form.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            // What `other` had not searched yet is the root's to search,
+            // moved after the link (see `mark_rules` for the other side of
+            // this hand-over).
+            let moved = self.pending[other.index()].swap(0, Ordering::AcqRel);
+            if moved != 0 {
+                self.pending[root.index()].fetch_or(moved, Ordering::AcqRel);
+            }
             drop(gj);
             drop(gi);
             return Some((root, other, parents, gained, kept));
@@ -1440,7 +1461,11 @@ impl<L: Language, N: Analysis<L>> NodeSource<L> for Phase<'_, L, N> {
                 return Some(NodeList::Shared(nodes.clone()));
             }
         }
-        let (olds, news, _) = self.members(r, false);
+        let (root, olds, news, _) = self.members(r, false);
+        if root != r {
+            // Merged since `find` above: view the root it joined.
+            return self.class_nodes(root);
+        }
         let mut nodes: Vec<L> = vec![];
         for o in olds {
             if let Some(c) = self.eg.class(o) {
