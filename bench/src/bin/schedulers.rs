@@ -12,14 +12,15 @@
 //! cases, whether the case's goals ended up in the start term's class.
 //! Counts come from the first thread count; they are deterministic, and a
 //! `!` marks a row where another thread count disagreed: possible when a
-//! time limit cut a run, and for `async` stopped by any limit (only a
-//! saturated `async` run is renumbered canonically; see `saturn::schedule`).
+//! time limit cut a run (an `async` phase that a node limit stops part-way
+//! is rolled back and finished in `bsp` rounds, so those agree too; see
+//! `saturn::schedule`).
 //!
 //! Strategies: `bsp` (all rules, one join per round), `passes` (each pass to
 //! its fixed point, sweeps until nothing changes), `async` (dirty classes
 //! from work-stealing queues, joins only when the queues run dry or at a
-//! limit; its rounds and joins are its phases and vary between runs, so the
-//! `!` check compares only its final size), and `passes/capK`:
+//! limit; its rounds and joins are its phases, plus the `bsp` rounds after
+//! a rolled-back phase), and `passes/capK`:
 //! `passes` with each pass run capped at K rounds
 //! ([`saturn::schedule::Schedule::with_pass_iter_limit`]; `--pass-cap 0`
 //! drops this row). All strategies of a workload get the same round, node
@@ -519,16 +520,9 @@ fn print_table(rows: &[Row], pools: &[(usize, Arc<rayon::ThreadPool>)]) {
             .iter()
             .map(|outs| median(outs.iter().map(|o| o.report.total_time).collect()) * 1e3)
             .collect();
-        // `async` rounds and joins depend on how workers interleave; only
-        // a saturated run's size is reproducible.
-        let key = |r: &ScheduleReport| {
-            let c = counts(r);
-            if r.strategy == Strategy::Async {
-                [0, 0, c[2], c[3], c[4]]
-            } else {
-                c
-            }
-        };
+        // Every count, `async`'s rounds and joins included, is
+        // reproducible (see `saturn::schedule`), as is the stop reason.
+        let key = |r: &ScheduleReport| (counts(r), stop_kind(r));
         let same = row
             .per_threads
             .iter()

@@ -703,6 +703,26 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         self.memo.set_concurrent(true);
     }
 
+    /// Undoes an asynchronous phase that will not be absorbed: `uf` is
+    /// the union-find's [`UnionFind::snapshot`] from before the phase. The
+    /// phase wrote only to the union-find and the hashcons (classes and the
+    /// node store change at [`EGraph::absorb`]), so restoring the one and
+    /// rebuilding the other from the classes' nodes, in class order, gives
+    /// the e-graph as it was, with a hashcons whose layout does not depend
+    /// on what the phase inserted. Each node maps to its class.
+    pub(crate) fn roll_back_phase(&mut self, uf: &[u32]) {
+        self.uf.restore(uf);
+        let mut memo = Hashcons::plain();
+        memo.reserve_mut(self.total_number_of_nodes());
+        for class in self.classes.iter().flatten() {
+            for n in &class.nodes {
+                memo.insert_mut(n.clone(), class.id);
+            }
+        }
+        self.memo = memo;
+        debug_assert_eq!(self.check_invariants(), Ok(()), "rolled back");
+    }
+
     /// Turns logging of data changes on or off; returns (and clears) the
     /// classes whose analysis data changed since it was turned on.
     pub(crate) fn log_data_changes(&mut self, on: bool) -> Vec<Id> {

@@ -46,13 +46,30 @@
 //! classes whose data changed at a join are dirty in the next phase.
 //!
 //! # Determinism
-//! Within a phase, which worker makes which id depends on timing. When the
-//! run saturates, the e-graph is the least one closed under the rules, so
-//! the result is renumbered canonically ([`EGraph::canonical_copy`]): the
-//! input's ids keep their meaning and every other id depends only on the
-//! e-graph's structure. A saturated `async` run thus gives the same
-//! e-graph for any thread count. A run stopped by a limit is valid and
-//! sound, but what it contains depends on timing.
+//! Within a phase, which worker makes which id depends on timing, and so
+//! does how far a phase has got when something stops it. A phase that
+//! runs *dry* (its queues empty) ends at the least e-graph closed under the
+//! rules it may fire, which depends only on where it started; so the run's
+//! result, renumbered canonically at the end ([`EGraph::canonical_copy`]:
+//! the input's ids keep their meaning, every other id depends only on the
+//! e-graph's structure), is the same for any thread count. That covers
+//! runs that saturate and runs stopped *between* phases by the iteration
+//! or node limit (measured in canonical nodes, not hashcons entries).
+//!
+//! A phase that does not run dry, because it passed the node limit, used
+//! up its ids (4x the e-graph: an explosion, which rounds handle better,
+//! since an analysis's `modify` runs at every join) or cut a search at the
+//! match budget, holds what the workers happened to reach. It is *rolled
+//! back*: the union-find is restored from a snapshot taken before the
+//! phase and the hashcons rebuilt from the classes (the phase wrote
+//! nothing else), the e-graph is renumbered canonically, and the caller
+//! goes on from there in `bsp` rounds, which are deterministic. Only a
+//! time limit or a cancellation leaves a phase's partial work in place
+//! (valid and sound, but timing-dependent, as under every strategy). One
+//! caveat remains: whether a phase runs dry is decided by ids made, which
+//! exceed the closure's nodes by the congruent copies made before the
+//! union that merges them; a closure within that slack of the node limit
+//! or of the id room may run dry in one run and not in another.
 //!
 //! # Trade-offs
 //! * Joins are rare (usually a handful per run), but a class may be
@@ -104,6 +121,11 @@ pub(crate) struct AsyncStats {
     pub phase_time: f64,
     /// Seconds in joins.
     pub join_time: f64,
+    /// Set when a phase was rolled back (see the module docs): the run
+    /// stopped there, `stop_reason` is `None`, and the e-graph is as the
+    /// last join left it, renumbered canonically; the caller goes on in
+    /// rounds.
+    pub rolled_back: bool,
     pub stop_reason: Option<StopReason>,
 }
 
@@ -1567,30 +1589,33 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
             stats.stop_reason = Some(StopReason::IterationLimit(stats.phases));
             break;
         }
-        let size = egraph.total_size();
+        // Canonical nodes, not hashcons entries: after a phase the hashcons
+        // also holds entries for ids that later merged (how many depends
+        // on timing), while the nodes of a phase that ran dry depend only
+        // on its input.
+        let size = egraph.total_number_of_nodes();
         if size > cfg.node_limit {
             stats.stop_reason = Some(StopReason::NodeLimit(size));
             break;
         }
         let t = Instant::now();
-        // Ids for this phase: up to one past the node limit (so a phase
-        // that fills the e-graph to the limit stops at it, instead of
-        // joining and running one more phase only to make the id that
-        // passes it; plus some slack, so a phase near the limit is not
-        // tiny), and at most 4x the e-graph so the per-id tables stay
-        // proportionate; a phase that uses them up joins and goes on. (On an
-        // explosive rule set this also makes phases grow gradually, like
-        // rounds: a first phase of 16K ids on a tiny e-graph made
-        // math_simplify_root 2-3x slower.)
+        // Ids for this phase: up to one past the node limit (a phase that
+        // needs more would pass it; at least 1024, so a phase near the
+        // limit is not tiny), and at most 4x the e-graph (at least 1024):
+        // a phase that needs more is taken for an explosion, which rounds
+        // handle better (an analysis's `modify`, e.g. egg's pruning of
+        // constant classes, runs at every join), and is undone (see
+        // below). This also keeps the per-id tables proportionate.
         let room = cfg
             .node_limit
-            .saturating_sub(egraph.total_size())
+            .saturating_sub(size)
             .saturating_add(1)
             .max(1024)
-            .min(egraph.number_of_ids().max(1024) * 4);
+            .min(size.max(256).saturating_mul(4));
+        let uf_before = egraph.union_find().snapshot();
         egraph.reserve_ids(room);
         let ids_before = egraph.number_of_ids();
-        let cut;
+        let (cut, full);
         let (new_nodes, merged, deferred, carried, limit, ph_nonlocal) = {
             let threads = pool.map_or(1, |p| p.current_num_threads());
             let ph = Phase::new(&egraph, &index, cfg, start, room, threads);
@@ -1604,13 +1629,40 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
             };
             let limit = lock(&ph.limit).take();
             let (merged, deferred, nonlocal) = ph.gather();
-            stats.unions += merged.len();
             cut = lock(&ph.cut).take();
+            full = ph.stop.load(Ordering::Relaxed) & STOP_FULL != 0;
             (ph.new_nodes, merged, deferred, carried, limit, nonlocal)
         };
         stats.phases += 1;
         let t_join = Instant::now();
         stats.phase_time += (t_join - t).as_secs_f64();
+        if full || cut.is_some() || matches!(limit, Some(StopReason::NodeLimit(_))) {
+            // The phase did not run dry: what it holds depends on timing.
+            // Undo it and hand the last join's e-graph, renumbered
+            // canonically (so its ids depend only on its structure), to
+            // the caller, which goes on in rounds.
+            drop(new_nodes);
+            egraph.roll_back_phase(&uf_before);
+            if egraph.number_of_ids() > keep {
+                if let Some(copy) = egraph.canonical_copy(keep) {
+                    egraph = copy;
+                }
+            }
+            stats.rolled_back = true;
+            stats.join_time += t_join.elapsed().as_secs_f64();
+            if std::env::var_os("SATURN_ASYNC_TRACE").is_some() {
+                eprintln!(
+                    "phase {} ({} tasks, {:.1} ms) rolled back (ids full: {full}, cut: {}, limit: {limit:?}) in {:.1} ms",
+                    stats.phases,
+                    stats.tasks,
+                    (t_join - t).as_secs_f64() * 1e3,
+                    cut.is_some(),
+                    t_join.elapsed().as_secs_f64() * 1e3
+                );
+            }
+            break;
+        }
+        stats.unions += merged.len();
         // The join.
         let made = egraph.number_of_ids() - ids_before;
         let phase_changed = made > 0 || !merged.is_empty();
@@ -1706,10 +1758,17 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         ancestors_of.sort_unstable();
         ancestors_of.dedup();
     }
+    // Every phase ran dry (a rolled-back one was renumbered already), so
+    // the e-graph depends only on the input up to the naming of ids; name
+    // them canonically, unless a time limit or cancellation cut a phase.
     // With no id made after the input's, ids already depend on nothing but
     // the input (classes are named by their least id, node lists sorted):
     // the renumbering would be the identity.
-    if stats.stop_reason == Some(StopReason::Saturated) && egraph.number_of_ids() > keep {
+    let cut_by_time = matches!(
+        stats.stop_reason,
+        Some(StopReason::TimeLimit(_)) | Some(StopReason::Other(_))
+    );
+    if !stats.rolled_back && !cut_by_time && egraph.number_of_ids() > keep {
         let t = Instant::now();
         if let Some(copy) = egraph.canonical_copy(keep) {
             egraph = copy;

@@ -32,9 +32,14 @@
 //!
 //! `passes` and `bsp` are deterministic: the e-graph and the report's
 //! counts do not depend on the thread count. `async` interleaves workers,
-//! so its counts vary between runs, but a run that saturates ends with a
-//! canonical renumbering: its e-graph depends only on the input, whatever
-//! the thread count (a run stopped by a limit is valid but may vary). On a
+//! so its match and task counts vary between runs, but its e-graph, stop
+//! reason and rounds do not: phases that run dry end at a fixed point
+//! that depends only on their start, the result is renumbered
+//! canonically, and a phase stopped part-way by the node limit, its id
+//! room or a match budget is rolled back and the run finished in `bsp`
+//! rounds ([`ScheduleReport::rolled_back`]; details and one caveat in
+//! `src/fixpoint.rs`). Under every strategy a time limit or cancellation
+//! leaves a valid e-graph whose contents depend on timing. On a
 //! rule set whose runs terminate (and whose conditions only become true as
 //! the e-graph grows, such as `(= ?a ?b)`), all three reach the same
 //! saturated e-graph, the least one closed under all rules: it has the
@@ -499,6 +504,11 @@ pub struct ScheduleReport {
     /// Dirty classes processed (`async` only: each is every rule run at
     /// one class; 0 under the others).
     pub tasks: usize,
+    /// `async` phases undone because they did not run dry (a node limit,
+    /// the phase's id capacity or a match budget cut them; 0 or 1): the
+    /// run went on from the last join in `bsp` rounds, which `rounds`
+    /// and `joins` include, as they include the undone phase.
+    pub rolled_back: usize,
 }
 
 impl ScheduleReport {
@@ -521,6 +531,7 @@ impl ScheduleReport {
             stop_reason: StopReason::Saturated,
             passes: vec![],
             tasks: 0,
+            rolled_back: 0,
         }
     }
 
@@ -566,6 +577,10 @@ impl fmt::Display for ScheduleReport {
                 format!("; {} dirty classes processed", self.tasks)
             } else {
                 String::new()
+            } + if self.rolled_back > 0 {
+                "; a phase rolled back, then rounds"
+            } else {
+                ""
             }
         )?;
         write!(
@@ -920,8 +935,29 @@ impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
         report.unions = stats.unions;
         report.search_time = stats.phase_time;
         report.rebuild_time = stats.join_time;
-        report.stop_reason = stats.stop_reason.unwrap_or(StopReason::Saturated);
-        (egraph, report)
+        report.rolled_back = stats.rolled_back as usize;
+        if !stats.rolled_back {
+            report.stop_reason = stats.stop_reason.unwrap_or(StopReason::Saturated);
+            return (egraph, report);
+        }
+        // A phase that did not run dry was undone: go on from the last
+        // join in `bsp` rounds (deterministic), within what is left of
+        // the limits (the undone phase counts as a round).
+        let iters = self.iter_limit.saturating_sub(stats.phases);
+        if iters == 0 {
+            report.stop_reason = StopReason::IterationLimit(stats.phases);
+            return (egraph, report);
+        }
+        let time = self.time_limit.saturating_sub(start.elapsed());
+        let runner = self
+            .runner(egraph, pool, iters, time)
+            .run(self.pipeline.rules());
+        report.add_iterations(&runner.iterations);
+        report.stop_reason = match runner.stop_reason.clone().expect("stopped") {
+            StopReason::IterationLimit(n) => StopReason::IterationLimit(n + stats.phases),
+            other => other,
+        };
+        (runner.egraph, report)
     }
 
     /// The first limit reached before starting a pass run, if any.

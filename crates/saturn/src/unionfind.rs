@@ -147,6 +147,28 @@ impl UnionFind {
         }
     }
 
+    /// The parent pointer of every id made so far, for
+    /// [`UnionFind::restore`].
+    pub(crate) fn snapshot(&self) -> Vec<u32> {
+        (0..self.len())
+            .map(|i| self.parents[i].load(Ordering::Acquire))
+            .collect()
+    }
+
+    /// Puts the union-find back as it was when `snapshot` was taken: ids
+    /// made since are forgotten (their slots free again) and unions made
+    /// since are undone. Unions may only have linked ids, never unlinked
+    /// them, so the snapshot's pointers describe the old sets exactly.
+    pub(crate) fn restore(&mut self, snapshot: &[u32]) {
+        let len = sync::get_mut(&mut self.len);
+        debug_assert!(snapshot.len() <= len);
+        for (i, a) in self.parents.iter().enumerate().take(len) {
+            let p = snapshot.get(i).copied().unwrap_or(i as u32);
+            a.store(p, Ordering::Relaxed);
+        }
+        self.len.store(snapshot.len(), Ordering::Release);
+    }
+
     /// Merges the sets of `a` and `b`; the least root becomes the root.
     /// Returns false when they were already one set.
     #[inline]
@@ -203,6 +225,27 @@ mod tests {
         for i in 0..n as u32 {
             assert_eq!(seq.find(Id(i)), par.find(Id(i)));
         }
+    }
+
+    #[test]
+    fn restore_forgets_later_ids_and_unions() {
+        let mut uf = UnionFind::default();
+        uf.reserve(8);
+        let ids: Vec<Id> = (0..4).map(|_| uf.make_set().unwrap()).collect();
+        uf.union(ids[0], ids[1]);
+        let snap = uf.snapshot();
+        let late = uf.make_set().unwrap();
+        uf.union(ids[2], ids[1]);
+        uf.union(late, ids[3]);
+        uf.union(ids[3], ids[0]);
+        uf.restore(&snap);
+        assert_eq!(uf.len(), 4);
+        assert_eq!(uf.find(ids[1]), ids[0]);
+        assert_eq!(uf.find(ids[2]), ids[2]);
+        assert_eq!(uf.find(ids[3]), ids[3]);
+        // The forgotten id's slot is free again, as a fresh singleton.
+        assert_eq!(uf.make_set(), Some(late));
+        assert_eq!(uf.find(late), late);
     }
 
     #[test]

@@ -440,11 +440,15 @@ fn growing() -> Pipeline<SymbolLang, ()> {
 
 #[test]
 fn async_rounds_are_phases() {
-    // Syntactic growth never needs a join: one phase runs until the node
-    // limit, and the e-graph is valid afterwards.
+    // Syntactic growth never needs a join, and never runs dry: the one
+    // phase reaches the node limit, is undone (what it held depended on
+    // timing), and the run goes on from the input in `bsp` rounds; the
+    // undone phase counts as a round. The result is the same at every
+    // thread count.
     let p = Pipeline::<SymbolLang, ()>::new()
         .pass("grow", vec![rewrite!("grow"; "(f ?a)" => "(f (s ?a))")]);
-    for threads in [1, 2] {
+    let mut dumps = vec![];
+    for threads in [1, 2, 4] {
         let (eg, roots) = egraph_of(&["(f x)"]);
         let out = Schedule::new(p.clone(), Strategy::Async)
             .with_threads(threads)
@@ -453,13 +457,80 @@ fn async_rounds_are_phases() {
             .with_time_limit(Duration::from_secs(120))
             .run(eg);
         let r = &out.report;
-        assert!(matches!(r.stop_reason, StopReason::NodeLimit(_)), "{r}");
-        assert_eq!(r.rounds, 1, "{r}");
+        assert_eq!(r.stop_reason, StopReason::IterationLimit(3), "{r}");
+        assert_eq!((r.rounds, r.joins, r.rolled_back), (3, 3, 1), "{r}");
         out.egraph.check_invariants().unwrap();
-        let fx = out
-            .egraph
-            .lookup_expr(&"(f (s (s (s x))))".parse().unwrap());
+        let fx = out.egraph.lookup_expr(&"(f (s (s x)))".parse().unwrap());
         assert_eq!(fx, Some(out.egraph.find(roots[0])));
+        dumps.push(out.egraph.dump().to_string());
+    }
+    assert!(dumps.iter().all(|d| *d == dumps[0]));
+}
+
+/// `async` stopped by a node limit gives the same e-graph at every thread
+/// count: phases that ran dry are renumbered canonically, and the phase
+/// that met the limit is undone and finished in rounds.
+#[test]
+fn async_at_a_node_limit_is_deterministic() {
+    // Phases that run dry, one generation each (see `growing`), stopped
+    // between phases by the iteration or the node limit.
+    let ops: &[(&str, usize)] = &[("f", 1), ("g", 2)];
+    let owned = random_terms(7, 400, 4, ops, &["x", "y", "z"]);
+    let terms: Vec<&str> = owned.iter().map(|s| s.as_str()).collect();
+    for (iters, nodes) in [(4, 1_000_000), (100, 3_000)] {
+        let mut seen: Option<String> = None;
+        for threads in [1, 2, 4, 8] {
+            let (eg, _) = egraph_of(&terms);
+            let out = Schedule::new(growing(), Strategy::Async)
+                .with_threads(threads)
+                .with_iter_limit(iters)
+                .with_node_limit(nodes)
+                .run(eg);
+            let r = &out.report;
+            // (At the node limit the phase that passes it is undone.)
+            assert_eq!(r.rolled_back, usize::from(nodes < 1_000_000), "{r}");
+            let got = format!("{:?} {}\n{}", r.stop_reason, r.rounds, out.egraph.dump());
+            match &seen {
+                None => seen = Some(got),
+                Some(want) => assert_eq!(*want, got, "{threads} threads"),
+            }
+        }
+    }
+    // A phase that explodes, undone at the node limit.
+    let (set, terms) = compiler_example();
+    let pipeline = Pipeline::from_rule_set(&set);
+    for limit in [3_000, 10_000] {
+        let mut seen: Option<(String, String)> = None;
+        for threads in [1, 2, 4, 8] {
+            for _ in 0..3 {
+                let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+                for t in &terms {
+                    eg.add_expr(t);
+                }
+                let out = Schedule::new(pipeline.clone(), Strategy::Async)
+                    .with_threads(threads)
+                    .with_iter_limit(30)
+                    .with_node_limit(limit)
+                    .with_time_limit(Duration::from_secs(120))
+                    .run(eg);
+                let r = &out.report;
+                assert!(matches!(r.stop_reason, StopReason::NodeLimit(_)), "{r}");
+                out.egraph.check_invariants().unwrap();
+                let got = (
+                    format!("{:?} {} {}", r.stop_reason, r.rounds, r.rolled_back),
+                    out.egraph.dump().to_string(),
+                );
+                match &seen {
+                    None => seen = Some(got),
+                    Some(want) => assert!(
+                        *want == got,
+                        "limit {limit}, {threads} threads: {} vs {}",
+                        want.0,
+                        got.0
+                    ),
+                }
+            }
+        }
     }
 }
 
