@@ -436,13 +436,11 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 make(k, slot, data);
             }
         } else {
-            crate::par::in_pool(|| {
-                slots
-                    .par_iter_mut()
-                    .zip(datas)
-                    .enumerate()
-                    .for_each(|(k, (slot, data))| make(k, slot, data))
-            });
+            slots
+                .par_iter_mut()
+                .zip(datas)
+                .enumerate()
+                .for_each(|(k, (slot, data))| make(k, slot, data));
         }
         // Parent lists: (child, new id) sorted, so each child's list grows
         // by one extend, in id order as one push per node would.
@@ -454,7 +452,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         if crate::par::is_sequential() || pairs.len() < PAR_MIN_AHEAD {
             pairs.sort_unstable();
         } else {
-            crate::par::in_pool(|| pairs.par_sort_unstable());
+            pairs.par_sort_unstable();
         }
         for chunk in pairs.chunk_by(|a, b| a.0 == b.0) {
             self.classes[chunk[0].0.index()]
@@ -644,13 +642,11 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             changed
         } else if touched.len() * 4 >= self.n_classes {
             let classes = &mut self.classes;
-            crate::par::in_pool(|| {
-                classes
-                    .par_iter_mut()
-                    .filter_map(|c| c.as_mut())
-                    .filter_map(|c| canonicalize_class(uf, c).then_some(c.id))
-                    .collect()
-            })
+            classes
+                .par_iter_mut()
+                .filter_map(|c| c.as_mut())
+                .filter_map(|c| canonicalize_class(uf, c).then_some(c.id))
+                .collect()
         } else {
             // Split the class table into disjoint &mut borrows of the
             // touched slots, then work on them in parallel.
@@ -666,12 +662,10 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                     slots.push(c);
                 }
             }
-            crate::par::in_pool(|| {
-                slots
-                    .into_par_iter()
-                    .filter_map(|c| canonicalize_class(uf, c).then_some(c.id))
-                    .collect()
-            })
+            slots
+                .into_par_iter()
+                .filter_map(|c| canonicalize_class(uf, c).then_some(c.id))
+                .collect()
         };
         if !changed.is_empty() {
             self.by_op_fresh = false;

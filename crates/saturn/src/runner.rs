@@ -439,11 +439,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         };
         match &pool {
             Some(p) if p.current_num_threads() > 1 => {
-                // While the e-graph is small, stay on this thread (its
-                // phases mostly run here; large ones enter the pool); once
-                // it is large, run on a pool thread, which then takes part
-                // in every parallel phase without a hand-off.
-                crate::par::with_pool(p.clone(), || self.iterate(rules, Some(INSTALL_NODES)));
+                // While the e-graph is small, run on this thread, marked
+                // sequential (handing a small phase to the pool costs more
+                // than it saves; see `crate::par`); once it is large, run
+                // on a pool thread, which then takes part in every
+                // parallel phase without a hand-off.
+                crate::par::sequentially(|| self.iterate(rules, Some(INSTALL_NODES)));
                 if self.stop_reason.is_none() {
                     p.install(|| self.iterate(rules, None));
                 }
