@@ -25,7 +25,10 @@
 //!
 //! Phases with little work (few roots, matches or classes) run on the
 //! calling thread even in a pool: handing them out costs more than they
-//! do. Every phase computes the same result either way.
+//! do. So does a whole run while its e-graph holds fewer than 4,096 nodes:
+//! it stays on the caller's thread, marked sequential, and moves onto a
+//! pool thread once it is larger. Every phase computes the same result
+//! either way.
 //!
 //! The order of everything observable (new ids, unions) depends only on
 //! the rule order and class ids, never on the thread count or timing.
