@@ -880,6 +880,40 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             .filter(|r| r.searcher.depth() == max_depth)
             .map(|r| r.searcher.root_discriminant())
             .collect();
+        // The neighbourhoods this iteration needs, one per distinct `since`,
+        // computed from the latest (fewest changes) back: an earlier
+        // `since` starts from a superset of changed classes, so once one
+        // reaches almost everything (see [`NEAR_ALL`]) so do all earlier
+        // ones, and they are not computed.
+        let mut sinces: Vec<usize> = rules
+            .iter()
+            .zip(&self.states)
+            .filter(|(rule, st)| {
+                i >= st.banned_until
+                    && self.incremental
+                    && rule.is_local()
+                    && st.last_search.is_some()
+            })
+            .map(|(_, st)| st.last_search.map_or(0, |s| s + 1))
+            .collect();
+        sinces.sort_unstable_by(|a, b| b.cmp(a));
+        sinces.dedup();
+        let mut saturated = false;
+        for since in sinces {
+            let nb = if saturated {
+                Neighborhood::everything()
+            } else {
+                Neighborhood::compute(
+                    &self.egraph,
+                    &self.log[since..],
+                    max_depth,
+                    last_ops.as_deref(),
+                    &mut self.seen,
+                )
+            };
+            saturated = nb.everything;
+            neighborhoods.push((since, nb));
+        }
         for (r, rule) in rules.iter().enumerate() {
             let st = &mut self.states[r];
             if i < st.banned_until {
@@ -893,20 +927,11 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             let roots = if full {
                 None
             } else {
-                let nb = match neighborhoods.iter().position(|(s, _)| *s == since) {
-                    Some(k) => &mut neighborhoods[k].1,
-                    None => {
-                        let nb = Neighborhood::compute(
-                            &self.egraph,
-                            &self.log[since..],
-                            max_depth,
-                            last_ops.as_deref(),
-                            &mut self.seen,
-                        );
-                        neighborhoods.push((since, nb));
-                        &mut neighborhoods.last_mut().expect("pushed").1
-                    }
-                };
+                let k = neighborhoods
+                    .iter()
+                    .position(|(s, _)| *s == since)
+                    .expect("every incremental rule's neighbourhood is planned");
+                let nb = &mut neighborhoods[k].1;
                 // Roots that were merged away lose their counts.
                 let st = &mut self.states[r];
                 for &d in &nb.dead {
@@ -1032,6 +1057,16 @@ struct Neighborhood {
 const NEAR_ALL: usize = 900;
 
 impl Neighborhood {
+    /// The neighbourhood that says "search every rule in full".
+    fn everything() -> Self {
+        Neighborhood {
+            near: vec![],
+            dead: vec![],
+            by_depth: vec![],
+            everything: true,
+        }
+    }
+
     /// Breadth-first search up the parent lists from the changed classes,
     /// each level in parallel, using the reusable `scratch` buffers.
     fn compute<L: Language, N: Analysis<L>>(
@@ -1072,12 +1107,7 @@ impl Neighborhood {
             for word in &seen[..n_ids / 64 + 1] {
                 word.store(0, Ordering::Relaxed);
             }
-            Neighborhood {
-                near: vec![],
-                dead: vec![],
-                by_depth: vec![],
-                everything: true,
-            }
+            Neighborhood::everything()
         };
         for log in logs {
             for &raw in log {
@@ -1087,10 +1117,10 @@ impl Neighborhood {
                 }
                 if claim(c, 0) {
                     frontier.push(c);
+                    if frontier.len() >= enough {
+                        return everything(seen);
+                    }
                 }
-            }
-            if frontier.len() >= enough {
-                return everything(seen);
             }
         }
         reached += frontier.len();
