@@ -43,6 +43,8 @@ use crate::{Analysis, AppendOnlyVec, Hashcons, Id, Language, RecExpr, UnionFind}
 
 /// Batches smaller than this are added on the calling thread.
 const ADD_BATCH_PAR: usize = 256;
+/// [`EGraph::add_batch_until`] asks whether to stop after this many nodes.
+const ADD_CHUNK: usize = 16384;
 /// Rebuild batches (analysis data, class node lists) smaller than this are
 /// processed on the calling thread.
 const PAR_MIN_BATCH: usize = 256;
@@ -312,11 +314,57 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// [`Analysis::modify`] runs on the new classes in id order after all
     /// are created.
     pub fn add_batch(&mut self, nodes: Vec<L>) -> Vec<Id> {
-        // Both paths give the same ids (the parallel one only computes
-        // lookups and data ahead), so the choice never shows.
-        if crate::par::is_sequential() || nodes.len() < ADD_BATCH_PAR {
-            return self.add_batch_seq(nodes);
+        self.add_batch_until(nodes, &|_| false)
+    }
+
+    /// [`EGraph::add_batch`], asking `stop` after every [`ADD_CHUNK`]
+    /// nodes whether to go on: when it says stop, the nodes not added yet
+    /// are dropped and the classes of those added (a prefix) returned.
+    /// Without a stop the result is [`EGraph::add_batch`]'s exactly (chunks
+    /// are added in order, each seeing the ones before, and `modify` waits
+    /// for the end either way). One rule's matches can make millions of
+    /// nodes in one batch; this is how a commit stops at a limit inside it.
+    pub(crate) fn add_batch_until(
+        &mut self,
+        nodes: Vec<L>,
+        stop: &dyn Fn(&Self) -> bool,
+    ) -> Vec<Id> {
+        let total = nodes.len();
+        let mut ids = Vec::with_capacity(total);
+        let mut new_ids = vec![];
+        let mut rest = nodes.into_iter();
+        loop {
+            let chunk: Vec<L> = rest.by_ref().take(ADD_CHUNK).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            // Both paths give the same ids (the parallel one only computes
+            // lookups and data ahead), so the choice never shows.
+            if crate::par::is_sequential() || chunk.len() < ADD_BATCH_PAR {
+                self.add_chunk_seq(chunk, &mut ids, &mut new_ids);
+            } else {
+                self.add_chunk_par(chunk, &mut ids, &mut new_ids);
+            }
+            if ids.len() < total && stop(self) {
+                break;
+            }
         }
+        if !new_ids.is_empty() {
+            for id in new_ids {
+                N::modify(self, id);
+            }
+            // `modify` may have merged new classes into others.
+            for id in ids.iter_mut() {
+                *id = self.uf.find(*id);
+            }
+        }
+        ids
+    }
+
+    /// One chunk of [`EGraph::add_batch_until`], with lookups and data
+    /// computed in parallel; pushes each node's class to `ids` and the
+    /// classes made to `new_ids`, without calling `modify`.
+    fn add_chunk_par(&mut self, nodes: Vec<L>, ids: &mut Vec<Id>, new_ids: &mut Vec<Id>) {
         let (uf, memo) = (&self.uf, &self.memo);
         let prepared: Vec<(L, Option<Id>)> = crate::par::par_map(&nodes, |n| {
             let c = n.clone().map_children(|x| uf.find_readonly(x));
@@ -341,36 +389,24 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             let this: &Self = self;
             crate::par::par_map(&winners, |&k| N::make(this, &prepared[k].0))
         };
-        let mut ids = vec![Id(0); prepared.len()];
         let first = self.create_classes(winners.iter().map(|&k| &prepared[k].0), datas);
-        let new_ids: Vec<Id> = (first..first + winners.len()).map(Id::from).collect();
-        for (&k, &id) in winners.iter().zip(&new_ids) {
-            ids[k] = id;
+        let mut made = vec![Id(0); prepared.len()];
+        for (j, &k) in winners.iter().enumerate() {
+            made[k] = Id::from(first + j);
         }
-        for (k, (_, hit)) in prepared.iter().enumerate() {
-            ids[k] = match hit {
-                Some(id) => *id,
-                None => ids[owner[k]],
-            };
-        }
-        for id in new_ids {
-            N::modify(self, id);
-        }
-        // `modify` may have merged new classes into others.
-        for id in ids.iter_mut() {
-            *id = self.uf.find(*id);
-        }
-        ids
+        new_ids.extend((first..first + winners.len()).map(Id::from));
+        ids.extend(prepared.iter().enumerate().map(|(k, (_, hit))| match hit {
+            Some(id) => *id,
+            None => made[owner[k]],
+        }));
     }
 
-    /// [`EGraph::add_batch`] on this thread: each node is looked up and,
-    /// when absent, made at once (a later copy in the batch then finds it).
-    /// Same ids as the parallel path: a node's data depends only on its
-    /// children, which are not in the batch, and `modify` waits until all
-    /// are made.
-    fn add_batch_seq(&mut self, nodes: Vec<L>) -> Vec<Id> {
-        let mut ids = Vec::with_capacity(nodes.len());
-        let mut new_ids = vec![];
+    /// One chunk of [`EGraph::add_batch_until`] on this thread: each node
+    /// is looked up and, when absent, made at once (a later copy in the
+    /// batch then finds it). Same ids as [`EGraph::add_chunk_par`]: a
+    /// node's data depends only on its children, which are not in the
+    /// batch.
+    fn add_chunk_seq(&mut self, nodes: Vec<L>, ids: &mut Vec<Id>, new_ids: &mut Vec<Id>) {
         for mut n in nodes {
             n.update_children(|c| self.uf.find(c));
             let id = match self.memo.get_mut(&n) {
@@ -384,16 +420,6 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             };
             ids.push(id);
         }
-        if !new_ids.is_empty() {
-            for id in new_ids {
-                N::modify(self, id);
-            }
-            // `modify` may have merged new classes into others.
-            for id in ids.iter_mut() {
-                *id = self.uf.find(*id);
-            }
-        }
-        ids
     }
 
     /// Makes one singleton class per node, as [`EGraph::create_class`] on

@@ -256,8 +256,16 @@ pub(crate) fn commit_all<L: Language, N: Analysis<L>>(
                     })
                 })
                 .collect();
-            for (&g, id) in which.iter().zip(egraph.add_batch(nodes)) {
+            let n_nodes = nodes.len();
+            let ids = egraph.add_batch_until(nodes, stop);
+            let stopped = ids.len() < n_nodes;
+            for (&g, id) in which.iter().zip(ids) {
                 resolved[g as usize] = id;
+            }
+            if stopped {
+                // A limit inside the batch: what was added stays; the
+                // rest of the rule's nodes and its unions are dropped.
+                return 0;
             }
         }
     }

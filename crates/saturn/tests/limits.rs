@@ -75,6 +75,38 @@ fn node_limit_on_ac_blowup() {
     );
 }
 
+/// One round over a long sum finds far more matches than the node limit
+/// leaves room for: the commit stops inside a rule's batch (not at its
+/// end), and without backoff the round stages only a budget of them.
+#[test]
+fn node_limit_inside_one_huge_round() {
+    let input = long_sum(16);
+    let r = Runner::default()
+        .with_expr(&input)
+        .with_node_limit(100_000)
+        .with_iter_limit(1_000)
+        .with_time_limit(Duration::from_secs(600))
+        .with_scheduler(Scheduler::Simple)
+        .run(&ac_rules());
+    assert_graceful(
+        &r,
+        &input,
+        |s| matches!(s, StopReason::NodeLimit(n) if *n > 100_000),
+    );
+    let last = r.iterations.last().unwrap();
+    eprintln!(
+        "stopped at {} nodes; last round {} matches",
+        r.egraph.total_size(),
+        last.n_matches
+    );
+    // One chunk of a batch (16,384 nodes) past the limit at most.
+    assert!(
+        r.egraph.total_size() <= 100_000 + 16_384,
+        "{}",
+        r.egraph.total_size()
+    );
+}
+
 #[test]
 fn time_limit_on_ac_blowup() {
     let input = long_sum(14);
