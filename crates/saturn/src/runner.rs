@@ -220,6 +220,21 @@ const PAR_MIN_FRONTIER: usize = 2048;
 /// Matches per staging unit.
 const STAGE_UNIT: usize = 256;
 
+/// The most matches a round stages without backoff: 16 per node the node
+/// limit leaves room for, and at least 2^16. Applying that many almost
+/// always passes the node limit; a round that finds more stages the first
+/// ones in commit order (rule order, then match order: the same at every
+/// thread count) and the run stops after it, with [`StopReason::NodeLimit`]
+/// when the commit reached the limit, else [`StopReason::Other`]. (It
+/// cannot go on: the matches left out would be lost to incremental
+/// matching, and the next round would find the same first ones again.)
+fn match_budget(node_limit: usize, size: usize) -> usize {
+    node_limit
+        .saturating_sub(size)
+        .saturating_mul(16)
+        .max(1 << 16)
+}
+
 /// A piece of staging work: the matches `matches` (indices into an item's
 /// substitutions) of item `item`; the first of them belongs to its
 /// `root`th root, whose matches start at index `pos`.
@@ -662,19 +677,33 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let mut units: Vec<StageUnit> = vec![];
         let mut unit_of: Vec<usize> = Vec::with_capacity(items.len() + 1);
         let mut n_staged = 0;
+        // Without backoff nothing bounds a round's matches: one rule over
+        // an associative-commutative blow-up can find tens of millions in
+        // an e-graph of thousands of nodes, and staging them would take
+        // seconds and gigabytes, although the node limit stops the commit
+        // long before their end. So a round stages at most `budget`
+        // matches, the first ones in commit order, and the run stops
+        // after it (see `match_budget`).
+        let budget = match self.scheduler {
+            Scheduler::Simple => match_budget(self.node_limit, self.egraph.total_size()),
+            Scheduler::Backoff { .. } => usize::MAX,
+        };
+        let mut cut = false;
         for (k, (item, (per_root, substs))) in items.iter().zip(&found).enumerate() {
             unit_of.push(units.len());
-            if !accept[item.rule] || substs.is_empty() {
+            if !accept[item.rule] || substs.is_empty() || cut {
                 continue;
             }
-            n_staged += substs.len();
+            let take = substs.len().min(budget - n_staged);
+            cut = take < substs.len();
+            n_staged += take;
             let (mut j, mut pos, mut a) = (0, 0, 0);
-            while a < substs.len() {
+            while a < take {
                 while pos + per_root[j].1 as usize <= a {
                     pos += per_root[j].1 as usize;
                     j += 1;
                 }
-                let b = (a + STAGE_UNIT).min(substs.len());
+                let b = (a + STAGE_UNIT).min(take);
                 units.push(StageUnit {
                     item: k,
                     root: j,
@@ -766,6 +795,11 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         }
         if result.is_ok() && prev_rule.is_some() {
             result = self.check_limits_mid_iteration();
+        }
+        if result.is_ok() && cut {
+            result = Err(StopReason::Other(format!(
+                "match budget: a round found more than {budget} matches"
+            )));
         }
         drop(staged);
         it.applied = rules
