@@ -82,7 +82,8 @@
 //!   search at one class is cut at a match budget (see [`match_budget`]).
 //!
 //! Set `SATURN_ASYNC_TRACE=1` to print one line per phase to stderr
-//! (tasks, matches, ids made, classes merged, deferred and carried work).
+//! (tasks, matches, ids made, classes merged, deferred work), and one for
+//! a phase rolled back.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -140,9 +141,11 @@ struct Delta {
     parents: Vec<Id>,
 }
 
-/// Why a phase ended early.
+/// Why a phase ended early: a limit, its ids used up, a search past the
+/// match budget.
 const STOP_LIMIT: usize = 1;
 const STOP_FULL: usize = 2;
+const STOP_CUT: usize = 4;
 
 /// One phase: the e-graph as of the last join (read-only) plus the
 /// concurrent write side.
@@ -176,8 +179,6 @@ struct Phase<'g, L: Language, N: Analysis<L>> {
     merged: Mutex<Vec<Id>>,
     deferred: Mutex<Vec<Id>>,
     nonlocal: Mutex<Vec<Id>>,
-    /// The first search this phase cut at the match budget, described.
-    cut: Mutex<Option<String>>,
     /// 0 while running; else `STOP_LIMIT` or `STOP_FULL` bits.
     stop: AtomicUsize,
     limit: Mutex<Option<StopReason>>,
@@ -380,7 +381,6 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             merged: Mutex::default(),
             deferred: Mutex::default(),
             nonlocal: Mutex::default(),
-            cut: Mutex::new(None),
             stop: AtomicUsize::new(0),
             limit: Mutex::new(None),
             deadline: start.checked_add(cfg.time_limit),
@@ -917,7 +917,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     /// task: each match unions into it).
     fn process(&self, r: Id, out: &mut Vec<Id>, sc: &mut Scratch<L>) {
         if self.stopped() {
-            return; // stays dirty: carried to the next phase
+            return; // the phase is rolled back, or the run ends
         }
         // A read-modify-write, like the marker's `swap`: whichever comes
         // second in the flag's order reads the first and synchronizes with
@@ -935,15 +935,10 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         // Limits are checked every few tasks (and every 256 matches while
         // applying): a clock read per task would cost more than most tasks.
         if sc.tasks.is_multiple_of(8) && self.check_limits() {
-            self.pending[r.index()].fetch_or(rules, Ordering::AcqRel);
-            self.dirty[r.index()].store(true, Ordering::Release);
             return;
         }
         sc.tasks += 1;
-        if !self.apply_rules(r, rules, out, sc) {
-            self.pending[r.index()].fetch_or(rules, Ordering::AcqRel);
-            self.dirty[r.index()].store(true, Ordering::Release);
-        }
+        self.apply_rules(r, rules, out, sc);
         self.mark_changed(sc, out);
         // Merged, deferred and non-local lists stay in the worker's
         // buffers until the phase ends (see `Phase::hand_over`).
@@ -979,9 +974,9 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     /// Matches the rules of `rules` (a [`rule_bit`] set) rooted at `r`'s
     /// operators at `r`, then applies the matches (so one task is one step
     /// at `r`: what its own unions add is matched when `r` is processed
-    /// again, not by the rules after them in the same task). False when
-    /// the phase stopped before it finished.
-    fn apply_rules(&self, r: Id, rules: u64, out: &mut Vec<Id>, sc: &mut Scratch<L>) -> bool {
+    /// again, not by the rules after them in the same task). Returns early
+    /// when the phase stops.
+    fn apply_rules(&self, r: Id, rules: u64, out: &mut Vec<Id>, sc: &mut Scratch<L>) {
         // Emptied match vectors of the last task, for reuse.
         for (_, mut v) in sc.found.drain(..) {
             v.clear();
@@ -993,7 +988,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         let ops = self.ops[r.index()].load(Ordering::Acquire);
         let selected = rules & self.index.rooted_in(ops);
         if selected == 0 {
-            return true;
+            return;
         }
         let n_rules = self.index.rules.len();
         let ks = &mut sc.rule_ids;
@@ -1011,7 +1006,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             ks.sort_unstable();
         }
         let Some(root_nodes) = self.class_nodes(r) else {
-            return true;
+            return;
         };
         let view = TaskView {
             phase: self,
@@ -1023,19 +1018,10 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             let mut substs = sc.spare.pop().unwrap_or_default();
             rule.searcher.search_source_into(&view, r, &mut substs);
             if substs.len() > self.match_budget {
-                // Cut: the first `match_budget` matches are applied (in an
-                // exploding class they reach the node limit); the root is
-                // searched again next phase. Recorded, so a run that can
-                // only repeat the cut stops with a reason.
-                substs.truncate(self.match_budget);
-                sc.changed.defer(r);
-                let mut cut = lock(&self.cut);
-                if cut.is_none() {
-                    *cut = Some(format!(
-                        "match limit: rule {} found more than {} matches at one class",
-                        rule.name, self.match_budget
-                    ));
-                }
+                // An explosion: the phase stops here and is rolled back
+                // (see `run_on`).
+                self.stop.fetch_or(STOP_CUT, Ordering::Relaxed);
+                return;
             }
             if !substs.is_empty() {
                 sc.changed.matches += substs.len();
@@ -1044,7 +1030,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                 sc.spare.push(substs);
             }
             if self.stopped() {
-                return false;
+                return;
             }
         }
         let base = self.base;
@@ -1069,10 +1055,10 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                 if since_check >= 256 {
                     since_check = 0;
                     if self.check_limits() {
-                        return false;
+                        return;
                     }
                 } else if self.stopped() {
-                    return false;
+                    return;
                 }
                 if !syntactic
                     && (r.index() >= base || s.iter().any(|(_, id)| self.find(id).index() >= base))
@@ -1085,11 +1071,10 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                 rule.stage(self.eg, r, s, actions);
                 if self.commit(actions, out, changed, resolved, pairs).is_err() {
                     self.stop.fetch_or(STOP_FULL, Ordering::Relaxed);
-                    return false;
+                    return;
                 }
             }
         }
-        true
     }
 
     /// Adds the staged nodes and performs the staged unions.
@@ -1169,15 +1154,6 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             }),
         }
     }
-
-    /// Ids still queued (the phase stopped before reaching them).
-    fn still_dirty(&self) -> Vec<Id> {
-        let end = self.eg.number_of_ids();
-        (0..end)
-            .filter(|&i| self.dirty[i].load(Ordering::Acquire))
-            .map(Id::from)
-            .collect()
-    }
 }
 
 /// How many matches one search at one class may return (twice the node
@@ -1187,10 +1163,9 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
 /// limit twice over (most of its matches re-derive what is there: a larger
 /// budget mostly re-finds them, phase after phase). `bsp` rounds meet the
 /// node limit before classes grow that big; an `async` phase can grow a
-/// class further between two checks. A search that reaches the budget is
-/// cut there: its first matches are applied (usually reaching the node
-/// limit) and the class is searched again next phase; a run whose only
-/// remaining work is such a cut stops with [`StopReason::Other`].
+/// class further between two checks. A search that passes the budget
+/// stops its phase, which is rolled back like one that passes the node
+/// limit (see the module docs).
 fn match_budget(node_limit: usize) -> usize {
     node_limit.saturating_mul(2).max(1 << 14)
 }
@@ -1615,28 +1590,23 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         let uf_before = egraph.union_find().snapshot();
         egraph.reserve_ids(room);
         let ids_before = egraph.number_of_ids();
-        let (cut, full);
-        let (new_nodes, merged, deferred, carried, limit, ph_nonlocal) = {
+        let stop;
+        let (new_nodes, merged, deferred, limit, ph_nonlocal) = {
             let threads = pool.map_or(1, |p| p.current_num_threads());
             let ph = Phase::new(&egraph, &index, cfg, start, room, threads);
             ph.run(&seeds, &ancestors_of, pool);
             stats.tasks += ph.tasks.load(Ordering::Relaxed);
             stats.matches += ph.matches.load(Ordering::Relaxed);
-            let carried = if ph.stopped() {
-                ph.still_dirty()
-            } else {
-                vec![]
-            };
             let limit = lock(&ph.limit).take();
             let (merged, deferred, nonlocal) = ph.gather();
-            cut = lock(&ph.cut).take();
-            full = ph.stop.load(Ordering::Relaxed) & STOP_FULL != 0;
-            (ph.new_nodes, merged, deferred, carried, limit, nonlocal)
+            stop = ph.stop.load(Ordering::Relaxed);
+            (ph.new_nodes, merged, deferred, limit, nonlocal)
         };
         stats.phases += 1;
         let t_join = Instant::now();
         stats.phase_time += (t_join - t).as_secs_f64();
-        if full || cut.is_some() || matches!(limit, Some(StopReason::NodeLimit(_))) {
+        let (full, cut) = (stop & STOP_FULL != 0, stop & STOP_CUT != 0);
+        if full || cut || matches!(limit, Some(StopReason::NodeLimit(_))) {
             // The phase did not run dry: what it holds depends on timing.
             // Undo it and hand the last join's e-graph, renumbered
             // canonically (so its ids depend only on its structure), to
@@ -1652,11 +1622,10 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
             stats.join_time += t_join.elapsed().as_secs_f64();
             if std::env::var_os("SATURN_ASYNC_TRACE").is_some() {
                 eprintln!(
-                    "phase {} ({} tasks, {:.1} ms) rolled back (ids full: {full}, cut: {}, limit: {limit:?}) in {:.1} ms",
+                    "phase {} ({} tasks, {:.1} ms) rolled back (ids full: {full}, cut: {cut}, limit: {limit:?}) in {:.1} ms",
                     stats.phases,
                     stats.tasks,
                     (t_join - t).as_secs_f64() * 1e3,
-                    cut.is_some(),
                     t_join.elapsed().as_secs_f64() * 1e3
                 );
             }
@@ -1701,7 +1670,7 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         stats.join_time += t_join.elapsed().as_secs_f64();
         if std::env::var_os("SATURN_ASYNC_TRACE").is_some() {
             eprintln!(
-                "phase {} ({} tasks, {} matches so far, {:.1} ms, join {:.1} ms): made {made}, merged {}, deferred {}, carried {}, join changes {}, data changes {}, limit {limit:?}, size {}, classes {}",
+                "phase {} ({} tasks, {} matches so far, {:.1} ms, join {:.1} ms): made {made}, merged {}, deferred {}, join changes {}, data changes {}, limit {limit:?}, size {}, classes {}",
                 stats.phases,
                 stats.tasks,
                 stats.matches,
@@ -1709,7 +1678,6 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
                 t_join.elapsed().as_secs_f64() * 1e3,
                 merged.len(),
                 deferred.len(),
-                carried.len(),
                 join_changes.len(),
                 data_changed.len(),
                 egraph.total_size(),
@@ -1722,29 +1690,20 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
             break;
         }
         let join_changed = !join_changes.is_empty() || !data_changed.is_empty();
-        if !phase_changed && !join_changed && carried.is_empty() {
-            // Nothing changed: a fixed point, unless a search was cut (its
-            // cut would come out the same next phase).
-            stats.stop_reason = Some(match cut {
-                Some(why) => StopReason::Other(why),
-                None => StopReason::Saturated,
-            });
+        if !phase_changed && !join_changed {
+            // Nothing changed: a fixed point.
+            stats.stop_reason = Some(StopReason::Saturated);
             break;
         }
-        if deferred.is_empty()
-            && carried.is_empty()
-            && !join_changed
-            && (nonlocal.is_empty() || !phase_changed)
-        {
+        if deferred.is_empty() && !join_changed && (nonlocal.is_empty() || !phase_changed) {
             // The phase ran to its own fixed point and the join added
             // nothing to match: the next phase would find nothing.
             stats.stop_reason = Some(StopReason::Saturated);
             break;
         }
-        // Seeds: deferred and carried roots themselves; around what the
-        // join changed, the ancestors too (their matches may be new).
+        // Seeds: deferred roots themselves; around what the join changed,
+        // the ancestors too (their matches may be new).
         seeds = deferred;
-        seeds.extend(carried);
         if phase_changed || join_changed {
             seeds.extend(nonlocal.iter().copied());
         }

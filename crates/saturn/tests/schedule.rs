@@ -721,10 +721,10 @@ fn compiler_example_rules() {
 }
 
 /// `algebra`'s associativity and commutativity make single searches with
-/// tens of thousands of matches at one class. `async` cuts such a search at
-/// its match budget, applies what it found and searches the class again
-/// later, so the run ends at the node limit, as `bsp` does, with a valid
-/// e-graph (it used to stop with "match limit" at a third of the nodes).
+/// tens of thousands of matches at one class. Such a search stops its
+/// `async` phase, which is rolled back and finished in rounds, so the run
+/// ends at the node limit, as `bsp` does, with a valid e-graph (it once
+/// stopped with "match limit" at a third of the nodes).
 #[test]
 fn async_reaches_the_node_limit_through_exploding_searches() {
     let (set, terms) = compiler_example();
