@@ -1765,6 +1765,35 @@ mod tests {
         }
     }
 
+    /// One run to saturation: the thread setting, the e-graph, the
+    /// terms' ids and the stats.
+    type Saturated<N> = (Option<usize>, EGraph<SymbolLang, N>, Vec<Id>, AsyncStats);
+
+    /// `rules` on `terms` (added in order, then rebuilt) at each thread
+    /// setting (`None`: this thread), each run checked to saturate with a
+    /// valid e-graph.
+    fn saturate<N: Analysis<SymbolLang> + Default>(
+        terms: &[&str],
+        rules: &[Rewrite<SymbolLang, N>],
+        threads: &[Option<usize>],
+    ) -> Vec<Saturated<N>> {
+        threads
+            .iter()
+            .map(|&t| {
+                let mut eg = EGraph::<SymbolLang, N>::default();
+                let ids = terms
+                    .iter()
+                    .map(|x| eg.add_expr(&x.parse().unwrap()))
+                    .collect();
+                eg.rebuild();
+                let (eg, stats) = run(eg, rules, &cfg(t), Instant::now());
+                assert_eq!(stats.stop_reason, Some(StopReason::Saturated), "{t:?}");
+                eg.check_invariants().unwrap();
+                (t, eg, ids, stats)
+            })
+            .collect()
+    }
+
     #[test]
     fn a_chain_of_rewrites_needs_one_phase() {
         let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
@@ -1772,18 +1801,12 @@ mod tests {
             rewrite!("b-c"; "(b ?x)" => "(c ?x)"),
             rewrite!("c-d"; "(c ?x)" => "(d ?x)"),
         ];
-        for threads in [None, Some(2), Some(4)] {
-            let mut eg = EGraph::<SymbolLang, ()>::default();
-            let root = eg.add_expr(&"(a x)".parse().unwrap());
-            eg.rebuild();
-            let (eg, stats) = run(eg, &rules, &cfg(threads), Instant::now());
-            assert_eq!(stats.stop_reason, Some(StopReason::Saturated));
+        for (threads, eg, ids, stats) in saturate(&["(a x)"], &rules, &[None, Some(2), Some(4)]) {
             // b, c and d all appear within the first phase: each worker
             // sees the others' nodes without a join.
             assert_eq!(stats.phases, 1, "{threads:?}");
             let d = eg.lookup_expr(&"(d x)".parse().unwrap());
-            assert_eq!(d, Some(eg.find(root)));
-            eg.check_invariants().unwrap();
+            assert_eq!(d, Some(eg.find(ids[0])));
         }
     }
 
@@ -1831,14 +1854,9 @@ mod tests {
             rewrite!("c-x"; "c" => "x"),
             rewrite!("done"; "(f ?y (g x))" => "done"),
         ];
-        for threads in [None, Some(2)] {
-            let mut eg = EGraph::<SymbolLang, ()>::default();
-            let root = eg.add_expr(&"(f b (g b))".parse().unwrap());
-            eg.rebuild();
-            let (eg, stats) = run(eg, &rules, &cfg(threads), Instant::now());
-            assert_eq!(stats.stop_reason, Some(StopReason::Saturated));
+        for (threads, eg, ids, _) in saturate(&["(f b (g b))"], &rules, &[None, Some(2)]) {
             let done = eg.lookup_expr(&"done".parse().unwrap());
-            assert_eq!(done, Some(eg.find(root)), "{threads:?}");
+            assert_eq!(done, Some(eg.find(ids[0])), "{threads:?}");
         }
     }
 
@@ -1854,15 +1872,9 @@ mod tests {
             rewrite!("g-x"; "(g ?a)" => "x"),
             rewrite!("f-x"; "(f x)" => "done"),
         ];
-        for threads in [None, Some(2)] {
-            let mut eg = EGraph::<SymbolLang, ()>::default();
-            eg.add_expr(&"x".parse().unwrap());
-            let root = eg.add_expr(&"(f (q c))".parse().unwrap());
-            eg.rebuild();
-            let (eg, stats) = run(eg, &rules, &cfg(threads), Instant::now());
-            assert_eq!(stats.stop_reason, Some(StopReason::Saturated));
+        for (threads, eg, ids, _) in saturate(&["x", "(f (q c))"], &rules, &[None, Some(2)]) {
             let done = eg.lookup_expr(&"done".parse().unwrap());
-            assert_eq!(done, Some(eg.find(root)), "{threads:?}");
+            assert_eq!(done, Some(eg.find(ids[1])), "{threads:?}");
         }
     }
 
@@ -1876,13 +1888,8 @@ mod tests {
             rewrite!("k-z"; "(k ?a)" => "(z ?a)"),
             rewrite!("h-y"; "(h ?a)" => "(y ?a)"),
         ];
-        for threads in [None, Some(2)] {
-            let mut eg = EGraph::<SymbolLang, ()>::default();
-            let k = eg.add_expr(&"(k a)".parse().unwrap());
-            let h = eg.add_expr(&"(h a)".parse().unwrap());
-            eg.rebuild();
-            let (eg, stats) = run(eg, &rules, &cfg(threads), Instant::now());
-            assert_eq!(stats.stop_reason, Some(StopReason::Saturated));
+        for (threads, eg, ids, _) in saturate(&["(k a)", "(h a)"], &rules, &[None, Some(2)]) {
+            let (k, h) = (ids[0], ids[1]);
             assert_eq!(eg.find(k), eg.find(h));
             for t in ["(z a)", "(y a)"] {
                 let id = eg.lookup_expr(&t.parse().unwrap());
@@ -2021,16 +2028,10 @@ mod tests {
             rewrite!("g-h"; "(g ?x)" => "(h ?x)"),
         ];
         let mut dumps = vec![];
-        for threads in [None, Some(2)] {
-            let mut eg = EGraph::<SymbolLang, PruneToZ>::default();
-            let root = eg.add_expr(&"(g (f a))".parse().unwrap());
-            eg.rebuild();
-            let (eg, stats) = run(eg, &rules, &cfg(threads), Instant::now());
-            assert_eq!(stats.stop_reason, Some(StopReason::Saturated));
-            eg.check_invariants().unwrap();
+        for (_, eg, ids, _) in saturate(&["(g (f a))"], &rules, &[None, Some(2)]) {
             assert_eq!(
                 eg.lookup_expr(&"(h z)".parse().unwrap()),
-                Some(eg.find(root))
+                Some(eg.find(ids[0]))
             );
             assert_eq!(eg.lookup_expr(&"(f a)".parse().unwrap()), None, "pruned");
             dumps.push(eg.dump().to_string());

@@ -50,21 +50,29 @@ fn assert_graceful(
     );
 }
 
-#[test]
-fn node_limit_on_ac_blowup() {
-    let input = long_sum(12);
+/// The AC rules on `input` without backoff until the node limit `limit`,
+/// checked to stop there gracefully.
+fn ac_to_node_limit(input: &RecExpr<SymbolLang>, limit: usize) -> Runner<SymbolLang, ()> {
     let r = Runner::default()
-        .with_expr(&input)
-        .with_node_limit(5_000)
+        .with_expr(input)
+        .with_node_limit(limit)
         .with_iter_limit(1_000)
         .with_time_limit(Duration::from_secs(600))
         .with_scheduler(Scheduler::Simple)
         .run(&ac_rules());
-    assert_graceful(
-        &r,
-        &input,
-        |s| matches!(s, StopReason::NodeLimit(n) if *n > 5_000),
+    let reason = r.stop_reason.clone();
+    assert!(
+        matches!(reason, Some(StopReason::NodeLimit(n)) if n > limit),
+        "{reason:?}"
     );
+    assert_graceful(&r, input, |s| matches!(s, StopReason::NodeLimit(_)));
+    r
+}
+
+#[test]
+fn node_limit_on_ac_blowup() {
+    let input = long_sum(12);
+    let r = ac_to_node_limit(&input, 5_000);
     // Commits stop as soon as the limit is seen, so the overshoot is
     // bounded by one batch, not by a whole iteration.
     eprintln!("node limit 5000, stopped at {}", r.egraph.total_size());
@@ -81,18 +89,7 @@ fn node_limit_on_ac_blowup() {
 #[test]
 fn node_limit_inside_one_huge_round() {
     let input = long_sum(16);
-    let r = Runner::default()
-        .with_expr(&input)
-        .with_node_limit(100_000)
-        .with_iter_limit(1_000)
-        .with_time_limit(Duration::from_secs(600))
-        .with_scheduler(Scheduler::Simple)
-        .run(&ac_rules());
-    assert_graceful(
-        &r,
-        &input,
-        |s| matches!(s, StopReason::NodeLimit(n) if *n > 100_000),
-    );
+    let r = ac_to_node_limit(&input, 100_000);
     let last = r.iterations.last().unwrap();
     eprintln!(
         "stopped at {} nodes; last round {} matches",
