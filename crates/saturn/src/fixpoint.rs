@@ -1475,8 +1475,22 @@ impl<L: Language, N: Analysis<L>> NodeSource<L> for Phase<'_, L, N> {
         for n in nodes.iter_mut() {
             n.update_children(|c| self.find(c));
         }
-        nodes.sort_unstable();
-        nodes.dedup();
+        if nodes.len() < crate::pattern::SCAN_MAX {
+            // The matcher scans short lists whole, in any order: drop the
+            // duplicates without sorting (comparing operators by name is
+            // what a sort would spend its time on).
+            let mut k = 0;
+            for j in 0..nodes.len() {
+                if !nodes[..k].contains(&nodes[j]) {
+                    nodes.swap(k, j);
+                    k += 1;
+                }
+            }
+            nodes.truncate(k);
+        } else {
+            nodes.sort_unstable();
+            nodes.dedup();
+        }
         let nodes: Arc<[L]> = nodes.into();
         lock(shard).insert(r, (version, nodes.clone()));
         Some(NodeList::Shared(nodes))

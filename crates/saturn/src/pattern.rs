@@ -237,6 +237,11 @@ impl Sink for Count {
 /// Node ranges at least this long are matched in two halves in parallel.
 const PAR_SPLIT: usize = 32;
 
+/// Node lists shorter than this are scanned whole by the matcher, so they
+/// need not be sorted (the asynchronous scheduler's class views skip the
+/// sort); longer ones are binary-searched for the operator's range.
+pub(crate) const SCAN_MAX: usize = 16;
+
 #[derive(Debug, Clone)]
 enum Instr<L> {
     /// For each node in class `regs[i]` that matches `node`, load its
@@ -501,7 +506,7 @@ impl<L: Language> Pattern<L> {
                     return;
                 };
                 let nodes: &[L] = &nodes;
-                let range = if nodes.len() < 16 {
+                let range = if nodes.len() < SCAN_MAX {
                     nodes
                 } else {
                     // Nodes are sorted and nodes with one discriminant are
