@@ -32,6 +32,9 @@ pub use extract::{AstDepth, AstSize, CostFunction, Extractor};
 pub use hashcons::Hashcons;
 pub use id::Id;
 pub use language::{FromOp, FromOpError, Language, LanguageChildren, RecExpr};
+#[doc(hidden)]
+pub use par::helpers_running;
+pub use par::{set_spin_wait, spin_wait};
 pub use pattern::{ENodeOrVar, Pattern};
 pub use rewrite::{Actions, Applier, Condition, ConditionEqual, Ref, Rewrite};
 pub use runner::{Hook, Iteration, Runner, Scheduler, StopReason};

@@ -11,13 +11,134 @@
 //! phases handed over from the calling thread, `integ_part2`, 2,000 nodes,
 //! ran at 0.6-0.9x at 2 threads). Once the e-graph is large the runner
 //! moves onto a pool thread, which then takes part in every parallel phase.
+//!
+//! # Keeping the pool warm
+//! Between two parallel phases of a run comes sequential work (the
+//! in-order commit, the union loop of a rebuild, planning), often under a
+//! millisecond. Rayon's idle threads go to sleep within microseconds, and
+//! waking one costs a futex wake and, in a virtual machine, an
+//! inter-processor interrupt: 20-60 us measured here (p50), up to 2 ms,
+//! during which the phase runs on the calling thread alone. A phase of a
+//! few hundred microseconds then gets little or no help. So after each
+//! parallel phase, [`keep_warm`] puts the pool's other threads into a
+//! *helper* loop: each polls the pool for work ([`rayon::yield_now`]) and
+//! runs what it finds (the next phase's pieces, or anyone else's jobs), and
+//! returns to rayon's own idle loop after [`spin_wait`] without finding
+//! any. This is the spin-then-sleep policy of OpenMP runtimes
+//! (`GOMP_SPINCOUNT`, `KMP_BLOCKTIME`). A helper never holds work back (it
+//! runs whatever it finds), it only burns its core while it waits; set
+//! the wait to zero with [`set_spin_wait`] to share cores more politely.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
 thread_local! {
     static SEQUENTIAL: Cell<bool> = const { Cell::new(false) };
+    /// Set while this thread runs a helper loop (see [`keep_warm`]).
+    static HELPING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Microseconds a helper keeps polling without finding work.
+static SPIN_WAIT_US: AtomicU64 = AtomicU64::new(DEFAULT_SPIN_WAIT_US);
+
+/// The default of [`spin_wait`]: 1 ms, longer than most sequential steps
+/// between two parallel phases, short enough that an idle pool sleeps
+/// soon after a run.
+const DEFAULT_SPIN_WAIT_US: u64 = 1000;
+
+/// Helper loops running now, in all pools.
+static HELPERS: AtomicUsize = AtomicUsize::new(0);
+
+/// How long a pool thread that finished its part of a parallel phase keeps
+/// polling for the next one before it sleeps (see the [module
+/// docs](self)). Default: 1 ms.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(saturn::spin_wait(), Duration::from_millis(1));
+/// ```
+pub fn spin_wait() -> Duration {
+    Duration::from_micros(SPIN_WAIT_US.load(Ordering::Relaxed))
+}
+
+/// Sets [`spin_wait`] for the whole process; `Duration::ZERO` turns the
+/// helper loops off (each phase then wakes sleeping threads, as plain
+/// rayon does). Results never depend on it, only the time to reach them.
+///
+/// ```
+/// use std::time::Duration;
+/// saturn::set_spin_wait(Duration::from_micros(200));
+/// assert_eq!(saturn::spin_wait(), Duration::from_micros(200));
+/// saturn::set_spin_wait(Duration::from_millis(1));
+/// ```
+pub fn set_spin_wait(d: Duration) {
+    SPIN_WAIT_US.store(
+        d.as_micros().min(u64::MAX as u128) as u64,
+        Ordering::Relaxed,
+    );
+}
+
+/// After a parallel phase on a pool thread: makes sure the pool's other
+/// threads are in helper loops (see the [module docs](self)), so the next
+/// phase finds them awake. Cheap when they already are.
+pub(crate) fn keep_warm() {
+    let wait = spin_wait();
+    if wait.is_zero() || HELPING.with(|h| h.get()) {
+        return;
+    }
+    let Some(me) = rayon::current_thread_index() else {
+        return; // not on a pool thread: phases here hand work over anyway
+    };
+    let others = rayon::current_num_threads().saturating_sub(1);
+    let running = HELPERS.load(Ordering::Relaxed);
+    for _ in running..others {
+        HELPERS.fetch_add(1, Ordering::Relaxed);
+        rayon::spawn(move || {
+            // A helper popped by the thread that spawned it (or nested in
+            // another helper) would only delay that thread.
+            if rayon::current_thread_index() != Some(me) && !HELPING.with(|h| h.get()) {
+                HELPING.with(|h| h.set(true));
+                help(wait);
+                HELPING.with(|h| h.set(false));
+            }
+            HELPERS.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+/// Helper loops running now, in all of this process's pools (for tests:
+/// they must all end within [`spin_wait`] of the last parallel phase).
+#[doc(hidden)]
+pub fn helpers_running() -> usize {
+    HELPERS.load(Ordering::Relaxed)
+}
+
+/// The helper loop: runs the pool's pending jobs as they appear, until
+/// `wait` passes without any.
+fn help(wait: Duration) {
+    let mut idle_since = Instant::now();
+    let mut polls = 0u32;
+    loop {
+        match rayon::yield_now() {
+            Some(rayon::Yield::Executed) => {
+                idle_since = Instant::now();
+                polls = 0;
+            }
+            _ => {
+                polls += 1;
+                // Reading the clock costs more than a poll: every 64th.
+                if polls.is_multiple_of(64) && idle_since.elapsed() >= wait {
+                    return;
+                }
+                for _ in 0..16 {
+                    std::hint::spin_loop();
+                }
+            }
+        }
+    }
 }
 
 /// Threads parallel phases here spread over: 1 when marked sequential,
@@ -66,13 +187,34 @@ pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync 
     if is_sequential() || items.len() <= 1 {
         items.iter().map(f).collect()
     } else {
-        items.par_iter().map(f).collect()
+        let out = items.par_iter().map(f).collect();
+        keep_warm();
+        out
     }
 }
 
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_helper_runs_pending_jobs_and_then_stops() {
+        // One thread: the job can only run in the helper loop.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let wait = Duration::from_millis(20);
+        let t = Instant::now();
+        pool.install(|| {
+            let ran = ran.clone();
+            rayon::spawn(move || ran.store(true, Ordering::SeqCst));
+            help(wait);
+        });
+        assert!(ran.load(Ordering::SeqCst), "the pending job did not run");
+        assert!(t.elapsed() >= wait, "stopped before the wait was over");
+    }
 
     #[test]
     fn the_mark_is_restored_after_a_panic() {
