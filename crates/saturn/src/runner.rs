@@ -131,6 +131,10 @@ struct RuleState {
     /// past the end have none).
     counts: Vec<u32>,
     total: usize,
+    /// Nanoseconds per root class its searches took (smoothed over the
+    /// last ones; 0 before its first search), for cutting its next search
+    /// into pieces of about [`ITEM_NS`] (see [`make_items`]).
+    ns_per_root: f64,
 }
 
 /// A hook, run at the start of every iteration.
@@ -199,7 +203,17 @@ struct Item {
     /// Whether this item reads the clock for the deadline (every
     /// [`POLL_EVERY`]th item: most items are too small to pay for it).
     poll: bool,
+    /// Whether this item's search is timed, for its rule's cost per root
+    /// (a rule's first item and every [`POLL_EVERY`]th; never a piece of
+    /// a split root).
+    timed: bool,
 }
+
+/// The time one item of a search should take once its rule's cost per
+/// root is known: long enough that handing it to another thread is cheap
+/// by comparison, short enough that the last item of a phase leaves the
+/// other threads idle only briefly.
+const ITEM_NS: f64 = 20_000.0;
 
 /// Items per deadline check.
 const POLL_EVERY: usize = 8;
@@ -254,18 +268,29 @@ const PIECE_NODES: usize = 16;
 
 /// Cuts the planned searches into work items: chunks of roots, and large
 /// roots cut into node ranges, so one expensive rule or class spreads over
-/// all threads. The items, in order, cover the matches in the same order
-/// whatever the thread count.
+/// all threads. A chunk has at most an eighth of a thread's share of the
+/// rule's roots (16 to 1,024), and, with several threads, at most the
+/// roots that rule searches in about [`ITEM_NS`] by `ns_per_root` (its
+/// cost at its last searches, 0 when unknown): a rule whose roots are
+/// expensive (a few hundred nodes of matching each) gets chunks of a few
+/// roots, so no thread is left waiting long for the last one. The items,
+/// in order, cover the matches in the same order whatever the thread count
+/// and the chunk sizes.
 fn make_items<L: Language, N: Analysis<L>>(
     egraph: &EGraph<L, N>,
     rules: &[Rewrite<L, N>],
     plans: &[Option<Arc<[Id]>>],
+    ns_per_root: &[f64],
     threads: usize,
 ) -> Vec<Item> {
     let mut items = vec![];
     for (r, roots) in plans.iter().enumerate() {
         let Some(roots) = roots else { continue };
-        let chunk = (roots.len() / (threads * 8)).clamp(16, 1024);
+        let mut chunk = (roots.len() / (threads * 8)).clamp(16, 1024);
+        if threads > 1 && ns_per_root[r] > 0.0 {
+            chunk = chunk.min(((ITEM_NS / ns_per_root[r]) as usize).max(1));
+        }
+        let first_item = items.len();
         let pat = &rules[r].searcher;
         let mut s = 0;
         let mut k = 0;
@@ -288,6 +313,7 @@ fn make_items<L: Language, N: Analysis<L>>(
                         end: k,
                         nodes: None,
                         poll: false,
+                        timed: items.len() == first_item,
                     });
                 }
                 let mut a = range.start;
@@ -299,6 +325,7 @@ fn make_items<L: Language, N: Analysis<L>>(
                         end: k + 1,
                         nodes: Some(a..b),
                         poll: false,
+                        timed: false,
                     });
                     a = b;
                 }
@@ -313,6 +340,7 @@ fn make_items<L: Language, N: Analysis<L>>(
                         end: k,
                         nodes: None,
                         poll: false,
+                        timed: items.len() == first_item,
                     });
                     s = k;
                 }
@@ -325,11 +353,13 @@ fn make_items<L: Language, N: Analysis<L>>(
                 end: roots.len(),
                 nodes: None,
                 poll: false,
+                timed: items.len() == first_item,
             });
         }
     }
     for (k, item) in items.iter_mut().enumerate() {
         item.poll = k % POLL_EVERY == 0;
+        item.timed = item.nodes.is_none() && (item.timed || item.poll);
     }
     items
 }
@@ -537,7 +567,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let plans = self.plan_search(rules, i);
         it.plan_time = t0.elapsed().as_secs_f64();
         let threads = crate::par::threads();
-        let items = make_items(&self.egraph, rules, &plans, threads);
+        let ns_per_root: Vec<f64> = self.states.iter().map(|s| s.ns_per_root).collect();
+        let items = make_items(&self.egraph, rules, &plans, &ns_per_root, threads);
         let egraph = &self.egraph;
         let tm = Instant::now();
         // Workers poll the deadline and the cancel flag between items, so a
@@ -559,6 +590,9 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let (limit, floor) = self.ban_bounds(&plans);
         let so_far: Vec<std::sync::atomic::AtomicUsize> =
             (0..rules.len()).map(|_| Default::default()).collect();
+        // Per rule: nanoseconds and roots of its timed items.
+        let timed: Vec<(AtomicU64, AtomicU64)> =
+            (0..rules.len()).map(|_| Default::default()).collect();
         // Per item: (root, number of substs) and the substs. Few roots
         // are searched on this thread.
         let n_roots: usize = items.iter().map(|x| x.end - x.start).sum();
@@ -569,6 +603,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     return (vec![], FlatMatches::default());
                 }
                 let r = item.rule;
+                let started = item.timed.then(Instant::now);
                 let pat = &rules[r].searcher;
                 let roots = plans[r].as_ref().expect("planned");
                 let mut per_root = Vec::with_capacity(item.end - item.start);
@@ -595,6 +630,11 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 if limit[r] != usize::MAX {
                     so_far[r].fetch_add(mine, std::sync::atomic::Ordering::Relaxed);
                 }
+                if let Some(t) = started {
+                    let (ns, n) = &timed[r];
+                    ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    n.fetch_add((item.end - item.start) as u64, Ordering::Relaxed);
+                }
                 (per_root, substs)
             })
         });
@@ -612,6 +652,17 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             return it;
         }
         it.roots_searched = items.iter().map(|x| x.end - x.start).sum();
+        for (st, (ns, n)) in self.states.iter_mut().zip(&timed) {
+            let n = n.load(Ordering::Relaxed);
+            if n > 0 {
+                let cost = ns.load(Ordering::Relaxed) as f64 / n as f64;
+                st.ns_per_root = if st.ns_per_root > 0.0 {
+                    (st.ns_per_root + cost) / 2.0
+                } else {
+                    cost
+                };
+            }
+        }
         // Update exact per-rule totals, then let the scheduler decide. A
         // split root appears in several items: clear first, then add.
         for (item, (per_root, _)) in items.iter().zip(&found) {
