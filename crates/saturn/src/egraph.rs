@@ -820,23 +820,73 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// for first searches and for rounds where most classes changed.
     pub fn classes_with_op(&mut self, d: &L::Discriminant) -> &[Id] {
         if !self.by_op_fresh {
-            let mut map: FxHashMap<L::Discriminant, Vec<Id>> = FxHashMap::default();
-            for class in self.classes.iter().flatten() {
-                let mut prev: Option<&L> = None;
-                for n in &class.nodes {
-                    if prev.is_none_or(|p| p.discriminant() != n.discriminant()) {
-                        let ids = map.entry(n.discriminant()).or_default();
-                        if ids.last() != Some(&class.id) {
-                            ids.push(class.id);
-                        }
-                    }
-                    prev = Some(n);
-                }
-            }
-            self.by_op = map;
+            self.by_op = self.op_index();
             self.by_op_fresh = true;
         }
         self.by_op.get(d).map_or(&[], |v| v)
+    }
+
+    /// The operator index: per discriminant, the classes with a node of
+    /// it, in id order. On a large e-graph, chunks of the class table are
+    /// read in parallel into one bucket per hash shard, then each shard's
+    /// part of the index is built from its buckets in chunk order (so each
+    /// list is in id order, as a sequential pass makes it); the parts have
+    /// disjoint keys.
+    fn op_index(&self) -> FxHashMap<L::Discriminant, Vec<Id>> {
+        // Each class once per discriminant (its nodes are sorted, so one
+        // discriminant's nodes are contiguous).
+        fn each_op<L: Language, D>(class: &EClass<L, D>, mut f: impl FnMut(L::Discriminant)) {
+            let mut prev: Option<&L> = None;
+            for n in &class.nodes {
+                if prev.is_none_or(|p| p.discriminant() != n.discriminant()) {
+                    f(n.discriminant());
+                }
+                prev = Some(n);
+            }
+        }
+        let push = |map: &mut FxHashMap<L::Discriminant, Vec<Id>>, d: L::Discriminant, id: Id| {
+            let ids = map.entry(d).or_default();
+            if ids.last() != Some(&id) {
+                ids.push(id);
+            }
+        };
+        if crate::par::is_sequential() || self.n_classes < PAR_MIN_AHEAD {
+            let mut map = FxHashMap::default();
+            for class in self.classes.iter().flatten() {
+                each_op(class, |d| push(&mut map, d, class.id));
+            }
+            return map;
+        }
+        const SHARDS: usize = 16;
+        let shard = |d: &L::Discriminant| {
+            use std::hash::BuildHasher;
+            (rustc_hash::FxBuildHasher.hash_one(d) >> 59) as usize % SHARDS
+        };
+        type Bucket<D> = Vec<(D, Id)>;
+        let chunks: Vec<_> = self.classes.chunks(2048).collect();
+        let buckets: Vec<Vec<Bucket<L::Discriminant>>> = crate::par::par_map(&chunks, |chunk| {
+            let mut b: Vec<Bucket<L::Discriminant>> = vec![vec![]; SHARDS];
+            for class in chunk.iter().flatten() {
+                each_op(class, |d| b[shard(&d)].push((d, class.id)));
+            }
+            b
+        });
+        let shards: Vec<usize> = (0..SHARDS).collect();
+        let parts = crate::par::par_map(&shards, |&s| {
+            let mut map = FxHashMap::default();
+            for b in &buckets {
+                for (d, id) in &b[s] {
+                    push(&mut map, d.clone(), *id);
+                }
+            }
+            map
+        });
+        let mut map = FxHashMap::default();
+        map.reserve(parts.iter().map(|p| p.len()).sum());
+        for p in parts {
+            map.extend(p);
+        }
+        map
     }
 
     /// A copy of this (rebuilt) e-graph whose ids depend only on its

@@ -249,6 +249,21 @@ fn match_budget(node_limit: usize, size: usize) -> usize {
         .max(1 << 16)
 }
 
+/// The union of the ascending ids of `a` and `b`, ascending, each once.
+fn merge_sorted(a: &[Id], b: impl Iterator<Item = Id>) -> Vec<Id> {
+    let mut out = Vec::with_capacity(a.len());
+    let mut a = a.iter().copied().peekable();
+    for y in b {
+        while let Some(x) = a.next_if(|&x| x < y) {
+            out.push(x);
+        }
+        a.next_if_eq(&y);
+        out.push(y);
+    }
+    out.extend(a);
+    out
+}
+
 /// A piece of staging work: the matches `matches` (indices into an item's
 /// substitutions) of item `item`; the first of them belongs to its
 /// `root`th root, whose matches start at index `pos`.
@@ -1033,19 +1048,17 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 );
                 if let Some(r) = roots.as_mut() {
                     if !rule.conditions_are_local() {
-                        // Old matches may pass their condition now.
+                        // Old matches may pass their condition now: add
+                        // the canonical classes that matched before (in
+                        // id order, as the roots are: merged, not sorted).
                         let uf = self.egraph.union_find();
-                        let mut v = r.to_vec();
-                        v.extend(
-                            st.counts
-                                .iter()
-                                .enumerate()
-                                .filter(|(k, &c)| c > 0 && uf.find(Id::from(*k)).index() == *k)
-                                .map(|(k, _)| Id::from(k)),
-                        );
-                        v.sort_unstable();
-                        v.dedup();
-                        *r = v.into();
+                        let old = st
+                            .counts
+                            .iter()
+                            .enumerate()
+                            .filter(|(k, &c)| c > 0 && uf.find(Id::from(*k)).index() == *k)
+                            .map(|(k, _)| Id::from(k));
+                        *r = merge_sorted(r, old).into();
                     }
                 }
                 roots
@@ -1304,5 +1317,19 @@ impl Neighborhood {
         let r = (v.len() * 2 <= n_classes).then(|| Arc::from(v));
         self.by_depth.push((depth, bit, r.clone()));
         r
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_sorted_is_the_sorted_union() {
+        let ids = |v: &[usize]| v.iter().map(|&i| Id::from(i)).collect::<Vec<_>>();
+        let got = merge_sorted(&ids(&[1, 3, 5, 9]), ids(&[0, 3, 4, 9, 12]).into_iter());
+        assert_eq!(got, ids(&[0, 1, 3, 4, 5, 9, 12]));
+        assert_eq!(merge_sorted(&[], ids(&[2]).into_iter()), ids(&[2]));
+        assert_eq!(merge_sorted(&ids(&[2]), std::iter::empty()), ids(&[2]));
     }
 }

@@ -216,3 +216,44 @@ fn nonlocal_predicates_are_rechecked() {
         .expect("gated rule fired");
     assert_eq!(r.egraph.find(g), r.egraph.find(r.roots[0]));
 }
+
+#[test]
+fn the_operator_index_built_in_parallel_lists_each_class_in_id_order() {
+    // Over 4,096 classes and inside a two-thread pool, so the index is
+    // built from shards in parallel.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+        for i in 0..3000 {
+            let t = format!("(f (g x{}) (h {i} x{}))", i % 97, i % 13);
+            eg.add_expr(&t.parse().unwrap());
+        }
+        let a = eg.add_expr(&"(g x1)".parse().unwrap());
+        let b = eg.add_expr(&"(h 5 x5)".parse().unwrap());
+        eg.union(a, b);
+        eg.rebuild();
+        assert!(eg.number_of_classes() > 4096);
+        let mut want: std::collections::HashMap<(Symbol, usize), Vec<Id>> = Default::default();
+        for class in eg.classes() {
+            for node in &class.nodes {
+                let v = want.entry(node.discriminant()).or_default();
+                if v.last() != Some(&class.id) {
+                    v.push(class.id);
+                }
+            }
+        }
+        for v in want.values_mut() {
+            v.sort();
+        }
+        for (d, classes) in &want {
+            assert_eq!(
+                eg.classes_with_op(d),
+                &classes[..],
+                "classes_with_op({d:?})"
+            );
+        }
+    });
+}
