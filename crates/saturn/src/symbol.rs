@@ -6,6 +6,7 @@
 //! are few.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{OnceLock, RwLock};
 
 use rustc_hash::FxHashMap;
@@ -36,6 +37,16 @@ fn strs() -> &'static AppendOnlyVec<(u64, &'static str)> {
     STRS.get_or_init(AppendOnlyVec::new)
 }
 
+/// Symbols whose order key is also kept in [`KEYS`].
+const FAST: usize = 4096;
+
+/// The order keys of the first [`FAST`] symbols, each read with one load:
+/// comparing two symbols (sorting node lists, ordering a canonical
+/// renumbering) mostly needs nothing else. Written before the symbol's
+/// index is published (under the interning lock), so whoever holds a
+/// symbol reads its key.
+static KEYS: [AtomicU64; FAST] = [const { AtomicU64::new(0) }; FAST];
+
 /// The first 8 bytes of `s`, big-endian, zero-padded: comparing keys
 /// orders strings as comparing the strings does, except that equal keys
 /// (a shared 8-byte prefix, or a prefix padded with zeros) need the strings.
@@ -59,7 +70,11 @@ impl Symbol {
         let leaked: &'static str = Box::leak(s.to_owned().into_boxed_str());
         // Pushed under the write lock, so indices are dense and the string is
         // readable before any other thread can learn its index.
-        let i = strs().push((order_key(leaked), leaked)) as u32;
+        let key = order_key(leaked);
+        let i = strs().push((key, leaked)) as u32;
+        if let Some(k) = KEYS.get(i as usize) {
+            k.store(key, Ordering::Release);
+        }
         ids.insert(leaked, i);
         Symbol(i)
     }
@@ -97,7 +112,14 @@ impl Ord for Symbol {
             return std::cmp::Ordering::Equal;
         }
         // Operators are mostly short: their first 8 bytes usually decide.
-        let (a, b) = (&strs()[self.0 as usize], &strs()[other.0 as usize]);
+        let (i, j) = (self.0 as usize, other.0 as usize);
+        if let (Some(a), Some(b)) = (KEYS.get(i), KEYS.get(j)) {
+            let (a, b) = (a.load(Ordering::Acquire), b.load(Ordering::Acquire));
+            if a != b {
+                return a.cmp(&b);
+            }
+        }
+        let (a, b) = (&strs()[i], &strs()[j]);
         a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1))
     }
 }
@@ -143,6 +165,22 @@ mod tests {
         for x in words {
             for y in words {
                 assert_eq!(Symbol::new(x).cmp(&Symbol::new(y)), x.cmp(y), "{x:?} {y:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn order_is_the_strings_order_past_the_fast_keys() {
+        // More symbols than KEYS holds: the ones past it compare through
+        // the table, with each other and with ones inside it.
+        let words: Vec<String> = (0..FAST + 64)
+            .map(|i| format!("fast-{:x}", (i * 7919) % (FAST + 64)))
+            .collect();
+        let syms: Vec<Symbol> = words.iter().map(|w| Symbol::new(w)).collect();
+        assert!(syms.iter().any(|s| s.0 as usize >= FAST));
+        for (k, (x, a)) in words.iter().zip(&syms).enumerate().step_by(37) {
+            for (y, b) in words.iter().zip(&syms).skip(k % 5).step_by(53) {
+                assert_eq!(a.cmp(b), x.cmp(y), "{x:?} {y:?}");
             }
         }
     }
