@@ -47,6 +47,10 @@
 //!   anonymous pipes of GNU make 4.3 and older, `Client::new`) report
 //!   `Unsupported`: the function then runs single-threaded. Intra-function
 //!   threads are therefore never used without a token.
+//! * The engine's idle pool threads normally poll for the next parallel
+//!   phase for a while before they sleep ([`saturn::spin_wait`]). Under a
+//!   jobserver that wait is set to zero: a thread still polling after its
+//!   function ended would use a core that no token pays for.
 //!
 //! Thread counts never change the output, so token availability only
 //! changes speed.
@@ -154,6 +158,11 @@ impl Exec {
         jobserver: Option<jobserver::Client>,
     ) -> Result<Exec, String> {
         let threads = threads.max(1);
+        if threads > 1 && jobserver.is_some() {
+            // Pool threads give their tokens back when a function ends; one
+            // left polling for a next phase would run without a token.
+            saturn::set_spin_wait(std::time::Duration::ZERO);
+        }
         let pool = if threads > 1 && jobserver.is_none() {
             Some(build_pool(threads)?)
         } else {
@@ -437,6 +446,7 @@ mod tests {
         for p in Policy::ALL {
             let exec = Exec::new(p, 4, Some(client.clone())).unwrap();
             assert!(exec.uses_jobserver());
+            assert_eq!(saturn::spin_wait(), std::time::Duration::ZERO);
             assert_eq!(square_all(&exec), want);
             assert!(exec.max_tokens() <= 2, "{}", exec.max_tokens());
         }
