@@ -285,8 +285,8 @@ const PIECE_NODES: usize = 16;
 /// roots cut into node ranges, so one expensive rule or class spreads over
 /// all threads. A chunk has at most an eighth of a thread's share of the
 /// rule's roots (16 to 1,024), and, with several threads, at most the
-/// roots that rule searches in about [`ITEM_NS`] by `ns_per_root` (its
-/// cost at its last searches, 0 when unknown): a rule whose roots are
+/// roots that rule searches in about [`ITEM_NS`] by its state's
+/// `ns_per_root` (its cost at its last searches, 0 when unknown): a rule whose roots are
 /// expensive (a few hundred nodes of matching each) gets chunks of a few
 /// roots, so no thread is left waiting long for the last one. The items,
 /// in order, cover the matches in the same order whatever the thread count
@@ -295,17 +295,17 @@ fn make_items<L: Language, N: Analysis<L>>(
     egraph: &EGraph<L, N>,
     rules: &[Rewrite<L, N>],
     plans: &[Option<Arc<[Id]>>],
-    ns_per_root: &[f64],
+    states: &[RuleState],
     threads: usize,
 ) -> Vec<Item> {
     let mut items = vec![];
     for (r, roots) in plans.iter().enumerate() {
         let Some(roots) = roots else { continue };
         let mut chunk = (roots.len() / (threads * 8)).clamp(16, 1024);
-        if threads > 1 && ns_per_root[r] > 0.0 {
-            chunk = chunk.min(((ITEM_NS / ns_per_root[r]) as usize).max(1));
+        let cost = states[r].ns_per_root;
+        if threads > 1 && cost > 0.0 {
+            chunk = chunk.min(((ITEM_NS / cost) as usize).max(1));
         }
-        let first_item = items.len();
         let pat = &rules[r].searcher;
         let mut s = 0;
         let mut k = 0;
@@ -328,7 +328,7 @@ fn make_items<L: Language, N: Analysis<L>>(
                         end: k,
                         nodes: None,
                         poll: false,
-                        timed: items.len() == first_item,
+                        timed: false,
                     });
                 }
                 let mut a = range.start;
@@ -355,7 +355,7 @@ fn make_items<L: Language, N: Analysis<L>>(
                         end: k,
                         nodes: None,
                         poll: false,
-                        timed: items.len() == first_item,
+                        timed: false,
                     });
                     s = k;
                 }
@@ -368,13 +368,15 @@ fn make_items<L: Language, N: Analysis<L>>(
                 end: roots.len(),
                 nodes: None,
                 poll: false,
-                timed: items.len() == first_item,
+                timed: false,
             });
         }
     }
-    for (k, item) in items.iter_mut().enumerate() {
+    for k in 0..items.len() {
+        let first_of_rule = k == 0 || items[k - 1].rule != items[k].rule;
+        let item = &mut items[k];
         item.poll = k % POLL_EVERY == 0;
-        item.timed = item.nodes.is_none() && (item.timed || item.poll);
+        item.timed = item.nodes.is_none() && (first_of_rule || item.poll);
     }
     items
 }
@@ -582,8 +584,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let plans = self.plan_search(rules, i);
         it.plan_time = t0.elapsed().as_secs_f64();
         let threads = crate::par::threads();
-        let ns_per_root: Vec<f64> = self.states.iter().map(|s| s.ns_per_root).collect();
-        let items = make_items(&self.egraph, rules, &plans, &ns_per_root, threads);
+        let items = make_items(&self.egraph, rules, &plans, &self.states, threads);
         let egraph = &self.egraph;
         let tm = Instant::now();
         // Workers poll the deadline and the cancel flag between items, so a
