@@ -857,17 +857,14 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             }
             return map;
         }
-        const SHARDS: usize = 16;
-        let shard = |d: &L::Discriminant| {
-            use std::hash::BuildHasher;
-            (rustc_hash::FxBuildHasher.hash_one(d) >> 59) as usize % SHARDS
-        };
+        // The hashcons's sharding, applied to discriminants.
+        use crate::hashcons::{hash_node, shard_of, SHARDS};
         type Bucket<D> = Vec<(D, Id)>;
         let chunks: Vec<_> = self.classes.chunks(2048).collect();
         let buckets: Vec<Vec<Bucket<L::Discriminant>>> = crate::par::par_map(&chunks, |chunk| {
             let mut b: Vec<Bucket<L::Discriminant>> = vec![vec![]; SHARDS];
             for class in chunk.iter().flatten() {
-                each_op(class, |d| b[shard(&d)].push((d, class.id)));
+                each_op(class, |d| b[shard_of(hash_node(&d))].push((d, class.id)));
             }
             b
         });
