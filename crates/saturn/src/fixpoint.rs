@@ -1546,6 +1546,22 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
     }
 }
 
+/// `egraph` renumbered canonically from id `keep` on
+/// ([`EGraph::canonical_copy`]); as it is when it made no id past `keep`
+/// (the renumbering would be the identity) or when some class has no
+/// finite term.
+fn renumbered<L: Language, N: Analysis<L> + Default>(
+    mut egraph: EGraph<L, N>,
+    keep: usize,
+) -> EGraph<L, N> {
+    if egraph.number_of_ids() > keep {
+        if let Some(copy) = egraph.canonical_copy(keep) {
+            return copy;
+        }
+    }
+    egraph
+}
+
 /// [`run`] on `pool` (`None`: on this thread, marked sequential).
 fn run_on<L: Language, N: Analysis<L> + Default>(
     mut egraph: EGraph<L, N>,
@@ -1555,6 +1571,7 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
     pool: Option<&rayon::ThreadPool>,
 ) -> (EGraph<L, N>, AsyncStats) {
     let mut stats = AsyncStats::default();
+    let trace = std::env::var_os("SATURN_ASYNC_TRACE").is_some();
     let index = RuleIndex::new(rules);
     if !egraph.is_clean() {
         egraph.rebuild();
@@ -1627,14 +1644,10 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
             // the caller, which goes on in rounds.
             drop(new_nodes);
             egraph.roll_back_phase(&uf_before);
-            if egraph.number_of_ids() > keep {
-                if let Some(copy) = egraph.canonical_copy(keep) {
-                    egraph = copy;
-                }
-            }
+            egraph = renumbered(egraph, keep);
             stats.rolled_back = true;
             stats.join_time += t_join.elapsed().as_secs_f64();
-            if std::env::var_os("SATURN_ASYNC_TRACE").is_some() {
+            if trace {
                 eprintln!(
                     "phase {} ({} tasks, {:.1} ms) rolled back (ids full: {full}, cut: {cut}, limit: {limit:?}) in {:.1} ms",
                     stats.phases,
@@ -1682,7 +1695,7 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
             join_changes.extend(phase_changes);
         }
         stats.join_time += t_join.elapsed().as_secs_f64();
-        if std::env::var_os("SATURN_ASYNC_TRACE").is_some() {
+        if trace {
             eprintln!(
                 "phase {} ({} tasks, {} matches so far, {:.1} ms, join {:.1} ms): made {made}, merged {}, deferred {}, join changes {}, data changes {}, limit {limit:?}, size {}, classes {}",
                 stats.phases,
@@ -1743,11 +1756,9 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
     );
     if !stats.rolled_back && !cut_by_time && egraph.number_of_ids() > keep {
         let t = Instant::now();
-        if let Some(copy) = egraph.canonical_copy(keep) {
-            egraph = copy;
-        }
+        egraph = renumbered(egraph, keep);
         stats.join_time += t.elapsed().as_secs_f64();
-        if std::env::var_os("SATURN_ASYNC_TRACE").is_some() {
+        if trace {
             eprintln!(
                 "canonical renumbering: {:.1} ms",
                 t.elapsed().as_secs_f64() * 1e3
