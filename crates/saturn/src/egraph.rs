@@ -733,12 +733,12 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     pub(crate) fn roll_back_phase(&mut self, uf: &[u32]) {
         self.uf.restore(uf);
         let mut memo = Hashcons::plain();
-        memo.reserve_mut(self.total_number_of_nodes());
+        let (mut nodes, mut ids) = (vec![], vec![]);
         for class in self.classes.iter().flatten() {
-            for n in &class.nodes {
-                memo.insert_mut(n.clone(), class.id);
-            }
+            nodes.extend(class.nodes.iter());
+            ids.extend(std::iter::repeat_n(class.id, class.nodes.len()));
         }
+        memo.insert_new_mut(&nodes, &ids);
         self.memo = memo;
         debug_assert_eq!(self.check_invariants(), Ok(()), "rolled back");
     }
@@ -1148,11 +1148,10 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 );
             }
         }
-        new.memo.reserve_mut(total);
-        for (c, &k0) in taken.iter().zip(&start) {
-            for (n, &id) in c.nodes.iter().zip(&node_id[k0..]) {
-                new.memo.insert_mut(n.clone(), Id(id));
-            }
+        {
+            let flat: Vec<&L> = taken.iter().flat_map(|c| c.nodes.iter()).collect();
+            let ids: Vec<Id> = node_id.iter().map(|&i| Id(i)).collect();
+            new.memo.insert_new_mut(&flat, &ids);
         }
         drop(node_id);
         // 5. The classes, with the data moved over, and their parents
