@@ -152,14 +152,26 @@ pub fn shard_of(h: u64) -> usize {
 impl<L: Eq + Hash> Hashcons<L> {
     /// Switches between concurrent mode (inserts through `&self` work) and
     /// plain mode (lookups through `&self` take no lock). The entries stay.
-    pub(crate) fn set_concurrent(&mut self, on: bool) {
+    pub(crate) fn set_concurrent(&mut self, on: bool)
+    where
+        L: Sync,
+    {
         let shards = std::mem::replace(&mut self.shards, Shards::Plain(HashTable::new()));
         self.shards = match (shards, on) {
             (Shards::Plain(t), true) => {
-                let mut v: Vec<Shard<L>> = (0..SHARDS).map(|_| HashTable::new()).collect();
-                for (n, id) in t {
-                    let h = hash_node(&n);
-                    insert_in(&mut v[shard_of(h)], h, n, id);
+                // Hashed ahead (in parallel unless marked sequential), so
+                // each shard is made at its final size and filled without
+                // equality checks (the keys are distinct).
+                let entries: Vec<(L, Id)> = t.into_iter().collect();
+                let hashes: Vec<u64> = crate::par::par_map(&entries, |(n, _)| hash_node(n));
+                let mut sizes = [0usize; SHARDS];
+                for &h in &hashes {
+                    sizes[shard_of(h)] += 1;
+                }
+                let mut v: Vec<Shard<L>> =
+                    sizes.iter().map(|&n| HashTable::with_capacity(n)).collect();
+                for (e, h) in entries.into_iter().zip(hashes) {
+                    v[shard_of(h)].insert_unique(h, e, |(n, _)| hash_node(n));
                 }
                 Shards::Locked(v.into_iter().map(RwLock::new).collect())
             }
