@@ -301,10 +301,16 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// Adds a node; returns its class (an existing one if present).
     pub fn add(&mut self, mut node: L) -> Id {
         node.update_children(|c| self.uf.find(c));
-        if let Some(id) = self.memo.get_mut(&node) {
+        // Hashed once, for the lookup and the insert.
+        let h = crate::hashcons::hash_node(&node);
+        if let Some(id) = self.memo.get_hashed_mut(h, &node) {
             return self.uf.find(id);
         }
-        self.add_new_canonical(node)
+        let data = N::make(self, &node);
+        let id = self.create_class(h, node, data);
+        N::modify(self, id);
+        // `modify` may have merged the new class into an older one.
+        self.uf.find(id)
     }
 
     /// Adds `nodes` as if by [`EGraph::add`] on each in order, returning
@@ -409,11 +415,12 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     fn add_chunk_seq(&mut self, nodes: Vec<L>, ids: &mut Vec<Id>, new_ids: &mut Vec<Id>) {
         for mut n in nodes {
             n.update_children(|c| self.uf.find(c));
-            let id = match self.memo.get_mut(&n) {
+            let h = crate::hashcons::hash_node(&n);
+            let id = match self.memo.get_hashed_mut(h, &n) {
                 Some(id) => self.uf.find(id),
                 None => {
                     let data = N::make(self, &n);
-                    let id = self.create_class(n, data);
+                    let id = self.create_class(h, n, data);
                     new_ids.push(id);
                     id
                 }
@@ -499,23 +506,15 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         first
     }
 
-    /// Adds a canonical node known to be absent from the hashcons.
-    pub(crate) fn add_new_canonical(&mut self, node: L) -> Id {
-        let data = N::make(self, &node);
-        let id = self.create_class(node, data);
-        N::modify(self, id);
-        // `modify` may have merged the new class into an older one.
-        self.uf.find(id)
-    }
-
     /// Makes the singleton class of a canonical node absent from the
-    /// hashcons, with its analysis data: a new id, the node store, the
-    /// children's parent lists, the hashcons and the class table. Does not
-    /// call [`Analysis::modify`].
-    fn create_class(&mut self, node: L, data: N::Data) -> Id {
+    /// hashcons, whose [`hash_node`] is `h`, with its analysis data: a new
+    /// id, the node store, the children's parent lists, the hashcons and
+    /// the class table. Does not call [`Analysis::modify`].
+    ///
+    /// [`hash_node`]: crate::hashcons::hash_node
+    fn create_class(&mut self, h: u64, node: L, data: N::Data) -> Id {
         let id = self.create_class_unmemoized(node.clone(), data);
-        let prev = self.memo.insert_mut(node, id);
-        debug_assert!(prev.is_none(), "new node was absent from the hashcons");
+        self.memo.insert_new_hashed_mut(h, node, id);
         id
     }
 

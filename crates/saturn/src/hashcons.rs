@@ -246,6 +246,23 @@ impl<L: Eq + Hash> Hashcons<L> {
         shard.find(h, |(n, _)| n == node).map(|(_, id)| *id)
     }
 
+    /// [`Hashcons::get_mut`] for a node whose [`hash_node`] is `h`.
+    #[inline]
+    pub(crate) fn get_hashed_mut(&mut self, h: u64, node: &L) -> Option<Id> {
+        let shard = self.shards.get_mut(shard_of(h));
+        shard.find(h, |(n, _)| n == node).map(|(_, id)| *id)
+    }
+
+    /// Inserts `node -> id` for a node absent from the hashcons whose
+    /// [`hash_node`] is `h`: no hashing, no locking, no equality checks.
+    #[inline]
+    pub(crate) fn insert_new_hashed_mut(&mut self, h: u64, node: L, id: Id) {
+        let shard = self.shards.get_mut(shard_of(h));
+        debug_assert!(shard.find(h, |(n, _)| *n == node).is_none(), "absent");
+        shard.insert_unique(h, (node, id), |(n, _)| hash_node(n));
+        sync::add_mut(&mut self.len, 1);
+    }
+
     /// [`Hashcons::insert_or_get`] without locking.
     #[inline]
     pub fn insert_mut(&mut self, node: L, id: Id) -> Option<Id> {
