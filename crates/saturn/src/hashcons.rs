@@ -152,7 +152,10 @@ pub fn shard_of(h: u64) -> usize {
 impl<L: Eq + Hash> Hashcons<L> {
     /// Switches between concurrent mode (inserts through `&self` work) and
     /// plain mode (lookups through `&self` take no lock). The entries stay.
-    pub(crate) fn set_concurrent(&mut self, on: bool)
+    /// Switching to concurrent mode leaves room for about `extra` more
+    /// entries (spread over the shards), so inserts through `&self` do not
+    /// grow a shard under its lock.
+    pub(crate) fn set_concurrent(&mut self, on: bool, extra: usize)
     where
         L: Sync,
     {
@@ -168,8 +171,11 @@ impl<L: Eq + Hash> Hashcons<L> {
                 for &h in &hashes {
                     sizes[shard_of(h)] += 1;
                 }
-                let mut v: Vec<Shard<L>> =
-                    sizes.iter().map(|&n| HashTable::with_capacity(n)).collect();
+                let spare = extra / SHARDS;
+                let mut v: Vec<Shard<L>> = sizes
+                    .iter()
+                    .map(|&n| HashTable::with_capacity(n + spare))
+                    .collect();
                 for (e, h) in entries.into_iter().zip(hashes) {
                     v[shard_of(h)].insert_unique(h, e, |(n, _)| hash_node(n));
                 }
@@ -416,11 +422,11 @@ mod tests {
         }
         let x = SymbolLang::leaf("n7");
         assert_eq!(h.get(&x), Some(Id::from(7u32)));
-        h.set_concurrent(true);
+        h.set_concurrent(true, 0);
         assert_eq!(h.get(&x), Some(Id::from(7u32)));
         let y = SymbolLang::leaf("fresh");
         assert_eq!(h.insert_or_get(y.clone(), Id::from(500u32)), None);
-        h.set_concurrent(false);
+        h.set_concurrent(false, 0);
         assert_eq!(h.get(&y), Some(Id::from(500u32)));
         assert_eq!(h.remove_mut(&x), Some(Id::from(7u32)));
         assert_eq!(h.len(), 100);
