@@ -511,8 +511,11 @@ fn print_table(rows: &[Row], pools: &[(usize, Arc<rayon::ThreadPool>)]) {
         "|---|---|{}---:|---:|---:|---:|---:|---|---|",
         "---:|".repeat(pools.len())
     );
-    // Sums of medians per (variant label, thread count).
-    let mut totals: Vec<(String, Vec<f64>)> = vec![];
+    // Sums of medians per (variant label, thread count), and of joins.
+    let mut totals: Vec<(String, Vec<f64>, usize)> = vec![];
+    // Per workload and variant: the median at the last thread count, and
+    // the joins (for the async-vs-bsp summary).
+    let mut cells: Vec<(&str, String, f64, usize)> = vec![];
     for row in rows {
         let first = &row.per_threads[0][0].report;
         let times: Vec<f64> = row
@@ -553,23 +556,58 @@ fn print_table(rows: &[Row], pools: &[(usize, Arc<rayon::ThreadPool>)]) {
             goal
         );
         let label = row.variant.label();
-        match totals.iter_mut().find(|(l, _)| *l == label) {
-            Some((_, v)) => v.iter_mut().zip(&times).for_each(|(a, b)| *a += b),
-            None => totals.push((label, times)),
+        let last = times.last().copied().unwrap_or(0.0);
+        cells.push((&row.workload, label.clone(), last, first.joins));
+        match totals.iter_mut().find(|(l, _, _)| *l == label) {
+            Some((_, v, j)) => {
+                v.iter_mut().zip(&times).for_each(|(a, b)| *a += b);
+                *j += first.joins;
+            }
+            None => totals.push((label, times, first.joins)),
         }
     }
     println!();
-    println!("Sum of medians (ms):");
+    println!("Sum of medians (ms), and of joins:");
     println!();
-    println!("| strategy | {} |", tcols.join(" | "));
-    println!("|---|{}", "---:|".repeat(pools.len()));
-    for (label, v) in totals {
+    println!("| strategy | {} | joins |", tcols.join(" | "));
+    println!("|---|{}---:|", "---:|".repeat(pools.len()));
+    for (label, v, joins) in &totals {
         println!(
-            "| {label} | {} |",
+            "| {label} | {} | {joins} |",
             v.iter()
                 .map(|t| format!("{t:.1}"))
                 .collect::<Vec<_>>()
                 .join(" | ")
+        );
+    }
+    // The seed's claim, workload by workload: `async` against `bsp`.
+    let of = |w: &str, l: &str| cells.iter().find(|c| c.0 == w && c.1 == l);
+    let (mut n, mut fewer, mut same, mut faster) = (0, 0, 0, 0);
+    let mut ratios = vec![];
+    for (w, l, t, j) in &cells {
+        if l != "async" {
+            continue;
+        }
+        let Some((_, _, bt, bj)) = of(w, "bsp") else {
+            continue;
+        };
+        n += 1;
+        fewer += usize::from(j < bj);
+        same += usize::from(j == bj);
+        faster += usize::from(t <= bt);
+        if *bt > 0.0 {
+            ratios.push(t / bt);
+        }
+    }
+    if n > 0 {
+        let geomean =
+            (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len().max(1) as f64).exp();
+        let threads = pools.last().map_or(1, |(t, _)| *t);
+        println!();
+        println!(
+            "async vs bsp over {n} workloads: fewer joins on {fewer}, as many on {same}, more on {}; \
+             at {threads} thread(s) no slower on {faster}, time ratio geomean {geomean:.2}",
+            n - fewer - same
         );
     }
 }
