@@ -69,7 +69,10 @@
 //! caveat remains: whether a phase runs dry is decided by ids made, which
 //! exceed the closure's nodes by the congruent copies made before the
 //! union that merges them; a closure within that slack of the node limit
-//! or of the id room may run dry in one run and not in another.
+//! or of the id room may run dry in one run and not in another. A phase
+//! on an e-graph of fewer than [`SEQUENTIAL_PHASE_NODES`] nodes runs on
+//! one thread, where the ids it makes depend only on its input, so its
+//! room can be small without that risk.
 //!
 //! # Trade-offs
 //! * Joins are rare (usually a handful per run), but a class may be
@@ -107,7 +110,30 @@ pub(crate) struct AsyncConfig {
     pub time_limit: Duration,
     pub cancel: Option<Arc<AtomicBool>>,
     pub pool: Option<Arc<rayon::ThreadPool>>,
+    /// Phases on e-graphs of fewer nodes run on one thread (see
+    /// [`SEQUENTIAL_PHASE_NODES`]).
+    pub sequential_below: usize,
 }
+
+/// Phases on e-graphs of fewer nodes than this run on the calling thread,
+/// whatever the thread count, with room for at least [`SEQUENTIAL_ROOM`]
+/// ids (4x the e-graph above that) instead of 1,024.
+///
+/// Such a phase is a fraction of a millisecond of work, too little to
+/// share. Above all, on one thread the ids a phase makes depend only on
+/// its input, so whether it runs out of room does too, and the room can be
+/// small; a phase on several threads makes a number that depends on timing
+/// (congruent copies made before the union that merges them), so its room
+/// needs a wide margin over what a closure can use, or runs near the
+/// boundary would undo the phase in one run and not in another. Egg's
+/// math suite needs the small room: its constant folding prunes classes
+/// only at joins, so every first phase explodes and is undone, and at
+/// 1,024 ids that cost 0.5-1.5 ms on e-graphs of 5-40 nodes that `bsp`
+/// saturates in 0.1 ms.
+pub(crate) const SEQUENTIAL_PHASE_NODES: usize = 256;
+
+/// The fewest ids a phase on one thread has room for.
+const SEQUENTIAL_ROOM: usize = 256;
 
 /// What an asynchronous run did.
 #[derive(Debug, Default, Clone)]
@@ -1612,12 +1638,14 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         // handle better (an analysis's `modify`, e.g. egg's pruning of
         // constant classes, runs at every join), and is undone (see
         // below). This also keeps the per-id tables proportionate.
+        let sequential = size < cfg.sequential_below;
+        let least = if sequential { SEQUENTIAL_ROOM } else { 1024 };
         let room = cfg
             .node_limit
             .saturating_sub(size)
             .saturating_add(1)
             .max(1024)
-            .min(size.max(256).saturating_mul(4));
+            .min(size.saturating_mul(4).max(least));
         let uf_before = egraph.union_find().snapshot();
         egraph.reserve_ids(room);
         let ids_before = egraph.number_of_ids();
@@ -1625,7 +1653,7 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         let (new_nodes, merged, deferred, limit, ph_nonlocal) = {
             let threads = pool.map_or(1, |p| p.current_num_threads());
             let ph = Phase::new(&egraph, &index, cfg, start, room, threads);
-            ph.run(&seeds, &ancestors_of, pool);
+            ph.run(&seeds, &ancestors_of, if sequential { None } else { pool });
             stats.tasks += ph.tasks.load(Ordering::Relaxed);
             stats.matches += ph.matches.load(Ordering::Relaxed);
             let limit = lock(&ph.limit).take();
@@ -1787,6 +1815,8 @@ mod tests {
                         .unwrap(),
                 )
             }),
+            // The phases of these small tests run on the pool.
+            sequential_below: 0,
         }
     }
 
@@ -1832,6 +1862,31 @@ mod tests {
             assert_eq!(stats.phases, 1, "{threads:?}");
             let d = eg.lookup_expr(&"(d x)".parse().unwrap());
             assert_eq!(d, Some(eg.find(ids[0])));
+        }
+    }
+
+    /// With the default setting, a phase on a tiny e-graph runs on one
+    /// thread and is taken for an explosion after `SEQUENTIAL_ROOM` ids,
+    /// not 1,024: unbounded growth from one node is undone after half as
+    /// many tasks (two ids each), the same at every thread setting, and
+    /// hands the input back untouched.
+    #[test]
+    fn a_tiny_e_graph_s_explosion_is_undone_early() {
+        let rules: Vec<Rewrite<SymbolLang, ()>> = vec![rewrite!("grow"; "(f ?a)" => "(f (s ?a))")];
+        for threads in [None, Some(2), Some(4)] {
+            let mut eg = EGraph::<SymbolLang, ()>::default();
+            eg.add_expr(&"(f x)".parse().unwrap());
+            eg.rebuild();
+            let before = eg.dump().to_string();
+            let cfg = AsyncConfig {
+                sequential_below: SEQUENTIAL_PHASE_NODES,
+                ..cfg(threads)
+            };
+            let (eg, stats) = run(eg, &rules, &cfg, Instant::now());
+            assert!(stats.rolled_back, "{threads:?}");
+            assert_eq!(stats.phases, 1);
+            assert_eq!(stats.tasks, SEQUENTIAL_ROOM / 2 + 1, "{threads:?}");
+            assert_eq!(eg.dump().to_string(), before);
         }
     }
 

@@ -651,6 +651,8 @@ pub struct Schedule<L: Language, N: Analysis<L>> {
     incremental: bool,
     pool: Option<Arc<rayon::ThreadPool>>,
     cancel: Option<Arc<AtomicBool>>,
+    /// `async` phases on e-graphs of fewer nodes run on one thread.
+    sequential_below: usize,
 }
 
 impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
@@ -673,6 +675,7 @@ impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
             incremental: true,
             pool: None,
             cancel: None,
+            sequential_below: crate::fixpoint::SEQUENTIAL_PHASE_NODES,
         }
     }
 
@@ -830,6 +833,16 @@ impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
         self
     }
 
+    /// Runs every `async` phase on the threads, however small the e-graph
+    /// (by default a phase on an e-graph of fewer than 256 nodes runs on
+    /// one thread; see [`crate::fixpoint`]'s docs). For tests that stress
+    /// concurrent phases on small inputs.
+    #[doc(hidden)]
+    pub fn with_parallel_async_phases(mut self) -> Self {
+        self.sequential_below = 0;
+        self
+    }
+
     /// Runs the pipeline over `egraph` until the strategy's fixed point or
     /// a limit; returns the e-graph and the report.
     ///
@@ -924,6 +937,7 @@ impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
             time_limit: self.time_limit,
             cancel: self.cancel.clone(),
             pool: pool.clone(),
+            sequential_below: self.sequential_below,
         };
         let (egraph, stats) = crate::fixpoint::run(egraph, self.pipeline.rules(), &cfg, start);
         report.rounds = stats.phases;

@@ -113,13 +113,52 @@ fn run(
     threads: usize,
 ) -> (Scheduled<SymbolLang, ()>, Vec<Id>) {
     let (eg, roots) = egraph_of(terms);
+    // Small inputs stress concurrent phases: run them on the threads too
+    // (by default a phase on fewer than 256 nodes runs on one).
     let out = Schedule::new(pipeline.clone(), strategy)
         .with_threads(threads)
         .with_iter_limit(1_000)
         .with_node_limit(1_000_000)
         .with_time_limit(Duration::from_secs(60))
+        .with_parallel_async_phases()
         .run(eg);
     (out, roots)
+}
+
+/// By default an `async` phase on a small e-graph runs on one thread, with
+/// a small id room: the same saturated e-graph as `bsp` and as parallel
+/// phases, the same dump at every thread count, and no more joins than
+/// `bsp` on inputs that saturate in one phase.
+#[test]
+fn small_async_phases_on_one_thread_agree() {
+    let ops: &[(&str, usize)] = &[("+", 2), ("*", 2), ("-", 2), ("neg", 1)];
+    let leaves = &["x", "y", "0", "1", "2"];
+    for seed in 1..=6u64 {
+        let owned = random_terms(seed, 12, 3, ops, leaves);
+        let terms: Vec<&str> = owned.iter().map(|s| s.as_str()).collect();
+        let (b, _) = run(&simplify_pipeline(), Strategy::Bsp, &terms, 1);
+        let mut dumps = vec![];
+        for threads in [1, 2, 8] {
+            let (eg, _) = egraph_of(&terms);
+            let a = Schedule::new(simplify_pipeline(), Strategy::Async)
+                .with_threads(threads)
+                .with_iter_limit(1_000)
+                .with_node_limit(1_000_000)
+                .with_time_limit(Duration::from_secs(60))
+                .run(eg);
+            assert_eq!(a.report.stop_reason, StopReason::Saturated);
+            a.egraph.check_invariants().unwrap();
+            assert_isomorphic(&b.egraph, &a.egraph);
+            assert_isomorphic(&a.egraph, &b.egraph);
+            assert!(
+                a.report.joins <= b.report.joins,
+                "seed {seed}: {}",
+                a.report
+            );
+            dumps.push(a.egraph.dump().to_string());
+        }
+        assert!(dumps.iter().all(|d| *d == dumps[0]), "seed {seed}");
+    }
 }
 
 /// For every class, the least term by (size, text): a best term that does
@@ -483,6 +522,7 @@ fn async_at_a_node_limit_is_deterministic() {
             let (eg, _) = egraph_of(&terms);
             let out = Schedule::new(growing(), Strategy::Async)
                 .with_threads(threads)
+                .with_parallel_async_phases()
                 .with_iter_limit(iters)
                 .with_node_limit(nodes)
                 .run(eg);
@@ -509,6 +549,7 @@ fn async_at_a_node_limit_is_deterministic() {
                 }
                 let out = Schedule::new(pipeline.clone(), Strategy::Async)
                     .with_threads(threads)
+                    .with_parallel_async_phases()
                     .with_iter_limit(30)
                     .with_node_limit(limit)
                     .with_time_limit(Duration::from_secs(120))
