@@ -1633,11 +1633,12 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         let t = Instant::now();
         // Ids for this phase: up to one past the node limit (a phase that
         // needs more would pass it; at least 1024, so a phase near the
-        // limit is not tiny), and at most 4x the e-graph (at least 1024):
-        // a phase that needs more is taken for an explosion, which rounds
-        // handle better (an analysis's `modify`, e.g. egg's pruning of
-        // constant classes, runs at every join), and is undone (see
-        // below). This also keeps the per-id tables proportionate.
+        // limit is not tiny), and at most 4x the e-graph (at least 1024,
+        // or `SEQUENTIAL_ROOM` for a phase on one thread): a phase that
+        // needs more is taken for an explosion, which rounds handle better
+        // (an analysis's `modify`, e.g. egg's pruning of constant classes,
+        // runs at every join), and is undone (see below). This also keeps
+        // the per-id tables proportionate.
         let sequential = size < cfg.sequential_below;
         let least = if sequential { SEQUENTIAL_ROOM } else { 1024 };
         let room = cfg
