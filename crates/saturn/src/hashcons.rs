@@ -247,9 +247,7 @@ impl<L: Eq + Hash> Hashcons<L> {
     /// The class of `node` without locking.
     #[inline]
     pub fn get_mut(&mut self, node: &L) -> Option<Id> {
-        let h = hash_node(node);
-        let shard = self.shards.get_mut(shard_of(h));
-        shard.find(h, |(n, _)| n == node).map(|(_, id)| *id)
+        self.get_hashed_mut(hash_node(node), node)
     }
 
     /// [`Hashcons::get_mut`] for a node whose [`hash_node`] is `h`.
@@ -295,11 +293,8 @@ impl<L: Eq + Hash> Hashcons<L> {
         self.reserve_mut(nodes.len());
         let hashes: Vec<u64> = crate::par::par_map(nodes, |n| hash_node(*n));
         for ((n, &id), h) in nodes.iter().zip(ids).zip(hashes) {
-            let shard = self.shards.get_mut(shard_of(h));
-            debug_assert!(shard.find(h, |(m, _)| m == *n).is_none(), "absent");
-            shard.insert_unique(h, ((*n).clone(), id), |(n, _)| hash_node(n));
+            self.insert_new_hashed_mut(h, (*n).clone(), id);
         }
-        sync::add_mut(&mut self.len, nodes.len() as isize);
     }
 
     /// Makes room for `n` more entries without locking (so that many

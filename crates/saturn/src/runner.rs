@@ -286,9 +286,10 @@ const PIECE_NODES: usize = 16;
 /// all threads. A chunk has at most an eighth of a thread's share of the
 /// rule's roots (16 to 1,024), and, with several threads, at most the
 /// roots that rule searches in about [`ITEM_NS`] by its state's
-/// `ns_per_root` (its cost at its last searches, 0 when unknown): a rule whose roots are
-/// expensive (a few hundred nodes of matching each) gets chunks of a few
-/// roots, so no thread is left waiting long for the last one. The items,
+/// `ns_per_root` (its cost at its last searches, 0 when unknown): a rule
+/// whose roots are expensive (a few hundred nodes of matching each) gets
+/// chunks of a few roots, so no thread is left waiting long for the last
+/// one. The items,
 /// in order, cover the matches in the same order whatever the thread count
 /// and the chunk sizes.
 fn make_items<L: Language, N: Analysis<L>>(
