@@ -112,23 +112,35 @@ fn run(
     terms: &[&str],
     threads: usize,
 ) -> (Scheduled<SymbolLang, ()>, Vec<Id>) {
-    let (eg, roots) = egraph_of(terms);
     // Small inputs stress concurrent phases: run them on the threads too
     // (by default a phase on fewer than 256 nodes runs on one).
-    let out = Schedule::new(pipeline.clone(), strategy)
+    run_phases(pipeline, strategy, terms, threads, true)
+}
+
+/// [`run`], with small `async` phases on the threads (`parallel_phases`)
+/// or, as by default, on one thread.
+fn run_phases(
+    pipeline: &Pipeline<SymbolLang, ()>,
+    strategy: Strategy,
+    terms: &[&str],
+    threads: usize,
+    parallel_phases: bool,
+) -> (Scheduled<SymbolLang, ()>, Vec<Id>) {
+    let (eg, roots) = egraph_of(terms);
+    let mut schedule = Schedule::new(pipeline.clone(), strategy)
         .with_threads(threads)
         .with_iter_limit(1_000)
         .with_node_limit(1_000_000)
-        .with_time_limit(Duration::from_secs(60))
-        .with_parallel_async_phases()
-        .run(eg);
-    (out, roots)
+        .with_time_limit(Duration::from_secs(60));
+    if parallel_phases {
+        schedule = schedule.with_parallel_async_phases();
+    }
+    (schedule.run(eg), roots)
 }
 
 /// By default an `async` phase on a small e-graph runs on one thread, with
-/// a small id room: the same saturated e-graph as `bsp` and as parallel
-/// phases, the same dump at every thread count, and no more joins than
-/// `bsp` on inputs that saturate in one phase.
+/// a small id room: the same saturated e-graph as `bsp`, the same dump at
+/// every thread count, and no more joins than `bsp`.
 #[test]
 fn small_async_phases_on_one_thread_agree() {
     let ops: &[(&str, usize)] = &[("+", 2), ("*", 2), ("-", 2), ("neg", 1)];
@@ -139,13 +151,13 @@ fn small_async_phases_on_one_thread_agree() {
         let (b, _) = run(&simplify_pipeline(), Strategy::Bsp, &terms, 1);
         let mut dumps = vec![];
         for threads in [1, 2, 8] {
-            let (eg, _) = egraph_of(&terms);
-            let a = Schedule::new(simplify_pipeline(), Strategy::Async)
-                .with_threads(threads)
-                .with_iter_limit(1_000)
-                .with_node_limit(1_000_000)
-                .with_time_limit(Duration::from_secs(60))
-                .run(eg);
+            let (a, _) = run_phases(
+                &simplify_pipeline(),
+                Strategy::Async,
+                &terms,
+                threads,
+                false,
+            );
             assert_eq!(a.report.stop_reason, StopReason::Saturated);
             a.egraph.check_invariants().unwrap();
             assert_isomorphic(&b.egraph, &a.egraph);
