@@ -385,22 +385,29 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// classes made to `new_ids`, without calling `modify`.
     fn add_chunk_par(&mut self, nodes: Vec<L>, ids: &mut Vec<Id>, new_ids: &mut Vec<Id>) {
         let (uf, memo) = (&self.uf, &self.memo);
-        let prepared: Vec<(L, Option<Id>)> = crate::par::par_map(&nodes, |n| {
+        // Each node canonical, with its hash (kept for the dedup and the
+        // insert below, so the sequential part hashes nothing) and its
+        // class if present.
+        let prepared: Vec<(L, u64, Option<Id>)> = crate::par::par_map(&nodes, |n| {
             let c = n.clone().map_children(|x| uf.find_readonly(x));
-            let hit = memo.get(&c).map(|i| uf.find_readonly(i));
-            (c, hit)
+            let h = crate::hashcons::hash_node(&c);
+            let hit = memo.get_hashed(h, &c).map(|i| uf.find_readonly(i));
+            (c, h, hit)
         });
         drop(nodes);
         // First occurrences of missing nodes win; later copies share.
-        let mut winner_of: FxHashMap<&L, usize> = FxHashMap::default();
+        let mut winner_of: hashbrown::HashTable<usize> = hashbrown::HashTable::new();
         let mut winners: Vec<usize> = vec![];
         let mut owner: Vec<usize> = vec![usize::MAX; prepared.len()];
-        for (k, (n, hit)) in prepared.iter().enumerate() {
+        for (k, (n, h, hit)) in prepared.iter().enumerate() {
             if hit.is_none() {
-                owner[k] = *winner_of.entry(n).or_insert_with(|| {
-                    winners.push(k);
-                    k
-                });
+                let entry = winner_of.entry(*h, |&j| prepared[j].0 == *n, |&j| prepared[j].1);
+                owner[k] = *entry
+                    .or_insert_with(|| {
+                        winners.push(k);
+                        k
+                    })
+                    .get();
             }
         }
         drop(winner_of);
@@ -408,16 +415,24 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             let this: &Self = self;
             crate::par::par_map(&winners, |&k| N::make(this, &prepared[k].0))
         };
-        let first = self.create_classes(winners.iter().map(|&k| &prepared[k].0), datas);
+        let first = self.create_classes(
+            winners.iter().map(|&k| (&prepared[k].0, prepared[k].1)),
+            datas,
+        );
         let mut made = vec![Id(0); prepared.len()];
         for (j, &k) in winners.iter().enumerate() {
             made[k] = Id::from(first + j);
         }
         new_ids.extend((first..first + winners.len()).map(Id::from));
-        ids.extend(prepared.iter().enumerate().map(|(k, (_, hit))| match hit {
-            Some(id) => *id,
-            None => made[owner[k]],
-        }));
+        ids.extend(
+            prepared
+                .iter()
+                .enumerate()
+                .map(|(k, (_, _, hit))| match hit {
+                    Some(id) => *id,
+                    None => made[owner[k]],
+                }),
+        );
     }
 
     /// One chunk of [`EGraph::add_batch_until`] on this thread: each node
@@ -439,17 +454,20 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// Makes one singleton class per node, as [`EGraph::create_class`] on
     /// each in order would (ids, node store, parent lists, hashcons, class
     /// table), with the per-class work in parallel; returns the first new
-    /// id. The nodes must be canonical, distinct, absent from the hashcons
-    /// and none a child of another. Does not call [`Analysis::modify`].
+    /// id. The nodes, each with its [`hash_node`], must be canonical,
+    /// distinct, absent from the hashcons and none a child of another.
+    /// Does not call [`Analysis::modify`].
+    ///
+    /// [`hash_node`]: crate::hashcons::hash_node
     fn create_classes<'a>(
         &mut self,
-        nodes: impl ExactSizeIterator<Item = &'a L>,
+        nodes: impl ExactSizeIterator<Item = (&'a L, u64)>,
         datas: Vec<N::Data>,
     ) -> usize
     where
         L: 'a,
     {
-        let nodes: Vec<&L> = nodes.collect();
+        let (nodes, hashes): (Vec<&L>, Vec<u64>) = nodes.unzip();
         let n = nodes.len();
         debug_assert_eq!(n, datas.len());
         self.uf.reserve(n);
@@ -501,10 +519,10 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 .parents
                 .extend(chunk.iter().map(|&(_, id)| id));
         }
-        for (k, node) in nodes.into_iter().enumerate() {
+        self.memo.reserve_mut(n);
+        for (k, (node, h)) in nodes.into_iter().zip(hashes).enumerate() {
             let id = Id::from(first + k);
-            let prev = self.memo.insert_mut(node.clone(), id);
-            debug_assert!(prev.is_none(), "new node was absent from the hashcons");
+            self.memo.insert_new_hashed_mut(h, node.clone(), id);
             self.note_change(id);
         }
         self.n_classes += n;

@@ -198,7 +198,12 @@ impl<L: Eq + Hash> Hashcons<L> {
     /// The class of `node`, if present.
     #[inline]
     pub fn get(&self, node: &L) -> Option<Id> {
-        let h = hash_node(node);
+        self.get_hashed(hash_node(node), node)
+    }
+
+    /// [`Hashcons::get`] for a node whose [`hash_node`] is `h`.
+    #[inline]
+    pub(crate) fn get_hashed(&self, h: u64, node: &L) -> Option<Id> {
         match &self.shards {
             Shards::Plain(t) => t.find(h, |(n, _)| n == node).map(|(_, id)| *id),
             Shards::Locked(v) => {

@@ -257,3 +257,52 @@ fn the_operator_index_built_in_parallel_lists_each_class_in_id_order() {
         }
     });
 }
+
+#[test]
+fn a_parallel_batch_add_gives_the_ids_of_adding_one_by_one() {
+    // 3,000 nodes (over the batch's parallel threshold) in a two-thread
+    // pool: present ones, absent ones, and absent ones repeated inside
+    // the batch, which must share the id of their first occurrence.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let start = || {
+            let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+            let leaves: Vec<Id> = (0..40)
+                .map(|i| eg.add(SymbolLang::leaf(format!("x{i}"))))
+                .collect();
+            for i in 0..500 {
+                eg.add(SymbolLang::new(
+                    "f",
+                    vec![leaves[i % 40], leaves[(i / 40) % 40]],
+                ));
+            }
+            eg.rebuild();
+            (eg, leaves)
+        };
+        let (mut eg, leaves) = start();
+        let batch: Vec<SymbolLang> = (0..3000)
+            .map(|i| {
+                let (a, b) = (leaves[(i * 7) % 40], leaves[(i / 3) % 40]);
+                if i % 2 == 0 {
+                    SymbolLang::new("f", vec![a, b])
+                } else {
+                    SymbolLang::new("g", vec![a, b])
+                }
+            })
+            .collect();
+        let mut one_by_one = start().0;
+        let want: Vec<Id> = batch.iter().map(|n| one_by_one.add(n.clone())).collect();
+        let got = eg.add_batch(batch.clone());
+        assert_eq!(got, want);
+        assert_eq!(eg.total_size(), one_by_one.total_size());
+        for (n, &id) in batch.iter().zip(&got) {
+            assert_eq!(eg.lookup(n.clone()), Some(id), "{n:?}");
+        }
+        eg.rebuild();
+        one_by_one.rebuild();
+        assert_eq!(eg.dump().to_string(), one_by_one.dump().to_string());
+    });
+}
