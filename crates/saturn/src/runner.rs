@@ -1141,7 +1141,8 @@ struct Neighborhood {
     /// (class, distance), each class once, at its least distance, sorted
     /// by class.
     near: Vec<(Id, u8)>,
-    /// Raw ids recorded as changed that are no longer canonical.
+    /// Raw ids recorded as changed that are no longer canonical, each
+    /// once, in no particular order.
     dead: Vec<Id>,
     /// Root lists already made, by depth and root operator bit.
     by_depth: Vec<RootList>,
@@ -1212,7 +1213,9 @@ impl Neighborhood {
         for log in logs {
             for &raw in log {
                 let c = uf.find(raw);
-                if c != raw {
+                // A dead id's bit dedups it (logs repeat ids); the sweep
+                // below skips such bits, as only canonical ids are near.
+                if c != raw && claim(raw, 0) {
                     dead.push(raw);
                 }
                 if claim(c, 0) {
@@ -1224,8 +1227,6 @@ impl Neighborhood {
             }
         }
         reached += frontier.len();
-        dead.sort_unstable();
-        dead.dedup();
         for d in 1..=max_depth.min(250) as u8 {
             // At the last level only roots matter, and only rules of the
             // greatest depth reach it: skip parents with other operators.
@@ -1276,7 +1277,9 @@ impl Neighborhood {
                 let b = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
                 let i = w * 64 + b;
-                near.push((Id::from(i), dist[i].load(Ordering::Relaxed)));
+                if uf.find_readonly(Id::from(i)).index() == i {
+                    near.push((Id::from(i), dist[i].load(Ordering::Relaxed)));
+                }
             }
         }
         Neighborhood {
