@@ -111,13 +111,27 @@ impl<L: Language> Actions<L> {
         subst: &Subst,
         extra: &[(Var, Ref)],
     ) -> Ref {
+        self.instantiate_by(egraph, pattern, |_, v| {
+            match extra.iter().find(|(x, _)| *x == v) {
+                Some((_, r)) => *r,
+                None => Ref::class(subst[v]),
+            }
+        })
+    }
+
+    /// Instantiates `pattern`, taking the ref of the variable at position
+    /// `k` of its [`Pattern::ast`] from `var(k, variable)`.
+    #[inline(always)]
+    fn instantiate_by<N: Analysis<L>>(
+        &mut self,
+        egraph: &EGraph<L, N>,
+        pattern: &Pattern<L>,
+        var: impl Fn(usize, Var) -> Ref,
+    ) -> Ref {
         let mut refs: smallvec::SmallVec<[Ref; 16]> = smallvec::SmallVec::new();
-        for n in pattern.ast() {
+        for (k, n) in pattern.ast().iter().enumerate() {
             let r = match n {
-                ENodeOrVar::Var(v) => match extra.iter().find(|(x, _)| x == v) {
-                    Some((_, r)) => *r,
-                    None => Ref::class(subst[*v]),
-                },
+                ENodeOrVar::Var(v) => var(k, *v),
                 ENodeOrVar::ENode(n) => {
                     let node = n.clone().map_children(|c| Id(refs[c.index()].0));
                     self.add(egraph, node)
@@ -305,6 +319,11 @@ pub trait Applier<L: Language, N: Analysis<L>>: Send + Sync {
     }
 
     /// The pattern, when the applier is one (for printing and porting).
+    ///
+    /// `Some(p)` promises that [`Applier::apply`] does exactly what a
+    /// [`Pattern`] applier does: instantiate `p` and union it with the
+    /// matched class. The runner then stages matches of a rule with no
+    /// conditions straight from their bindings, without calling `apply`.
     fn pattern(&self) -> Option<&Pattern<L>> {
         None
     }
@@ -456,6 +475,45 @@ impl<L: Language, N: Analysis<L>> Rewrite<L, N> {
         self.conditions.iter().all(|c| c.is_local())
     }
 
+    /// For a rule with no conditions whose applier is a pattern: for each
+    /// position of the right-hand side's [`Pattern::ast`], the index of
+    /// its variable among the searcher's [`Pattern::vars`] (`u32::MAX` at
+    /// a node). With it, [`Rewrite::stage_bindings`] stages a match from
+    /// its bindings alone. `None` for any other rule.
+    pub(crate) fn binding_slots(&self) -> Option<Vec<u32>> {
+        if !self.conditions.is_empty() {
+            return None;
+        }
+        let rhs = self.applier.pattern()?;
+        let vars = self.searcher.vars();
+        rhs.ast()
+            .iter()
+            .map(|n| match n {
+                ENodeOrVar::Var(v) => vars.iter().position(|x| x == v).map(|i| i as u32),
+                ENodeOrVar::ENode(_) => Some(u32::MAX),
+            })
+            .collect()
+    }
+
+    /// [`Rewrite::stage`] for a rule with [`Rewrite::binding_slots`]
+    /// `slots`, of the match whose bindings (in the searcher's variable
+    /// order) are `bindings`: the same actions, without building a
+    /// [`Subst`].
+    #[inline]
+    pub(crate) fn stage_bindings(
+        &self,
+        egraph: &EGraph<L, N>,
+        eclass: Id,
+        slots: &[u32],
+        bindings: &[Id],
+        out: &mut Actions<L>,
+    ) {
+        let rhs = self.applier.pattern().expect("a rule with binding slots");
+        let r = out.instantiate_by(egraph, rhs, |k, _| Ref::class(bindings[slots[k] as usize]));
+        out.union(Ref::class(eclass), r);
+        out.mark();
+    }
+
     /// Stages the match `subst` at `eclass` into `out` (conditions first).
     pub fn stage(&self, egraph: &EGraph<L, N>, eclass: Id, subst: &Subst, out: &mut Actions<L>) {
         if self
@@ -507,4 +565,57 @@ macro_rules! rewrite {
         $( r = r.with_condition($cond); )*
         r
     }};
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::SymbolLang;
+
+    /// Staging a match from its bindings gives the actions staging it
+    /// through a `Subst` gives, for right-hand sides that reorder, repeat
+    /// and drop the left-hand side's variables; a rule with a condition
+    /// has no binding slots (its condition must run).
+    #[test]
+    fn staging_from_bindings_equals_staging_from_a_subst() {
+        let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+        let root = eg.add_expr(&"(f (g a b) c)".parse().unwrap());
+        eg.add_expr(&"(h c a)".parse().unwrap());
+        eg.rebuild();
+        let lhs = "(f (g ?x ?y) ?z)";
+        for rhs in [
+            "(h ?z ?x)",
+            "(k ?y (k ?y ?z) ?x)",
+            "?z",
+            "(g ?x ?y)",
+            "(m 1 2)",
+        ] {
+            let rule: Rewrite<SymbolLang, ()> = Rewrite::new(
+                "r",
+                lhs.parse().unwrap(),
+                rhs.parse::<Pattern<SymbolLang>>().unwrap(),
+            )
+            .unwrap();
+            let slots = rule
+                .binding_slots()
+                .expect("a pattern rule without conditions");
+            let matches = rule.searcher.search_eclass(&eg, root);
+            assert_eq!(matches.len(), 1);
+            let subst = &matches[0];
+            let bindings: Vec<Id> = rule.searcher.vars().iter().map(|&v| subst[v]).collect();
+            let (mut a, mut b) = (Actions::default(), Actions::default());
+            rule.stage(&eg, root, subst, &mut a);
+            rule.stage_bindings(&eg, root, &slots, &bindings, &mut b);
+            assert_eq!(a.nodes, b.nodes, "{rhs}");
+            assert!(a.unions == b.unions && a.matches == b.matches, "{rhs}");
+        }
+        let gated: Rewrite<SymbolLang, ()> = Rewrite::new(
+            "gated",
+            lhs.parse().unwrap(),
+            "?z".parse::<Pattern<SymbolLang>>().unwrap(),
+        )
+        .unwrap()
+        .with_condition(|_: &EGraph<SymbolLang, ()>, _, _: &Subst| false);
+        assert!(gated.binding_slots().is_none());
+    }
 }

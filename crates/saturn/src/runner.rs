@@ -135,6 +135,10 @@ struct RuleState {
     /// last ones; 0 before its first search), for cutting its next search
     /// into pieces of about [`ITEM_NS`] (see [`make_items`]).
     ns_per_root: f64,
+    /// The rule's [`Rewrite::binding_slots`], computed at its first
+    /// staging in a run (most rules of a small run never stage): with
+    /// them its matches are staged without building a `Subst` each.
+    slots: std::sync::OnceLock<Option<Vec<u32>>>,
 }
 
 /// A hook, run at the start of every iteration.
@@ -492,7 +496,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
     /// Runs `rules` until saturation or a limit.
     pub fn run(mut self, rules: &[Rewrite<L, N>]) -> Self {
         self.egraph.rebuild();
-        self.states = vec![RuleState::default(); rules.len()];
+        self.states = rules.iter().map(|_| RuleState::default()).collect();
         let pool = match self.pool.take() {
             Some(p) => Some(p),
             None if self.threads == 1 => None,
@@ -783,6 +787,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             }
         }
         unit_of.push(units.len());
+        let states = &self.states;
         let staged: Vec<Actions<L>> = sequentially_if(n_staged < PAR_MIN_MATCHES, || {
             par_map(&units, |u| {
                 let item = &items[u.item];
@@ -802,8 +807,20 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     let (root, n) = per_root[j];
                     let end = p + n as usize;
                     let from = p.max(u.matches.start);
-                    for m in from..end.min(u.matches.end) {
-                        rule.stage(egraph, root, &substs.subst(&rule.searcher, m), &mut out);
+                    let ms = from..end.min(u.matches.end);
+                    let slots = &states[item.rule].slots;
+                    match slots.get_or_init(|| rule.binding_slots()).as_deref() {
+                        Some(slots) => {
+                            for m in ms {
+                                rule.stage_bindings(egraph, root, slots, substs.get(m), &mut out);
+                            }
+                        }
+                        None => {
+                            for m in ms {
+                                let subst = substs.subst(&rule.searcher, m);
+                                rule.stage(egraph, root, &subst, &mut out);
+                            }
+                        }
                     }
                     p = end;
                     j += 1;
