@@ -901,10 +901,15 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         it.rebuild_time = t2.elapsed().as_secs_f64();
         it.total_time = t0.elapsed().as_secs_f64();
 
-        let unchanged = it.applied.is_empty()
+        // In egg's order: bans are fast-forwarded whenever no rule
+        // changed anything, even if nodes were added (conditions may add
+        // some without a union); only then is the e-graph compared.
+        let saturated = result.is_ok()
+            && it.applied.is_empty()
+            && self.can_stop(i)
             && self.egraph.number_of_ids() == ids_before
             && self.egraph.number_of_classes() == it.egraph_classes;
-        if result.is_ok() && unchanged && self.can_stop(i) {
+        if saturated {
             result = Err(StopReason::Saturated);
         }
         it.stop_reason = result.err();
@@ -961,7 +966,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
     }
 
     /// With backoff, an apparent fixed point only counts when no rule is
-    /// banned; otherwise bans are fast-forwarded (as egg does).
+    /// banned; otherwise bans are fast-forwarded (as egg does). Called
+    /// after every iteration in which no rule changed the e-graph.
     fn can_stop(&mut self, i: usize) -> bool {
         let banned: Vec<usize> = (0..self.states.len())
             .filter(|&r| self.states[r].banned_until > i)

@@ -306,3 +306,40 @@ fn a_parallel_batch_add_gives_the_ids_of_adding_one_by_one() {
         assert_eq!(eg.dump().to_string(), one_by_one.dump().to_string());
     });
 }
+
+#[test]
+fn bans_are_fast_forwarded_after_an_iteration_that_applied_nothing_even_if_nodes_were_added() {
+    // As egg's backoff does: after an iteration in which no rule changed
+    // the e-graph, bans are shortened to end at once, even when nodes
+    // were added meanwhile (here by a hook; conditions can too). Iteration
+    // 0 bans f-to-h (2 matches over a limit of 1) for 5 iterations and
+    // applies g-to-k; iteration 1 applies nothing, but a hook adds a node.
+    let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
+        rewrite!("f-to-h"; "(f ?x)" => "(h ?x)"),
+        rewrite!("g-to-k"; "(g ?x)" => "(k ?x)"),
+    ];
+    let runner = Runner::<SymbolLang, ()>::default()
+        .with_expr(&"(f a)".parse().unwrap())
+        .with_expr(&"(f b)".parse().unwrap())
+        .with_expr(&"(g c)".parse().unwrap())
+        .with_scheduler(Scheduler::Backoff {
+            match_limit: 1,
+            ban_length: 5,
+        })
+        .with_hook(|r| {
+            if r.iterations.len() == 1 {
+                r.egraph.add(SymbolLang::leaf("fresh"));
+            }
+            Ok(())
+        })
+        .run(&rules);
+    let fired = |name: &str| {
+        runner
+            .iterations
+            .iter()
+            .position(|it| it.applied.iter().any(|(r, _)| r.as_str() == name))
+    };
+    assert_eq!(fired("g-to-k"), Some(0));
+    assert_eq!(fired("f-to-h"), Some(2));
+    assert_eq!(runner.stop_reason, Some(StopReason::Saturated));
+}
