@@ -396,7 +396,9 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         });
         drop(nodes);
         // First occurrences of missing nodes win; later copies share.
-        let mut winner_of: hashbrown::HashTable<usize> = hashbrown::HashTable::new();
+        let misses = prepared.iter().filter(|(_, _, hit)| hit.is_none()).count();
+        let mut winner_of: hashbrown::HashTable<usize> =
+            hashbrown::HashTable::with_capacity(misses);
         let mut winners: Vec<usize> = vec![];
         let mut owner: Vec<usize> = vec![usize::MAX; prepared.len()];
         for (k, (n, h, hit)) in prepared.iter().enumerate() {

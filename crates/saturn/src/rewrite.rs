@@ -496,19 +496,20 @@ impl<L: Language, N: Analysis<L>> Rewrite<L, N> {
     }
 
     /// [`Rewrite::stage`] for a rule with [`Rewrite::binding_slots`]
-    /// `slots`, of the match whose bindings (in the searcher's variable
-    /// order) are `bindings`: the same actions, without building a
-    /// [`Subst`].
+    /// `slots` and right-hand side `rhs` (its applier's pattern), of the
+    /// match whose bindings (in the searcher's variable order) are
+    /// `bindings`: the same actions, without building a [`Subst`].
     #[inline]
     pub(crate) fn stage_bindings(
         &self,
         egraph: &EGraph<L, N>,
         eclass: Id,
+        rhs: &Pattern<L>,
         slots: &[u32],
         bindings: &[Id],
         out: &mut Actions<L>,
     ) {
-        let rhs = self.applier.pattern().expect("a rule with binding slots");
+        debug_assert!(self.applier.pattern().is_some_and(|p| std::ptr::eq(p, rhs)));
         let r = out.instantiate_by(egraph, rhs, |k, _| Ref::class(bindings[slots[k] as usize]));
         out.union(Ref::class(eclass), r);
         out.mark();
@@ -605,7 +606,8 @@ mod tests {
             let bindings: Vec<Id> = rule.searcher.vars().iter().map(|&v| subst[v]).collect();
             let (mut a, mut b) = (Actions::default(), Actions::default());
             rule.stage(&eg, root, subst, &mut a);
-            rule.stage_bindings(&eg, root, &slots, &bindings, &mut b);
+            let rhs = rule.applier.pattern().expect("a pattern");
+            rule.stage_bindings(&eg, root, rhs, &slots, &bindings, &mut b);
             assert_eq!(a.nodes, b.nodes, "{rhs}");
             assert!(a.unions == b.unions && a.matches == b.matches, "{rhs}");
         }

@@ -99,7 +99,10 @@ pub enum Scheduler {
     Simple,
     /// egg's backoff: a rule matching more than `match_limit << times_banned`
     /// times in an iteration is banned for `ban_length << times_banned`
-    /// iterations.
+    /// iterations. As in egg, after an iteration in which no rule changed
+    /// the e-graph (even if conditions or hooks added nodes), every ban
+    /// is shortened so that the earliest one ends now; the run saturates
+    /// only when nothing changed and no rule is banned.
     Backoff {
         /// Initial match limit.
         match_limit: usize,
@@ -801,6 +804,13 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 }
                 let (per_root, substs) = &found[u.item];
                 let rule = &rules[item.rule];
+                // A pattern rule without conditions is staged from the
+                // bindings: its slots and right-hand side, once per unit.
+                let direct = states[item.rule]
+                    .slots
+                    .get_or_init(|| rule.binding_slots())
+                    .as_deref()
+                    .zip(rule.applier.pattern());
                 let mut out = Actions::default();
                 let (mut j, mut p) = (u.root, u.pos);
                 while p < u.matches.end {
@@ -808,11 +818,11 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     let end = p + n as usize;
                     let from = p.max(u.matches.start);
                     let ms = from..end.min(u.matches.end);
-                    let slots = &states[item.rule].slots;
-                    match slots.get_or_init(|| rule.binding_slots()).as_deref() {
-                        Some(slots) => {
+                    match direct {
+                        Some((slots, rhs)) => {
                             for m in ms {
-                                rule.stage_bindings(egraph, root, slots, substs.get(m), &mut out);
+                                let bindings = substs.get(m);
+                                rule.stage_bindings(egraph, root, rhs, slots, bindings, &mut out);
                             }
                         }
                         None => {
@@ -902,8 +912,9 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         it.total_time = t0.elapsed().as_secs_f64();
 
         // In egg's order: bans are fast-forwarded whenever no rule
-        // changed anything, even if nodes were added (conditions may add
-        // some without a union); only then is the e-graph compared.
+        // changed anything and no limit stopped the run, even if nodes
+        // were added (conditions and hooks may add some without a union);
+        // only then is the e-graph compared.
         let saturated = result.is_ok()
             && it.applied.is_empty()
             && self.can_stop(i)
@@ -967,7 +978,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
 
     /// With backoff, an apparent fixed point only counts when no rule is
     /// banned; otherwise bans are fast-forwarded (as egg does). Called
-    /// after every iteration in which no rule changed the e-graph.
+    /// after every iteration in which no rule changed the e-graph and no
+    /// limit stopped the run.
     fn can_stop(&mut self, i: usize) -> bool {
         let banned: Vec<usize> = (0..self.states.len())
             .filter(|&r| self.states[r].banned_until > i)
@@ -1300,6 +1312,8 @@ impl Neighborhood {
                 let b = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
                 let i = w * 64 + b;
+                // Dead ids' bits (set to deduplicate them) are cleared
+                // here too, but are not near.
                 if uf.find_readonly(Id::from(i)).index() == i {
                     near.push((Id::from(i), dist[i].load(Ordering::Relaxed)));
                 }

@@ -262,7 +262,8 @@ fn the_operator_index_built_in_parallel_lists_each_class_in_id_order() {
 fn a_parallel_batch_add_gives_the_ids_of_adding_one_by_one() {
     // 3,000 nodes (over the batch's parallel threshold) in a two-thread
     // pool: present ones, absent ones, and absent ones repeated inside
-    // the batch, which must share the id of their first occurrence.
+    // the batch (also as copies that differ only by a merged-away child),
+    // which must share the id of their first occurrence.
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
@@ -279,6 +280,10 @@ fn a_parallel_batch_add_gives_the_ids_of_adding_one_by_one() {
                     vec![leaves[i % 40], leaves[(i / 40) % 40]],
                 ));
             }
+            // Some of the batch's children are not canonical: x1 and x3
+            // are merged away.
+            eg.union(leaves[0], leaves[1]);
+            eg.union(leaves[2], leaves[3]);
             eg.rebuild();
             (eg, leaves)
         };
