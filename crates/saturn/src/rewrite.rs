@@ -83,6 +83,16 @@ impl<L> Default for Actions<L> {
 }
 
 impl<L: Language> Actions<L> {
+    /// An empty buffer with room for `nodes` pending nodes and `unions`
+    /// unions.
+    pub(crate) fn with_capacity(nodes: usize, unions: usize) -> Self {
+        Actions {
+            nodes: Vec::with_capacity(nodes),
+            unions: Vec::with_capacity(unions),
+            matches: 0,
+        }
+    }
+
     /// Adds `node` whose children are refs; returns its ref. If every child
     /// is an existing class and the node exists, no node is queued.
     pub fn add<N: Analysis<L>>(&mut self, egraph: &EGraph<L, N>, mut node: L) -> Ref {

@@ -811,7 +811,14 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     .get_or_init(|| rule.binding_slots())
                     .as_deref()
                     .zip(rule.applier.pattern());
-                let mut out = Actions::default();
+                // A pattern rule stages one union per match, and at most
+                // its right-hand side's nodes (most exist already: a
+                // quarter of that is room enough to rarely regrow).
+                let n = u.matches.len();
+                let mut out = match direct {
+                    Some((_, rhs)) => Actions::with_capacity(n * rhs.ast().len() / 4, n),
+                    None => Actions::default(),
+                };
                 let (mut j, mut p) = (u.root, u.pos);
                 while p < u.matches.end {
                     let (root, n) = per_root[j];
