@@ -213,24 +213,39 @@ impl<L: Language> Actions<L> {
 /// `stop` is polled between levels and every 1024 unions; when it says so,
 /// the commit ends early. What was committed is sound (each add and union
 /// is), so the e-graph stays valid.
+///
+/// Its index vectors live in `scratch`, kept by the caller from commit to
+/// commit: a run commits once per rule per iteration, mostly a few nodes,
+/// and allocating them anew each time cost small runs a few percent.
 pub(crate) fn commit_all<L: Language, N: Analysis<L>>(
     egraph: &mut EGraph<L, N>,
     buffers: &[&Actions<L>],
     stop: &dyn Fn(&EGraph<L, N>) -> bool,
+    scratch: &mut CommitScratch,
 ) -> usize {
+    let CommitScratch {
+        offsets,
+        resolved,
+        level,
+        origin,
+        start,
+        order,
+        next,
+    } = scratch;
     // Global index of each buffer's first pending node.
-    let mut offsets = Vec::with_capacity(buffers.len());
+    offsets.clear();
     let mut total = 0;
     for b in buffers {
         offsets.push(total);
         total += b.nodes.len();
     }
     let global = |b: usize, r: Ref| r.pending_index().map(|i| offsets[b] + i);
-    let mut resolved = vec![Id(0); total];
+    resolved.clear();
+    resolved.resize(total, Id(0));
     if total > 0 {
         // Level of each pending node, and (buffer, node) by global index.
-        let mut level = Vec::with_capacity(total);
-        let mut origin: Vec<(u32, u32)> = Vec::with_capacity(total);
+        level.clear();
+        origin.clear();
         let mut max_level = 0;
         for (b, buf) in buffers.iter().enumerate() {
             for (i, n) in buf.nodes.iter().enumerate() {
@@ -247,20 +262,21 @@ pub(crate) fn commit_all<L: Language, N: Analysis<L>>(
             }
         }
         // Global indices grouped by level, in order within each level.
-        let mut start = vec![0usize; max_level as usize + 2];
-        for &l in &level {
+        start.clear();
+        start.resize(max_level as usize + 2, 0);
+        for &l in level.iter() {
             start[l as usize + 1] += 1;
         }
         for l in 1..start.len() {
             start[l] += start[l - 1];
         }
-        let mut order = vec![0u32; total];
-        {
-            let mut next = start.clone();
-            for (g, &l) in level.iter().enumerate() {
-                order[next[l as usize]] = g as u32;
-                next[l as usize] += 1;
-            }
+        order.clear();
+        order.resize(total, 0);
+        next.clear();
+        next.extend_from_slice(start);
+        for (g, &l) in level.iter().enumerate() {
+            order[next[l as usize]] = g as u32;
+            next[l as usize] += 1;
         }
         for l in 0..=max_level as usize {
             if stop(egraph) {
@@ -310,6 +326,18 @@ pub(crate) fn commit_all<L: Language, N: Analysis<L>>(
         }
     }
     n
+}
+
+/// The index vectors [`commit_all`] reuses from commit to commit.
+#[derive(Default)]
+pub(crate) struct CommitScratch {
+    offsets: Vec<usize>,
+    resolved: Vec<Id>,
+    level: Vec<u32>,
+    origin: Vec<(u32, u32)>,
+    start: Vec<usize>,
+    order: Vec<u32>,
+    next: Vec<usize>,
 }
 
 /// The right-hand side of a rewrite: stages actions for one match.

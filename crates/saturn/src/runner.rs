@@ -188,6 +188,8 @@ pub struct Runner<L: Language, N: Analysis<L>> {
     pool: Option<Arc<rayon::ThreadPool>>,
     /// Scratch for [`Neighborhood::compute`].
     seen: Scratch,
+    /// Reused by every commit (see [`crate::rewrite::commit_all`]).
+    commit_scratch: crate::rewrite::CommitScratch,
 }
 
 impl<L: Language, N: Analysis<L> + Default> Default for Runner<L, N> {
@@ -412,6 +414,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             cancel: None,
             pool: None,
             seen: Scratch::default(),
+            commit_scratch: Default::default(),
         }
     }
 
@@ -891,7 +894,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                         || deadline.is_some_and(|d| Instant::now() > d)
                         || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
                 };
-                applied[rule] += crate::rewrite::commit_all(&mut self.egraph, &buffers, &over);
+                applied[rule] += crate::rewrite::commit_all(
+                    &mut self.egraph,
+                    &buffers,
+                    &over,
+                    &mut self.commit_scratch,
+                );
             }
             k = e;
         }
