@@ -521,11 +521,15 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 .parents
                 .extend(chunk.iter().map(|&(_, id)| id));
         }
-        self.memo.reserve_mut(n);
-        for (k, (node, h)) in nodes.into_iter().zip(hashes).enumerate() {
-            let id = Id::from(first + k);
-            self.memo.insert_new_hashed_mut(h, node.clone(), id);
-            self.note_change(id);
+        self.memo.insert_new_hashed_all(
+            nodes
+                .into_iter()
+                .zip(hashes)
+                .enumerate()
+                .map(|(k, (node, h))| (node, h, Id::from(first + k))),
+        );
+        for k in 0..n {
+            self.note_change(Id::from(first + k));
         }
         self.n_classes += n;
         self.by_op_fresh = false;

@@ -1641,6 +1641,7 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         // the per-id tables proportionate.
         let sequential = size < cfg.sequential_below;
         let least = if sequential { SEQUENTIAL_ROOM } else { 1024 };
+        let phase_pool = if sequential { None } else { pool };
         let room = cfg
             .node_limit
             .saturating_sub(size)
@@ -1652,9 +1653,9 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         let ids_before = egraph.number_of_ids();
         let stop;
         let (new_nodes, merged, deferred, limit, ph_nonlocal) = {
-            let threads = pool.map_or(1, |p| p.current_num_threads());
+            let threads = phase_pool.map_or(1, |p| p.current_num_threads());
             let ph = Phase::new(&egraph, &index, cfg, start, room, threads);
-            ph.run(&seeds, &ancestors_of, if sequential { None } else { pool });
+            ph.run(&seeds, &ancestors_of, phase_pool);
             stats.tasks += ph.tasks.load(Ordering::Relaxed);
             stats.matches += ph.matches.load(Ordering::Relaxed);
             let limit = lock(&ph.limit).take();

@@ -295,10 +295,27 @@ impl<L: Eq + Hash> Hashcons<L> {
         L: Clone + Sync,
     {
         debug_assert_eq!(nodes.len(), ids.len());
-        self.reserve_mut(nodes.len());
         let hashes: Vec<u64> = crate::par::par_map(nodes, |n| hash_node(*n));
-        for ((n, &id), h) in nodes.iter().zip(ids).zip(hashes) {
-            self.insert_new_hashed_mut(h, (*n).clone(), id);
+        self.insert_new_hashed_all(
+            nodes
+                .iter()
+                .zip(hashes)
+                .zip(ids)
+                .map(|((n, h), &id)| (*n, h, id)),
+        );
+    }
+
+    /// Inserts each `(node, hash, id)`, as [`Hashcons::insert_new_hashed_mut`]
+    /// does, after making room for all of them at once.
+    pub(crate) fn insert_new_hashed_all<'a>(
+        &mut self,
+        entries: impl ExactSizeIterator<Item = (&'a L, u64, Id)>,
+    ) where
+        L: Clone + 'a,
+    {
+        self.reserve_mut(entries.len());
+        for (n, h, id) in entries {
+            self.insert_new_hashed_mut(h, n.clone(), id);
         }
     }
 

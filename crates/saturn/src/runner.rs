@@ -298,9 +298,8 @@ const PIECE_NODES: usize = 16;
 /// `ns_per_root` (its cost at its last searches, 0 when unknown): a rule
 /// whose roots are expensive (a few hundred nodes of matching each) gets
 /// chunks of a few roots, so no thread is left waiting long for the last
-/// one. The items,
-/// in order, cover the matches in the same order whatever the thread count
-/// and the chunk sizes.
+/// one. The items, in order, cover the matches in the same order whatever
+/// the thread count and the chunk sizes.
 fn make_items<L: Language, N: Analysis<L>>(
     egraph: &EGraph<L, N>,
     rules: &[Rewrite<L, N>],
@@ -817,9 +816,9 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 // A pattern rule stages one union per match, and at most
                 // its right-hand side's nodes (most exist already: a
                 // quarter of that is room enough to rarely regrow).
-                let n = u.matches.len();
+                let unit = u.matches.len();
                 let mut out = match direct {
-                    Some((_, rhs)) => Actions::with_capacity(n * rhs.ast().len() / 4, n),
+                    Some((_, rhs)) => Actions::with_capacity(unit * rhs.ast().len() / 4, unit),
                     None => Actions::default(),
                 };
                 let (mut j, mut p) = (u.root, u.pos);
