@@ -149,6 +149,10 @@ pub struct EGraph<L: Language, N: Analysis<L>> {
     analysis_pending: Vec<Id>,
     /// Classes whose node lists may need re-canonicalization.
     touched: Vec<Id>,
+    /// An empty buffer that keeps its capacity: rebuild swaps it with
+    /// `pending` or `analysis_pending` to take a batch, and puts the
+    /// drained batch back, so neither queue regrows from nothing.
+    spare: Vec<Id>,
     changes: Vec<Id>,
     /// Per id, the change epoch in which it was last recorded, so each id
     /// is recorded once between two [`EGraph::take_changes`].
@@ -184,6 +188,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             pending: Vec::new(),
             analysis_pending: Vec::new(),
             touched: Vec::new(),
+            spare: Vec::new(),
             changes: Vec::new(),
             changed_in: Vec::new(),
             epoch: 1,
@@ -605,7 +610,8 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 // repaired in order, redoing a node's lookup only when a
                 // union earlier in the batch merged one of its children
                 // (an entry found ahead stays: inserts never replace).
-                let mut batch = std::mem::take(&mut self.pending);
+                let mut batch =
+                    std::mem::replace(&mut self.pending, std::mem::take(&mut self.spare));
                 batch.reverse();
                 let ahead: Vec<(L, Option<Id>)> = {
                     let (uf, memo, nodes) = (&self.uf, &self.memo, &self.nodes);
@@ -636,13 +642,16 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                         n_unions += self.union(old, id) as usize;
                     }
                 }
+                batch.clear();
+                self.spare = batch;
             }
             if !self.analysis_pending.is_empty() {
                 // Recompute the data of the pending nodes as one batch, in
                 // parallel, then merge in id order. Data computed from
                 // children that change again later is still sound (merges
                 // are joins), and such children re-queue their parents.
-                let mut batch = std::mem::take(&mut self.analysis_pending);
+                let mut batch =
+                    std::mem::replace(&mut self.analysis_pending, std::mem::take(&mut self.spare));
                 batch.sort_unstable();
                 batch.dedup();
                 let datas: Vec<N::Data> = {
@@ -656,7 +665,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                         })
                     })
                 };
-                for (id, data) in batch.into_iter().zip(datas) {
+                for (&id, data) in batch.iter().zip(datas) {
                     let class_id = self.uf.find(id);
                     let class = self.classes[class_id.index()].as_mut().expect("canonical");
                     let did = self.analysis.merge(&mut class.data, data);
@@ -669,6 +678,8 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                         N::modify(self, class_id);
                     }
                 }
+                batch.clear();
+                self.spare = batch;
             }
         }
         self.rebuild_classes();
@@ -729,6 +740,8 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         for c in changed {
             self.note_change(c);
         }
+        touched.clear();
+        self.touched = touched;
     }
 
     /// Drains the ids of classes changed since the last call (raw ids: some
@@ -855,7 +868,8 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// for first searches and for rounds where most classes changed.
     pub fn classes_with_op(&mut self, d: &L::Discriminant) -> &[Id] {
         if !self.by_op_fresh {
-            self.by_op = self.op_index();
+            let old = std::mem::take(&mut self.by_op);
+            self.by_op = self.op_index(old);
             self.by_op_fresh = true;
         }
         self.by_op.get(d).map_or(&[], |v| v)
@@ -866,8 +880,12 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// read in parallel into one bucket per hash shard, then each shard's
     /// part of the index is built from its buckets in chunk order (so each
     /// list is in id order, as a sequential pass makes it); the parts have
-    /// disjoint keys.
-    fn op_index(&self) -> FxHashMap<L::Discriminant, Vec<Id>> {
+    /// disjoint keys. A sequential pass refills `old`'s lists, keeping
+    /// their capacity, and drops those left empty.
+    fn op_index(
+        &self,
+        mut old: FxHashMap<L::Discriminant, Vec<Id>>,
+    ) -> FxHashMap<L::Discriminant, Vec<Id>> {
         // Each class once per discriminant (its nodes are sorted, so one
         // discriminant's nodes are contiguous).
         fn each_op<L: Language, D>(class: &EClass<L, D>, mut f: impl FnMut(L::Discriminant)) {
@@ -886,12 +904,14 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             }
         };
         if crate::par::is_sequential() || self.n_classes < PAR_MIN_AHEAD {
-            let mut map = FxHashMap::default();
+            old.values_mut().for_each(Vec::clear);
             for class in self.classes.iter().flatten() {
-                each_op(class, |d| push(&mut map, d, class.id));
+                each_op(class, |d| push(&mut old, d, class.id));
             }
-            return map;
+            old.retain(|_, ids| !ids.is_empty());
+            return old;
         }
+        drop(old);
         // The hashcons's sharding, applied to discriminants.
         use crate::hashcons::{hash_node, shard_of, SHARDS};
         type Bucket<D> = Vec<(D, Id)>;

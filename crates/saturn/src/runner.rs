@@ -213,8 +213,8 @@ struct Item {
     /// [`POLL_EVERY`]th item: most items are too small to pay for it).
     poll: bool,
     /// Whether this item's search is timed, for its rule's cost per root
-    /// (a rule's first item and every [`POLL_EVERY`]th; never a piece of
-    /// a split root).
+    /// (with several threads: a rule's first item and every
+    /// [`POLL_EVERY`]th; never a piece of a split root).
     timed: bool,
 }
 
@@ -226,6 +226,14 @@ const ITEM_NS: f64 = 20_000.0;
 
 /// Items per deadline check.
 const POLL_EVERY: usize = 8;
+
+/// Between two rules' commits, the time limit is checked once the commits
+/// since the last check staged this many matches, or were this many
+/// rules' (with matches). Smaller commits take microseconds, so a time
+/// limit is overshot by at most a few of them.
+const CLOCK_MATCHES: usize = 64;
+/// See [`CLOCK_MATCHES`].
+const CLOCK_RULES: usize = 4;
 
 /// A run with a pool moves onto a pool thread once the hashcons holds this
 /// many nodes (see [`Runner::run`]).
@@ -385,7 +393,10 @@ fn make_items<L: Language, N: Analysis<L>>(
         let first_of_rule = k == 0 || items[k - 1].rule != items[k].rule;
         let item = &mut items[k];
         item.poll = k % POLL_EVERY == 0;
-        item.timed = item.nodes.is_none() && (first_of_rule || item.poll);
+        // The cost per root only sizes chunks for several threads; on one,
+        // reading the clock twice per rule would be a measurable part of a
+        // tiny run.
+        item.timed = threads > 1 && item.nodes.is_none() && (first_of_rule || item.poll);
     }
     items
 }
@@ -592,11 +603,13 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
 
         // ---- search ----
         let plans = self.plan_search(rules, i);
-        it.plan_time = t0.elapsed().as_secs_f64();
+        // Each phase's end is the next one's start: one clock read per
+        // boundary (a tiny run reads the clock a few dozen times).
+        let tm = Instant::now();
+        it.plan_time = (tm - t0).as_secs_f64();
         let threads = crate::par::threads();
         let items = make_items(&self.egraph, rules, &plans, &self.states, threads);
         let egraph = &self.egraph;
-        let tm = Instant::now();
         // Workers poll the deadline and the cancel flag between items, so a
         // long search stops promptly; the e-graph is untouched by search.
         let deadline = self.start.and_then(|s| s.checked_add(self.time_limit));
@@ -664,11 +677,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 (per_root, substs)
             })
         });
-        it.match_time = tm.elapsed().as_secs_f64();
+        let t_found = Instant::now();
+        it.match_time = (t_found - tm).as_secs_f64();
         if abort.load(std::sync::atomic::Ordering::Relaxed) {
             // Nothing was changed this iteration; the e-graph is as the
             // last rebuild left it.
-            it.search_time = t0.elapsed().as_secs_f64();
+            it.search_time = (t_found - t0).as_secs_f64();
             it.total_time = it.search_time;
             it.stop_reason = Some(
                 self.check_limits_mid_iteration()
@@ -742,10 +756,10 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         debug_assert!((0..rules.len()).all(|r| !accept[r]
             || limit[r] == usize::MAX
             || floor[r] + so_far[r].load(std::sync::atomic::Ordering::Relaxed) <= limit[r]));
-        it.search_time = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        it.search_time = (t1 - t0).as_secs_f64();
 
         // ---- apply: stage in parallel, commit in order ----
-        let t1 = Instant::now();
         // Staging work: the accepted matches cut into units of at most
         // STAGE_UNIT, in match order, so one root or item with many
         // matches spreads over all threads. A unit's buffer is the same
@@ -849,12 +863,13 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         });
         drop(units);
         drop(found);
-        it.stage_time = t1.elapsed().as_secs_f64();
+        let t_staged = Instant::now();
+        it.stage_time = (t_staged - t1).as_secs_f64();
         if abort.load(std::sync::atomic::Ordering::Relaxed) {
             // Stopped while staging: nothing was committed, the e-graph is
             // as the last rebuild left it.
             it.apply_time = it.stage_time;
-            it.total_time = t0.elapsed().as_secs_f64();
+            it.total_time = (t_staged - t0).as_secs_f64();
             it.stop_reason = Some(
                 self.check_limits_mid_iteration()
                     .err()
@@ -866,7 +881,11 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let mut result = Ok(());
         let mut prev_rule = None;
         // Commit rule by rule (limits are checked between rules, as egg
-        // does); each rule's buffers are committed as one batch.
+        // does); each rule's buffers are committed as one batch. The
+        // clock is read only once the commits since the last read may
+        // have taken a while (see `CLOCK_MATCHES`): a tiny run commits
+        // dozens of rules of a few matches each.
+        let (mut unclocked_matches, mut unclocked_rules) = (0, 0);
         let mut k = 0;
         while k < items.len() {
             let rule = items[k].rule;
@@ -875,9 +894,13 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 e += 1;
             }
             if prev_rule.is_some() {
-                result = self.check_limits_mid_iteration();
+                let clock = unclocked_matches >= CLOCK_MATCHES || unclocked_rules >= CLOCK_RULES;
+                result = self.check_limits_between_rules(clock);
                 if result.is_err() {
                     break;
+                }
+                if clock {
+                    (unclocked_matches, unclocked_rules) = (0, 0);
                 }
             }
             prev_rule = Some(rule);
@@ -899,6 +922,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     &over,
                     &mut self.commit_scratch,
                 );
+                unclocked_matches += buffers.iter().map(|a| a.len()).sum::<usize>();
+                unclocked_rules += 1;
             }
             k = e;
         }
@@ -917,13 +942,14 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             .filter(|(_, &n)| n > 0)
             .map(|(r, &n)| (r.name, n))
             .collect();
-        it.apply_time = t1.elapsed().as_secs_f64();
+        let t2 = Instant::now();
+        it.apply_time = (t2 - t1).as_secs_f64();
 
         // ---- rebuild ----
-        let t2 = Instant::now();
         it.n_rebuilds = self.egraph.rebuild();
-        it.rebuild_time = t2.elapsed().as_secs_f64();
-        it.total_time = t0.elapsed().as_secs_f64();
+        let t3 = Instant::now();
+        it.rebuild_time = (t3 - t2).as_secs_f64();
+        it.total_time = (t3 - t0).as_secs_f64();
 
         // In egg's order: bans are fast-forwarded whenever no rule
         // changed anything and no limit stopped the run, even if nodes
@@ -965,9 +991,17 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
     }
 
     fn check_limits_mid_iteration(&self) -> Result<(), StopReason> {
-        let elapsed = self.start.expect("started").elapsed();
-        if elapsed > self.time_limit {
-            return Err(StopReason::TimeLimit(elapsed.as_secs_f64()));
+        self.check_limits_between_rules(true)
+    }
+
+    /// The limits checked between two rules' commits; the time limit only
+    /// when `clock` (reading the clock costs more than a small commit).
+    fn check_limits_between_rules(&self, clock: bool) -> Result<(), StopReason> {
+        if clock {
+            let elapsed = self.start.expect("started").elapsed();
+            if elapsed > self.time_limit {
+                return Err(StopReason::TimeLimit(elapsed.as_secs_f64()));
+            }
         }
         self.check_size()?;
         if let Some(c) = &self.cancel {

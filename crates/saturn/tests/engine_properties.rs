@@ -236,18 +236,7 @@ fn the_operator_index_built_in_parallel_lists_each_class_in_id_order() {
         eg.union(a, b);
         eg.rebuild();
         assert!(eg.number_of_classes() > 4096);
-        let mut want: std::collections::HashMap<(Symbol, usize), Vec<Id>> = Default::default();
-        for class in eg.classes() {
-            for node in &class.nodes {
-                let v = want.entry(node.discriminant()).or_default();
-                if v.last() != Some(&class.id) {
-                    v.push(class.id);
-                }
-            }
-        }
-        for v in want.values_mut() {
-            v.sort();
-        }
+        let want = op_index_of(&eg);
         for (d, classes) in &want {
             assert_eq!(
                 eg.classes_with_op(d),
@@ -256,6 +245,64 @@ fn the_operator_index_built_in_parallel_lists_each_class_in_id_order() {
             );
         }
     });
+}
+
+/// Per discriminant, the classes with such a node, in id order: what
+/// `classes_with_op` must return.
+fn op_index_of(eg: &EGraph<SymbolLang, ()>) -> std::collections::HashMap<(Symbol, usize), Vec<Id>> {
+    let mut want: std::collections::HashMap<(Symbol, usize), Vec<Id>> = Default::default();
+    for class in eg.classes() {
+        for node in &class.nodes {
+            let v = want.entry(node.discriminant()).or_default();
+            if v.last() != Some(&class.id) {
+                v.push(class.id);
+            }
+        }
+    }
+    for v in want.values_mut() {
+        v.sort();
+    }
+    want
+}
+
+#[test]
+fn the_operator_index_stays_exact_when_refilled_after_changes() {
+    // The sequential index is refilled in place: lists of classes merged
+    // away must lose them, and new operators must appear.
+    let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+    for t in ["(f a)", "(f b)", "(g a)", "(g (f a))", "c"] {
+        eg.add_expr(&t.parse().unwrap());
+    }
+    eg.rebuild();
+    let check = |eg: &mut EGraph<SymbolLang, ()>| {
+        let want = op_index_of(eg);
+        for (d, classes) in &want {
+            assert_eq!(
+                eg.classes_with_op(d),
+                &classes[..],
+                "classes_with_op({d:?})"
+            );
+        }
+        want
+    };
+    let before = check(&mut eg);
+    assert_eq!(before[&(Symbol::from("f"), 1)].len(), 2);
+    // a = b makes (f a) = (f b) by congruence: f's list shrinks.
+    let (a, b) = (eg.add(SymbolLang::leaf("a")), eg.add(SymbolLang::leaf("b")));
+    eg.union(a, b);
+    eg.rebuild();
+    let after = check(&mut eg);
+    assert_eq!(after[&(Symbol::from("f"), 1)].len(), 1);
+    assert_eq!(
+        after[&(Symbol::from("a"), 0)],
+        after[&(Symbol::from("b"), 0)]
+    );
+    // A new operator shows up.
+    assert!(eg.classes_with_op(&(Symbol::from("h"), 1)).is_empty());
+    eg.add_expr(&"(h c)".parse().unwrap());
+    eg.rebuild();
+    let last = check(&mut eg);
+    assert_eq!(last[&(Symbol::from("h"), 1)].len(), 1);
 }
 
 #[test]
