@@ -186,6 +186,11 @@ impl Sink for FlatMatches {
     #[inline]
     fn found<L>(&mut self, p: &Pattern<L>, regs: &[Id]) {
         debug_assert_eq!(p.vars.len(), self.stride);
+        if self.ids.capacity() == 0 {
+            // Room for a few matches at once: growing from one match's
+            // worth would reallocate at every doubling.
+            self.ids.reserve(self.stride * 8);
+        }
         self.ids
             .extend(p.var_regs.iter().map(|&r| regs[r as usize]));
         self.n += 1;

@@ -198,8 +198,8 @@ impl<L: Language, N: Analysis<L> + Default> Default for Runner<L, N> {
     }
 }
 
-/// Search results of one work item: (root, number of matches) per root,
-/// and all the matches in root order.
+/// Search results of one work item: (root, number of matches) per root
+/// with matches, and all the matches in root order.
 type Found = (Vec<(Id, u32)>, FlatMatches);
 
 /// One unit of parallel work: a rule and a slice of its roots, or one
@@ -210,7 +210,8 @@ struct Item {
     end: usize,
     nodes: Option<std::ops::Range<usize>>,
     /// Whether this item reads the clock for the deadline (every
-    /// [`POLL_EVERY`]th item: most items are too small to pay for it).
+    /// [`POLL_EVERY`]th item, not the first: most items are too small to
+    /// pay for it).
     poll: bool,
     /// Whether this item's search is timed, for its rule's cost per root
     /// (with several threads: a rule's first item and every
@@ -315,7 +316,7 @@ fn make_items<L: Language, N: Analysis<L>>(
     states: &[RuleState],
     threads: usize,
 ) -> Vec<Item> {
-    let mut items = vec![];
+    let mut items = Vec::with_capacity(plans.len());
     for (r, roots) in plans.iter().enumerate() {
         let Some(roots) = roots else { continue };
         let mut chunk = (roots.len() / (threads * 8)).clamp(16, 1024);
@@ -392,7 +393,8 @@ fn make_items<L: Language, N: Analysis<L>>(
     for k in 0..items.len() {
         let first_of_rule = k == 0 || items[k - 1].rule != items[k].rule;
         let item = &mut items[k];
-        item.poll = k % POLL_EVERY == 0;
+        // Not the first: the limits were checked just before the search.
+        item.poll = k % POLL_EVERY == POLL_EVERY - 1;
         // The cost per root only sizes chunks for several threads; on one,
         // reading the clock twice per rule would be a measurable part of a
         // tiny run.
@@ -629,9 +631,13 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let (limit, floor) = self.ban_bounds(&plans);
         let so_far: Vec<std::sync::atomic::AtomicUsize> =
             (0..rules.len()).map(|_| Default::default()).collect();
-        // Per rule: nanoseconds and roots of its timed items.
-        let timed: Vec<(AtomicU64, AtomicU64)> =
-            (0..rules.len()).map(|_| Default::default()).collect();
+        // Per rule: nanoseconds and roots of its timed items (none on
+        // one thread).
+        let timed: Vec<(AtomicU64, AtomicU64)> = if threads > 1 {
+            (0..rules.len()).map(|_| Default::default()).collect()
+        } else {
+            vec![]
+        };
         // Per item: (root, number of substs) and the substs. Few roots
         // are searched on this thread.
         let n_roots: usize = items.iter().map(|x| x.end - x.start).sum();
@@ -645,7 +651,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 let started = item.timed.then(Instant::now);
                 let pat = &rules[r].searcher;
                 let roots = plans[r].as_ref().expect("planned");
-                let mut per_root = Vec::with_capacity(item.end - item.start);
+                // Only roots with matches: most roots have none.
+                let mut per_root = vec![];
                 let mut substs = FlatMatches::new(pat);
                 let mut regs = pat.registers();
                 let certain = |mine: usize| {
@@ -662,7 +669,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     } else {
                         pat.search_with_regs(egraph, root, range, &mut regs, &mut substs)
                     };
-                    per_root.push((root, n as u32));
+                    if n > 0 {
+                        if per_root.capacity() == 0 {
+                            per_root.reserve(item.end - item.start);
+                        }
+                        per_root.push((root, n as u32));
+                    }
                     mine += n;
                     counting = counting || (limit[r] != usize::MAX && certain(mine));
                 }
@@ -703,11 +715,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 };
             }
         }
-        // Update exact per-rule totals, then let the scheduler decide. A
-        // split root appears in several items: clear first, then add.
-        for (item, (per_root, _)) in items.iter().zip(&found) {
-            let st = &mut self.states[item.rule];
-            for &(root, _) in per_root {
+        // Update exact per-rule totals, then let the scheduler decide:
+        // clear the counts of every root searched (the items cover each
+        // rule's planned roots), then add what was found (a split root
+        // appears in several items).
+        for (st, plan) in self.states.iter_mut().zip(&plans) {
+            for &root in plan.as_deref().unwrap_or_default() {
                 if let Some(slot) = st.counts.get_mut(root.index()) {
                     st.total -= *slot as usize;
                     *slot = 0;
@@ -765,7 +778,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // matches spreads over all threads. A unit's buffer is the same
         // as that part of a whole item's would be (a match's staging does
         // not read what earlier ones staged), so the commit is unchanged.
-        let mut units: Vec<StageUnit> = vec![];
+        let mut units: Vec<StageUnit> = Vec::with_capacity(items.len());
         let mut unit_of: Vec<usize> = Vec::with_capacity(items.len() + 1);
         let mut n_staged = 0;
         // Without backoff nothing bounds a round's matches: one rule over
@@ -800,7 +813,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     root: j,
                     pos,
                     matches: a..b,
-                    poll: units.len().is_multiple_of(POLL_EVERY),
+                    poll: units.len() % POLL_EVERY == POLL_EVERY - 1,
                 });
                 a = b;
             }
@@ -886,6 +899,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // have taken a while (see `CLOCK_MATCHES`): a tiny run commits
         // dozens of rules of a few matches each.
         let (mut unclocked_matches, mut unclocked_rules) = (0, 0);
+        // One rule's non-empty buffers at a time.
+        let mut buffers: Vec<&Actions<L>> = Vec::with_capacity(staged.len());
         let mut k = 0;
         while k < items.len() {
             let rule = items[k].rule;
@@ -904,10 +919,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 }
             }
             prev_rule = Some(rule);
-            let buffers: Vec<&Actions<L>> = staged[unit_of[k]..unit_of[e]]
-                .iter()
-                .filter(|a| !a.is_empty())
-                .collect();
+            buffers.clear();
+            buffers.extend(
+                staged[unit_of[k]..unit_of[e]]
+                    .iter()
+                    .filter(|a| !a.is_empty()),
+            );
             if !buffers.is_empty() {
                 let (node_limit, memory_limit) = (self.node_limit, self.memory_limit);
                 let over = |eg: &EGraph<L, N>| {
@@ -928,7 +945,9 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             k = e;
         }
         if result.is_ok() && prev_rule.is_some() {
-            result = self.check_limits_mid_iteration();
+            // The next iteration reads the clock first thing.
+            let clock = unclocked_matches >= CLOCK_MATCHES || unclocked_rules >= CLOCK_RULES;
+            result = self.check_limits_between_rules(clock);
         }
         if result.is_ok() && cut {
             result = Err(StopReason::Other(format!(
