@@ -1263,10 +1263,16 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 .parents
                 .push(id);
         }
-        if self.classes.len() <= id.index() {
-            self.classes.resize_with(id.index() + 1, || None);
+        let class = Some(EClass::singleton(id, node, data));
+        if self.classes.len() == id.index() {
+            // The usual case: ids are made in order.
+            self.classes.push(class);
+        } else {
+            if self.classes.len() < id.index() {
+                self.classes.resize_with(id.index() + 1, || None);
+            }
+            self.classes[id.index()] = class;
         }
-        self.classes[id.index()] = Some(EClass::singleton(id, node, data));
         self.n_classes += 1;
         self.note_change(id);
         self.by_op_fresh = false;
