@@ -431,13 +431,22 @@ impl<L: Language> Pattern<L> {
         root_range: Option<std::ops::Range<usize>>,
         out: &mut Vec<Subst>,
     ) -> usize {
-        let mut regs = smallvec::SmallVec::<[Id; 16]>::from_elem(Id(0), self.n_regs);
+        let mut regs = self.registers();
         self.search_with_regs(egraph, eclass, root_range, &mut regs, out)
     }
 
     /// A register file for [`Pattern::search_with_regs`].
     pub(crate) fn registers(&self) -> smallvec::SmallVec<[Id; 16]> {
-        smallvec::SmallVec::from_elem(Id(0), self.n_regs)
+        if self.n_regs <= 16 {
+            // A fixed-size buffer is zeroed inline; `from_elem` calls
+            // `memset`, which costs more than the zeroing (see
+            // `copy_children`).
+            let mut regs = smallvec::SmallVec::from_buf([Id(0); 16]);
+            regs.truncate(self.n_regs);
+            regs
+        } else {
+            smallvec::SmallVec::from_elem(Id(0), self.n_regs)
+        }
     }
 
     /// Searches `eclass` with the register file `regs` (at least
@@ -463,8 +472,7 @@ impl<L: Language> Pattern<L> {
                     let o = *o as usize;
                     for n in &class.nodes[r] {
                         if node.matches(n) {
-                            let cs = n.children();
-                            regs[o..o + cs.len()].copy_from_slice(cs);
+                            copy_children(&mut regs[o..], n.children());
                             self.run(egraph, 1, regs, out);
                         }
                     }
@@ -484,7 +492,7 @@ impl<L: Language> Pattern<L> {
         out: &mut Vec<Subst>,
     ) -> usize {
         let before = out.len();
-        let mut regs = smallvec::SmallVec::<[Id; 16]>::from_elem(Id(0), self.n_regs);
+        let mut regs = self.registers();
         regs[0] = eclass;
         self.run(src, 0, &mut regs, out);
         out.len() - before
@@ -568,11 +576,32 @@ impl<L: Language> Pattern<L> {
                 return;
             }
             if node.matches(n) {
-                let cs = n.children();
-                regs[o..o + cs.len()].copy_from_slice(cs);
+                copy_children(&mut regs[o..], n.children());
                 self.run(egraph, pc + 1, regs, out);
             }
         }
+    }
+}
+
+/// Copies a node's children into the front of `regs`. Nodes have a few
+/// children: a `copy_from_slice` of a length known only at run time is a
+/// call to `memcpy`, which cost more than the copy (4% of a large lambda
+/// run's instructions), so the usual arities are spelled out.
+#[inline(always)]
+fn copy_children(regs: &mut [Id], cs: &[Id]) {
+    match *cs {
+        [] => {}
+        [a] => regs[0] = a,
+        [a, b] => {
+            regs[0] = a;
+            regs[1] = b;
+        }
+        [a, b, c] => {
+            regs[0] = a;
+            regs[1] = b;
+            regs[2] = c;
+        }
+        _ => regs[..cs.len()].copy_from_slice(cs),
     }
 }
 
@@ -711,5 +740,38 @@ mod tests {
             }
         }
         assert!(total >= 6, "the patterns must match: {total}");
+    }
+
+    /// Each child lands in its variable's register, for every arity the
+    /// copy spells out and past them, at the root and below it (where the
+    /// children go to registers after the first).
+    #[test]
+    fn children_bind_their_variables_at_every_arity() {
+        for k in 0..=6 {
+            let xs: Vec<String> = (1..=k).map(|i| format!("x{i}")).collect();
+            let vars: Vec<String> = (1..=k).map(|i| format!("?a{i}")).collect();
+            let f = |args: &[String]| {
+                if args.is_empty() {
+                    "f".to_string()
+                } else {
+                    format!("(f {})", args.join(" "))
+                }
+            };
+            let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+            let root = eg.add_expr(&format!("(g {} y)", f(&xs)).parse().unwrap());
+            eg.rebuild();
+            for (pat, at) in [
+                (f(&vars), eg.lookup_expr(&f(&xs).parse().unwrap()).unwrap()),
+                (format!("(g {} ?e)", f(&vars)), root),
+            ] {
+                let p: Pattern<SymbolLang> = pat.parse().unwrap();
+                let found = p.search_eclass(&eg, at);
+                assert_eq!(found.len(), 1, "{pat}");
+                for (x, v) in xs.iter().zip(&vars) {
+                    let want = eg.lookup_expr(&x.parse().unwrap()).unwrap();
+                    assert_eq!(found[0][v.parse().unwrap()], want, "{pat}: {v}");
+                }
+            }
+        }
     }
 }
