@@ -727,12 +727,16 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 }
             }
         }
+        // Counts are per id: a table that is too short grows to every id at
+        // once (roots come in increasing order, so growing to each root
+        // would zero a few slots at a time, a `memset` call each).
+        let n_ids = self.egraph.number_of_ids();
         for (item, (per_root, _)) in items.iter().zip(&found) {
             let st = &mut self.states[item.rule];
             for &(root, n) in per_root {
                 if n > 0 {
                     if st.counts.len() <= root.index() {
-                        st.counts.resize(root.index() + 1, 0);
+                        st.counts.resize(n_ids.max(root.index() + 1), 0);
                     }
                     st.counts[root.index()] += n;
                     st.total += n as usize;
