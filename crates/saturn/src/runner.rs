@@ -19,8 +19,12 @@
 //!    dropped anyway).
 //! 3. **apply**: staging in parallel (conditions, instantiation, lookups)
 //!    over units of at most 256 matches in match order, then a commit in
-//!    match order (see [`crate::rewrite`]). Limits are checked after each
-//!    rule's commit.
+//!    match order (see [`crate::rewrite`]). The node, memory and
+//!    cancellation limits are checked after each rule's commit; the time
+//!    limit at the end of search and of staging, inside a large commit, and
+//!    between commits once they may have taken a while (reading the clock
+//!    costs more than a small commit). A commit cut short by any limit
+//!    ends the iteration with that limit as its stop reason.
 //! 4. **rebuild** (parallel node canonicalization).
 //!
 //! Phases with little work (few roots, matches or classes) run on the
@@ -74,7 +78,8 @@ pub struct Iteration {
     pub roots_searched: usize,
     /// Seconds in search (and scheduling).
     pub search_time: f64,
-    /// Of which: choosing the roots to search (incremental planning).
+    /// Of which: choosing the roots to search (incremental planning) and
+    /// cutting them into work items.
     pub plan_time: f64,
     /// Of which: matching (the parallel part).
     pub match_time: f64,
@@ -135,8 +140,10 @@ struct RuleState {
     counts: Vec<u32>,
     total: usize,
     /// Nanoseconds per root class its searches took (smoothed over the
-    /// last ones; 0 before its first search), for cutting its next search
-    /// into pieces of about [`ITEM_NS`] (see [`make_items`]).
+    /// last ones), for cutting its next search into pieces of about
+    /// [`ITEM_NS`] (see [`make_items`]). Measured only by searches on
+    /// several threads: 0 before the first, so a run's first iteration on
+    /// a pool cuts by root count alone.
     ns_per_root: f64,
     /// The rule's [`Rewrite::binding_slots`], computed at its first
     /// staging in a run (most rules of a small run never stage): with
@@ -231,7 +238,8 @@ const POLL_EVERY: usize = 8;
 /// Between two rules' commits, the time limit is checked once the commits
 /// since the last check staged this many matches, or were this many
 /// rules' (with matches). Smaller commits take microseconds, so a time
-/// limit is overshot by at most a few of them.
+/// limit is overshot by at most a few of them. (A commit that a limit cut
+/// short is always followed by a full check: see [`Runner::run_one`].)
 const CLOCK_MATCHES: usize = 64;
 /// See [`CLOCK_MATCHES`].
 const CLOCK_RULES: usize = 4;
@@ -393,7 +401,8 @@ fn make_items<L: Language, N: Analysis<L>>(
     for k in 0..items.len() {
         let first_of_rule = k == 0 || items[k - 1].rule != items[k].rule;
         let item = &mut items[k];
-        // Not the first: the limits were checked just before the search.
+        // Not the first: the search's start is checked against the deadline
+        // (see `Runner::run_one`).
         item.poll = k % POLL_EVERY == POLL_EVERY - 1;
         // The cost per root only sizes chunks for several threads; on one,
         // reading the clock twice per rule would be a measurable part of a
@@ -605,16 +614,18 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
 
         // ---- search ----
         let plans = self.plan_search(rules, i);
-        // Each phase's end is the next one's start: one clock read per
-        // boundary (a tiny run reads the clock a few dozen times).
-        let tm = Instant::now();
-        it.plan_time = (tm - t0).as_secs_f64();
         let threads = crate::par::threads();
         let items = make_items(&self.egraph, rules, &plans, &self.states, threads);
+        // Each phase's end is the next one's start: one clock read per
+        // boundary (a tiny run reads the clock a few dozen times), and each
+        // boundary is also a deadline check.
+        let tm = Instant::now();
+        it.plan_time = (tm - t0).as_secs_f64();
         let egraph = &self.egraph;
         // Workers poll the deadline and the cancel flag between items, so a
         // long search stops promptly; the e-graph is untouched by search.
         let deadline = self.start.and_then(|s| s.checked_add(self.time_limit));
+        let past = |t: Instant| deadline.is_some_and(|d| t > d);
         let cancel = self.cancel.as_deref();
         let abort = std::sync::atomic::AtomicBool::new(false);
         let should_abort = |item: &Item| {
@@ -691,7 +702,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         });
         let t_found = Instant::now();
         it.match_time = (t_found - tm).as_secs_f64();
-        if abort.load(std::sync::atomic::Ordering::Relaxed) {
+        if abort.load(std::sync::atomic::Ordering::Relaxed) || past(tm) || past(t_found) {
             // Nothing was changed this iteration; the e-graph is as the
             // last rebuild left it.
             it.search_time = (t_found - t0).as_secs_f64();
@@ -882,7 +893,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         drop(found);
         let t_staged = Instant::now();
         it.stage_time = (t_staged - t1).as_secs_f64();
-        if abort.load(std::sync::atomic::Ordering::Relaxed) {
+        if abort.load(std::sync::atomic::Ordering::Relaxed) || past(t_staged) {
             // Stopped while staging: nothing was committed, the e-graph is
             // as the last rebuild left it.
             it.apply_time = it.stage_time;
@@ -931,11 +942,17 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             );
             if !buffers.is_empty() {
                 let (node_limit, memory_limit) = (self.node_limit, self.memory_limit);
+                // Whether a limit cut this commit short (then some of its
+                // matches were dropped, and the iteration must stop with
+                // that limit, never look saturated).
+                let stopped = std::cell::Cell::new(false);
                 let over = |eg: &EGraph<L, N>| {
-                    eg.total_size() > node_limit
+                    let over = eg.total_size() > node_limit
                         || eg.approx_bytes() > memory_limit
                         || deadline.is_some_and(|d| Instant::now() > d)
-                        || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+                        || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed));
+                    stopped.set(stopped.get() || over);
+                    over
                 };
                 applied[rule] += crate::rewrite::commit_all(
                     &mut self.egraph,
@@ -945,11 +962,22 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 );
                 unclocked_matches += buffers.iter().map(|a| a.len()).sum::<usize>();
                 unclocked_rules += 1;
+                if stopped.get() {
+                    // Time, size and memory only grow, so the full check
+                    // names the limit; only a cancel flag can be cleared
+                    // meanwhile, and then the stop is a cancellation.
+                    result = self
+                        .check_limits_mid_iteration()
+                        .and(Err(StopReason::Other("cancelled".into())));
+                    break;
+                }
             }
             k = e;
         }
         if result.is_ok() && prev_rule.is_some() {
-            // The next iteration reads the clock first thing.
+            // Every commit ran to its end; past the deadline or not, what
+            // this iteration did is complete. A run that goes on reads the
+            // clock first thing in the next iteration.
             let clock = unclocked_matches >= CLOCK_MATCHES || unclocked_rules >= CLOCK_RULES;
             result = self.check_limits_between_rules(clock);
         }

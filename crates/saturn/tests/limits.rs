@@ -122,6 +122,32 @@ fn time_limit_on_ac_blowup() {
     );
 }
 
+/// A deadline that passes before an iteration's commit (here in a hook)
+/// stops the run with `TimeLimit`; the iteration, whose matches were not
+/// applied, is never taken for a fixed point.
+#[test]
+fn a_deadline_passed_before_the_commit_is_not_a_fixed_point() {
+    let input: RecExpr<SymbolLang> = "(f a)".parse().unwrap();
+    let rules: Vec<Rewrite<SymbolLang, ()>> = vec![rewrite!("fg"; "(f ?x)" => "(g ?x)")];
+    for threads in [1, 2] {
+        let r = Runner::default()
+            .with_expr(&input)
+            .with_time_limit(Duration::from_millis(20))
+            .with_threads(threads)
+            .with_hook(|_| {
+                std::thread::sleep(Duration::from_millis(60));
+                Ok(())
+            })
+            .run(&rules);
+        assert!(
+            matches!(r.stop_reason, Some(StopReason::TimeLimit(t)) if t >= 0.02),
+            "{threads} thread(s): {:?}",
+            r.stop_reason
+        );
+        r.egraph.check_invariants().unwrap();
+    }
+}
+
 #[test]
 fn memory_limit_on_ac_blowup() {
     let input = long_sum(12);
