@@ -12,7 +12,9 @@ fn helpers_stop_after_a_pooled_run() {
         rewrite!("comm"; "(+ ?a ?b)" => "(+ ?b ?a)"),
         rewrite!("assoc"; "(+ ?a (+ ?b ?c))" => "(+ (+ ?a ?b) ?c)"),
     ];
-    let e: RecExpr<SymbolLang> = "(+ a (+ b (+ c (+ d (+ e (+ f g))))))".parse().unwrap();
+    let e: RecExpr<SymbolLang> = "(+ a (+ b (+ c (+ d (+ e (+ f (+ g (+ h i))))))))"
+        .parse()
+        .unwrap();
     let runner = Runner::default()
         .with_expr(&e)
         .with_threads(2)
@@ -21,7 +23,7 @@ fn helpers_stop_after_a_pooled_run() {
         .with_scheduler(Scheduler::Simple)
         .run(&rules);
     assert!(
-        runner.egraph.total_size() > 4096,
+        runner.egraph.total_size() > 8192,
         "the run stayed below the size at which it moves onto the pool"
     );
     let t = Instant::now();

@@ -247,7 +247,7 @@ fn runner_is_deterministic_under_oversubscription() {
     // A small limit (stops mid-iteration) and a larger one.
     for node_limit in [
         scaled(1_500, 400),
-        scaled(6_000, 1_500),
+        scaled(12_000, 1_500),
         scaled(40_000, 1_500),
     ] {
         let (want, why, iters) = run(&set.rules, &terms, None, node_limit);
