@@ -244,6 +244,12 @@ const CLOCK_MATCHES: usize = 64;
 /// See [`CLOCK_MATCHES`].
 const CLOCK_RULES: usize = 4;
 
+/// Whether commits that staged `matches` matches over `rules` rules since
+/// the clock was last read call for reading it (see [`CLOCK_MATCHES`]).
+fn clock_due(matches: usize, rules: usize) -> bool {
+    matches >= CLOCK_MATCHES || rules >= CLOCK_RULES
+}
+
 /// A run with a pool moves onto a pool thread once the hashcons holds this
 /// many nodes (see [`Runner::run`]). The hashcons also keeps the stale
 /// forms of merged nodes: egg's math_associate_adds (1,939 canonical
@@ -748,13 +754,11 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         for (item, (per_root, _)) in items.iter().zip(&found) {
             let st = &mut self.states[item.rule];
             for &(root, n) in per_root {
-                if n > 0 {
-                    if st.counts.len() <= root.index() {
-                        st.counts.resize(n_ids.max(root.index() + 1), 0);
-                    }
-                    st.counts[root.index()] += n;
-                    st.total += n as usize;
+                if st.counts.len() <= root.index() {
+                    st.counts.resize(n_ids.max(root.index() + 1), 0);
                 }
+                st.counts[root.index()] += n;
+                st.total += n as usize;
             }
             it.n_matches += per_root.iter().map(|&(_, n)| n as usize).sum::<usize>();
         }
@@ -927,7 +931,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 e += 1;
             }
             if prev_rule.is_some() {
-                let clock = unclocked_matches >= CLOCK_MATCHES || unclocked_rules >= CLOCK_RULES;
+                let clock = clock_due(unclocked_matches, unclocked_rules);
                 result = self.check_limits_between_rules(clock);
                 if result.is_err() {
                     break;
@@ -981,7 +985,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             // Every commit ran to its end; past the deadline or not, what
             // this iteration did is complete. A run that goes on reads the
             // clock first thing in the next iteration.
-            let clock = unclocked_matches >= CLOCK_MATCHES || unclocked_rules >= CLOCK_RULES;
+            let clock = clock_due(unclocked_matches, unclocked_rules);
             result = self.check_limits_between_rules(clock);
         }
         if result.is_ok() && cut {
