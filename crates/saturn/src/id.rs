@@ -21,6 +21,21 @@ use std::fmt;
 #[repr(transparent)]
 pub struct Id(pub(crate) u32);
 
+/// The union of the ascending ids of `a` and `b`, ascending, each once.
+pub(crate) fn merge_sorted(a: &[Id], b: impl Iterator<Item = Id>) -> Vec<Id> {
+    let mut out = Vec::with_capacity(a.len());
+    let mut a = a.iter().copied().peekable();
+    for y in b {
+        while let Some(x) = a.next_if(|&x| x < y) {
+            out.push(x);
+        }
+        a.next_if_eq(&y);
+        out.push(y);
+    }
+    out.extend(a);
+    out
+}
+
 impl Id {
     /// The id as an index into dense tables.
     #[inline(always)]

@@ -41,6 +41,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::id::merge_sorted;
 use crate::par::{par_map, sequentially_if};
 use crate::pattern::{FlatMatches, Sink};
 use crate::{Actions, Analysis, EGraph, Id, Language, RecExpr, Rewrite, Symbol};
@@ -282,21 +283,6 @@ fn match_budget(node_limit: usize, size: usize) -> usize {
         .saturating_sub(size)
         .saturating_mul(16)
         .max(1 << 16)
-}
-
-/// The union of the ascending ids of `a` and `b`, ascending, each once.
-fn merge_sorted(a: &[Id], b: impl Iterator<Item = Id>) -> Vec<Id> {
-    let mut out = Vec::with_capacity(a.len());
-    let mut a = a.iter().copied().peekable();
-    for y in b {
-        while let Some(x) = a.next_if(|&x| x < y) {
-            out.push(x);
-        }
-        a.next_if_eq(&y);
-        out.push(y);
-    }
-    out.extend(a);
-    out
 }
 
 /// A piece of staging work: the matches `matches` (indices into an item's

@@ -335,6 +335,9 @@ fn a_parallel_batch_add_gives_the_ids_of_adding_one_by_one() {
             (eg, leaves)
         };
         let (mut eg, leaves) = start();
+        // The operator index is made now, so the batch's classes (made in
+        // parallel) reach it by the incremental patch.
+        assert!(eg.classes_with_op(&(Symbol::from("g"), 2)).is_empty());
         let batch: Vec<SymbolLang> = (0..3000)
             .map(|i| {
                 let (a, b) = (leaves[(i * 7) % 40], leaves[(i / 3) % 40]);
@@ -356,6 +359,13 @@ fn a_parallel_batch_add_gives_the_ids_of_adding_one_by_one() {
         eg.rebuild();
         one_by_one.rebuild();
         assert_eq!(eg.dump().to_string(), one_by_one.dump().to_string());
+        for (d, classes) in &op_index_of(&eg) {
+            assert_eq!(
+                eg.classes_with_op(d),
+                &classes[..],
+                "classes_with_op({d:?})"
+            );
+        }
     });
 }
 
