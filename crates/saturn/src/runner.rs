@@ -264,8 +264,11 @@ const PAR_MIN_ROOTS: usize = 512;
 /// Staging of fewer matches than this runs on the calling thread.
 const PAR_MIN_MATCHES: usize = 512;
 /// Neighbourhood levels with fewer classes than this run on the calling
-/// thread.
-const PAR_MIN_FRONTIER: usize = 2048;
+/// thread. A level's work is its classes' parent lists, which in egg's
+/// lambda benchmarks hold 10 to 100 parents per class (up to 17,000 for
+/// one class), so a few hundred classes are worth sharing; levels are cut
+/// into chunks of 32 to 256 classes, about eight per thread.
+const PAR_MIN_FRONTIER: usize = 256;
 
 /// Matches per staging unit.
 const STAGE_UNIT: usize = 256;
@@ -1363,7 +1366,7 @@ impl Neighborhood {
             let chunk = if frontier.len() < PAR_MIN_FRONTIER {
                 frontier.len().max(1)
             } else {
-                256
+                (frontier.len() / (8 * crate::par::threads())).clamp(32, 256)
             };
             let level: Vec<Vec<Id>> =
                 par_map(&frontier.chunks(chunk).collect::<Vec<_>>(), |chunk| {
