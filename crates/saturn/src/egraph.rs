@@ -686,8 +686,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 // are joins), and such children re-queue their parents.
                 let mut batch =
                     std::mem::replace(&mut self.analysis_pending, std::mem::take(&mut self.spare));
-                batch.sort_unstable();
-                batch.dedup();
+                crate::id::sort_unique(&mut batch, self.uf.len());
                 let datas: Vec<N::Data> = {
                     let this: &Self = self;
                     crate::par::sequentially_if(batch.len() < PAR_MIN_BATCH, || {
@@ -728,8 +727,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         for t in touched.iter_mut() {
             *t = self.uf.find(*t);
         }
-        touched.sort_unstable();
-        touched.dedup();
+        crate::id::sort_unique(&mut touched, self.uf.len());
         let uf = &self.uf;
         let changed: Vec<Id> = if crate::par::is_sequential() || touched.len() < PAR_MIN_BATCH {
             let mut changed = vec![];
@@ -957,26 +955,14 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     }
 
     /// Brings the operator index up to date with `by_op_dirty` (see
-    /// [`EGraph::classes_with_op`]), or marks it for making from scratch
-    /// when that is cheaper.
+    /// [`EGraph::classes_with_op`]).
     fn patch_op_index(&mut self) {
         let mut dirty = std::mem::take(&mut self.by_op_dirty);
-        // Canonical, ascending, each once: through a bitset over the ids
-        // (records repeat roots many times; sorting them cost more than
-        // the rest of the patch).
-        let mut bits = vec![0u64; self.uf.len() / 64 + 1];
-        for &x in &dirty {
-            let r = self.uf.find(x).index();
-            bits[r / 64] |= 1 << (r % 64);
+        // Canonical, ascending, each once (records repeat roots many times).
+        for x in dirty.iter_mut() {
+            *x = self.uf.find(*x);
         }
-        dirty.clear();
-        for (w, &word) in bits.iter().enumerate() {
-            let mut word = word;
-            while word != 0 {
-                dirty.push(Id::from(w * 64 + word.trailing_zeros() as usize));
-                word &= word - 1;
-            }
-        }
+        crate::id::sort_unique(&mut dirty, self.uf.len());
         let uf = &self.uf;
         for ids in self.by_op.values_mut() {
             ids.retain(|&id| uf.find(id) == id);
