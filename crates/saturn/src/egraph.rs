@@ -289,7 +289,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     pub fn classes_mut(&mut self) -> impl Iterator<Item = &mut EClass<L, N::Data>> + '_ {
         // Their nodes may change: the operator index is made again when
         // asked for.
-        self.by_op_built = false;
+        self.op_index_stale();
         self.classes.iter_mut().filter_map(|c| c.as_mut())
     }
 
@@ -819,7 +819,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         }
         memo.insert_new_mut(&nodes, &ids);
         self.memo = memo;
-        self.by_op_built = false;
+        self.op_index_stale();
         debug_assert_eq!(self.check_invariants(), Ok(()), "rolled back");
     }
 
@@ -877,7 +877,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         // pending.
         let parents = self.pending.split_off(repairs);
         self.touched.extend(parents);
-        self.by_op_built = false;
+        self.op_index_stale();
         self.clean = false;
     }
 
@@ -928,7 +928,6 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             let old = std::mem::take(&mut self.by_op);
             self.by_op = self.op_index(old);
             self.by_op_built = true;
-            self.by_op_dirty.clear();
         }
         self.by_op.get(d).map_or(&[], |v| v)
     }
@@ -943,15 +942,21 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             return;
         }
         if self.n_classes < self.by_op_patch_min {
-            self.by_op_built = false;
-            self.by_op_dirty.clear();
+            self.op_index_stale();
             return;
         }
         self.by_op_dirty.extend(ids);
         if self.by_op_dirty.len() > 4 * self.uf.len() {
-            self.by_op_dirty = vec![];
-            self.by_op_built = false;
+            self.op_index_stale();
         }
+    }
+
+    /// Marks the operator index for making from scratch, dropping the
+    /// record of changes (which is empty whenever the index is not built).
+    #[inline]
+    fn op_index_stale(&mut self) {
+        self.by_op_built = false;
+        self.by_op_dirty.clear();
     }
 
     /// Brings the operator index up to date with `by_op_dirty` (see
@@ -1518,7 +1523,7 @@ impl<L: Language, N: Analysis<L>> IndexMut<Id> for EGraph<L, N> {
         let id = self.find(id);
         self.note_change(id);
         // Its nodes may be pruned: the index is made again when asked for.
-        self.by_op_built = false;
+        self.op_index_stale();
         self.classes[id.index()].as_mut().expect("canonical class")
     }
 }
