@@ -48,11 +48,26 @@ const ADD_CHUNK: usize = 16384;
 /// Rebuild batches (analysis data, class node lists) smaller than this are
 /// processed on the calling thread.
 const PAR_MIN_BATCH: usize = 256;
-/// Class creations and congruence look-aheads smaller than this run on the
-/// calling thread: their per-node work is a few lookups, so handing out
-/// smaller batches costs more than it saves (egg's math benchmarks at two
-/// threads lost up to a third to it).
+/// Class creations smaller than this run on the calling thread: their
+/// per-node work is a few writes, so handing out smaller batches costs
+/// more than it saves (egg's math benchmarks at two threads lost up to a
+/// third to it, with the look-ahead below).
 const PAR_MIN_AHEAD: usize = 4096;
+/// Class creations of this many classes or more insert into the hashcons
+/// on one thread while another builds the classes (see
+/// [`EGraph::create_classes`]).
+const PAR_MIN_JOIN: usize = 256;
+/// The rebuild's congruence look-ahead runs on the calling thread for
+/// batches smaller than this. Each lookup is a cache miss or two, so a
+/// few hundred are worth sharing; it was [`PAR_MIN_AHEAD`] while small
+/// runs used the pool, and since the runner keeps e-graphs of under
+/// 8,192 nodes on one thread, the lambda benchmarks' batches of 512 to
+/// 4,095 nodes were left unshared (3% of a 2-thread run's busy time on
+/// lambda_function_repeat, with the other thread idle).
+const PAR_MIN_LOOKUPS: usize = 512;
+/// Classes with this many nodes or more are canonicalized in parallel
+/// (see [`canonicalize_class`]).
+const PAR_CLASS_NODES: usize = 512;
 
 /// Calls `f` with each discriminant of `class`'s nodes, once each when its
 /// node list is sorted (a discriminant's nodes are then contiguous).
@@ -518,55 +533,68 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         }
         let slot = self.nodes.reserve(n);
         debug_assert_eq!(slot, first, "node store and union-find agree");
-        if self.classes.len() < first + n {
-            self.classes.resize_with(first + n, || None);
-        }
-        // The node store's reserved slots and the new class slots, in
-        // parallel: each slot is written once, by one thread.
-        let store = &self.nodes;
-        let slots = &mut self.classes[first..first + n];
-        let make = |k: usize, slot: &mut Option<EClass<L, N::Data>>, data: N::Data| {
-            let node = nodes[k];
-            store.init_at(first + k, node.clone());
-            *slot = Some(EClass::singleton(Id::from(first + k), node.clone(), data));
+        // The hashcons inserts (one table, so one thread) overlap the rest:
+        // node store, class slots and parent lists are other fields.
+        let memo = &mut self.memo;
+        let mut insert = || {
+            memo.insert_new_hashed_all(
+                nodes
+                    .iter()
+                    .zip(&hashes)
+                    .enumerate()
+                    .map(|(k, (node, &h))| (*node, h, Id::from(first + k))),
+            )
         };
-        if crate::par::is_sequential() || n < PAR_MIN_AHEAD {
-            for (k, (slot, data)) in slots.iter_mut().zip(datas).enumerate() {
-                make(k, slot, data);
+        let (store, classes) = (&self.nodes, &mut self.classes);
+        let rest = || {
+            if classes.len() < first + n {
+                classes.resize_with(first + n, || None);
             }
+            // The node store's reserved slots and the new class slots, in
+            // parallel: each slot is written once, by one thread.
+            let slots = &mut classes[first..first + n];
+            let make = |k: usize, slot: &mut Option<EClass<L, N::Data>>, data: N::Data| {
+                let node = nodes[k];
+                store.init_at(first + k, node.clone());
+                *slot = Some(EClass::singleton(Id::from(first + k), node.clone(), data));
+            };
+            if crate::par::is_sequential() || n < PAR_MIN_AHEAD {
+                for (k, (slot, data)) in slots.iter_mut().zip(datas).enumerate() {
+                    make(k, slot, data);
+                }
+            } else {
+                slots
+                    .par_iter_mut()
+                    .zip(datas)
+                    .enumerate()
+                    .for_each(|(k, (slot, data))| make(k, slot, data));
+            }
+            // Parent lists: (child, new id) sorted, so each child's list
+            // grows by one extend, in id order as one push per node would.
+            let mut pairs: Vec<(Id, Id)> = Vec::with_capacity(n * 2);
+            for (k, node) in nodes.iter().enumerate() {
+                let id = Id::from(first + k);
+                pairs.extend(node.children().iter().map(|&c| (c, id)));
+            }
+            if crate::par::is_sequential() || pairs.len() < PAR_MIN_AHEAD {
+                pairs.sort_unstable();
+            } else {
+                pairs.par_sort_unstable();
+            }
+            for chunk in pairs.chunk_by(|a, b| a.0 == b.0) {
+                classes[chunk[0].0.index()]
+                    .as_mut()
+                    .expect("a canonical child has a class")
+                    .parents
+                    .extend(chunk.iter().map(|&(_, id)| id));
+            }
+        };
+        if crate::par::is_sequential() || n < PAR_MIN_JOIN {
+            rest();
+            insert();
         } else {
-            slots
-                .par_iter_mut()
-                .zip(datas)
-                .enumerate()
-                .for_each(|(k, (slot, data))| make(k, slot, data));
+            rayon::join(insert, rest);
         }
-        // Parent lists: (child, new id) sorted, so each child's list grows
-        // by one extend, in id order as one push per node would.
-        let mut pairs: Vec<(Id, Id)> = Vec::with_capacity(n * 2);
-        for (k, node) in nodes.iter().enumerate() {
-            let id = Id::from(first + k);
-            pairs.extend(node.children().iter().map(|&c| (c, id)));
-        }
-        if crate::par::is_sequential() || pairs.len() < PAR_MIN_AHEAD {
-            pairs.sort_unstable();
-        } else {
-            pairs.par_sort_unstable();
-        }
-        for chunk in pairs.chunk_by(|a, b| a.0 == b.0) {
-            self.classes[chunk[0].0.index()]
-                .as_mut()
-                .expect("a canonical child has a class")
-                .parents
-                .extend(chunk.iter().map(|&(_, id)| id));
-        }
-        self.memo.insert_new_hashed_all(
-            nodes
-                .into_iter()
-                .zip(hashes)
-                .enumerate()
-                .map(|(k, (node, h))| (node, h, Id::from(first + k))),
-        );
         for k in 0..n {
             self.note_change(Id::from(first + k));
         }
@@ -649,7 +677,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 batch.reverse();
                 let ahead: Vec<(L, Option<Id>)> = {
                     let (uf, memo, nodes) = (&self.uf, &self.memo, &self.nodes);
-                    crate::par::sequentially_if(batch.len() < PAR_MIN_AHEAD, || {
+                    crate::par::sequentially_if(batch.len() < PAR_MIN_LOOKUPS, || {
                         crate::par::par_map(&batch, |&id| {
                             let node = nodes[id.index()]
                                 .clone()
@@ -1454,20 +1482,44 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     }
 }
 
-/// Canonicalizes one class's nodes; true when they changed.
+/// Canonicalizes one class's nodes (children canonical, sorted, without
+/// duplicates); true when they changed.
+///
+/// A class of [`PAR_CLASS_NODES`] nodes or more is done in parallel
+/// (unless the caller is marked sequential): the lambda benchmarks grow
+/// classes of thousands of nodes, each re-sorted whenever one child of
+/// one of its nodes is merged, and as one item of the rebuild's parallel
+/// loop such a class kept the other threads idle (6% of a 2-thread
+/// run's busy time on lambda_function_repeat). The result is the same either way: equal nodes
+/// are identical, so an unstable sort followed by `dedup` gives one list.
 fn canonicalize_class<L: Language, D>(uf: &UnionFind, class: &mut EClass<L, D>) -> bool {
     let before = class.nodes.len();
-    let mut changed = false;
-    for n in class.nodes.iter_mut() {
-        for c in n.children_mut() {
-            let f = uf.find_readonly(*c);
-            if f != *c {
-                *c = f;
-                changed = true;
+    let canon = |nodes: &mut [L]| {
+        let mut changed = false;
+        for n in nodes {
+            for c in n.children_mut() {
+                let f = uf.find_readonly(*c);
+                if f != *c {
+                    *c = f;
+                    changed = true;
+                }
             }
         }
-    }
-    class.nodes.sort_unstable();
+        changed
+    };
+    let changed = if before >= PAR_CLASS_NODES && !crate::par::is_sequential() {
+        let changed = class
+            .nodes
+            .par_chunks_mut(PAR_CLASS_NODES / 4)
+            .map(canon)
+            .reduce(|| false, |a, b| a || b);
+        class.nodes.par_sort_unstable();
+        changed
+    } else {
+        let changed = canon(&mut class.nodes);
+        class.nodes.sort_unstable();
+        changed
+    };
     class.nodes.dedup();
     class.ops = class.nodes.iter().fold(0, |m, n| m | op_bit(n));
     changed || class.nodes.len() != before

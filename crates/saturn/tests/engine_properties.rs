@@ -405,3 +405,52 @@ fn bans_are_fast_forwarded_after_an_iteration_that_applied_nothing_even_if_nodes
     assert_eq!(fired("f-to-h"), Some(2));
     assert_eq!(runner.stop_reason, Some(StopReason::Saturated));
 }
+
+/// Class creation with the hashcons filled on another thread, and the
+/// rebuild of a class of over a thousand nodes (its node list
+/// canonicalized and sorted in parallel), give on two threads exactly
+/// the e-graph one thread gives.
+#[test]
+fn large_batches_and_large_classes_are_rebuilt_as_on_one_thread() {
+    let build = || {
+        let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+        let leaves: Vec<Id> = (0..60)
+            .map(|i| eg.add(SymbolLang::leaf(format!("x{i}"))))
+            .collect();
+        // 3,600 new classes in one batch.
+        let batch: Vec<SymbolLang> = (0..3600)
+            .map(|k| SymbolLang::new("f", vec![leaves[k % 60], leaves[k / 60]]))
+            .collect();
+        let ids = eg.add_batch(batch);
+        assert_eq!(eg.number_of_classes(), 3660);
+        // One class of 1,600 nodes.
+        for &id in &ids[1..1600] {
+            eg.union(ids[0], id);
+        }
+        let big = eg.find(ids[0]);
+        assert!(eg[big].nodes.len() >= 1600);
+        // Half the leaves merged in pairs: many of the big class's nodes
+        // get new children, and 3/4 of them become duplicates.
+        for i in (0..60).step_by(2) {
+            eg.union(leaves[i], leaves[i + 1]);
+        }
+        eg.rebuild();
+        assert_eq!(eg.check_invariants(), Ok(()));
+        // Rows 0-25 of the class give 13 x 30 nodes; row 26's first 40
+        // give 20 (their row-27 twins, outside it, are merged in).
+        assert_eq!(eg[eg.find(big)].nodes.len(), 410);
+        let dump = eg.dump().to_string();
+        dump
+    };
+    let on = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(build)
+    };
+    let one = on(1);
+    for _ in 0..3 {
+        assert_eq!(on(2), one);
+    }
+}
