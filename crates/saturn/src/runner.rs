@@ -1333,11 +1333,17 @@ impl Neighborhood {
         let enough = egraph.number_of_classes() * NEAR_ALL / 1000;
         let mut reached = 0;
         // Clears the bits set so far (the scratch is all zero between
-        // uses) and says "search everything".
+        // uses) and says "search everything". The words were mostly set by
+        // other threads, so each cache line cleared is a transfer from
+        // another core: a large bitset is cleared by all threads.
         let everything = |seen: &[AtomicU64]| {
-            for word in &seen[..n_ids / 64 + 1] {
-                word.store(0, Ordering::Relaxed);
-            }
+            let words = &seen[..n_ids / 64 + 1];
+            let per = (words.len() / (2 * crate::par::threads())).max(256);
+            par_map(&words.chunks(per).collect::<Vec<_>>(), |part| {
+                for word in *part {
+                    word.store(0, Ordering::Relaxed);
+                }
+            });
             Neighborhood::everything()
         };
         for log in logs {
@@ -1399,21 +1405,37 @@ impl Neighborhood {
             }
         }
         // The bitset in id order gives the classes sorted, whatever order
-        // the threads claimed them in; clear it on the way.
-        let mut near = vec![];
-        for (w, word) in seen.iter().enumerate() {
-            let mut bits = word.swap(0, Ordering::Relaxed);
-            while bits != 0 {
-                let b = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                let i = w * 64 + b;
-                // Dead ids' bits (set to deduplicate them) are cleared
-                // here too, but are not near.
-                if uf.find_readonly(Id::from(i)).index() == i {
-                    near.push((Id::from(i), dist[i].load(Ordering::Relaxed)));
+        // the threads claimed them in; clear it on the way. A large
+        // neighbourhood is swept in parallel, by ranges of words
+        // (finding each class's root is a cache miss or two).
+        let sweep = |first: usize, words: &[AtomicU64]| {
+            let mut near = vec![];
+            for (w, word) in words.iter().enumerate() {
+                let mut bits = word.swap(0, Ordering::Relaxed);
+                while bits != 0 {
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let i = (first + w) * 64 + b;
+                    // Dead ids' bits (set to deduplicate them) are cleared
+                    // here too, but are not near.
+                    if uf.find_readonly(Id::from(i)).index() == i {
+                        near.push((Id::from(i), dist[i].load(Ordering::Relaxed)));
+                    }
                 }
             }
-        }
+            near
+        };
+        let near = if reached < PAR_MIN_FRONTIER || crate::par::is_sequential() {
+            sweep(0, seen)
+        } else {
+            let per = (seen.len() / (8 * crate::par::threads())).max(16);
+            let ranges: Vec<(usize, &[AtomicU64])> = seen
+                .chunks(per)
+                .enumerate()
+                .map(|(k, words)| (k * per, words))
+                .collect();
+            par_map(&ranges, |&(first, words)| sweep(first, words)).concat()
+        };
         Neighborhood {
             near,
             dead,
@@ -1460,6 +1482,58 @@ impl Neighborhood {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    /// Neighbourhoods over 16,384 ids: swept from the bitset in parallel
+    /// (or, past most classes, given up with the bitset cleared in
+    /// parallel) on two threads, and on one thread as a plain loop; both
+    /// must give the same classes at the same distances, and leave the
+    /// bitset all zero for the next search.
+    #[test]
+    fn large_neighbourhoods_are_the_same_on_one_thread_and_on_two() {
+        use crate::SymbolLang;
+        let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+        let mut leaves = vec![];
+        for k in 0..6000 {
+            let x = eg.add(SymbolLang::leaf(format!("x{k}")));
+            let g = eg.add(SymbolLang::new("g", vec![x]));
+            eg.add(SymbolLang::new("f", vec![g, x]));
+            leaves.push(x);
+        }
+        // Merged leaves: their raw ids in the log are dead.
+        for k in (0..600).step_by(2) {
+            eg.union(leaves[k], leaves[k + 1]);
+        }
+        eg.rebuild();
+        assert!(eg.number_of_ids() > 16_384);
+        let compute = |log: &[Id], scratch: &mut Scratch| {
+            let nb = Neighborhood::compute(&eg, &[log.to_vec()], 2, None, scratch);
+            assert!(scratch.seen.iter().all(|w| w.load(Ordering::Relaxed) == 0));
+            nb
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        // A third of the leaves changed: 6,000 classes near of 17,700,
+        // and 100 dead ids.
+        let some: Vec<Id> = leaves.iter().copied().step_by(3).collect();
+        // Every leaf changed: past most classes.
+        for (log, everything) in [(&some, false), (&leaves, true)] {
+            let one = crate::par::sequentially(|| compute(log, &mut Scratch::default()));
+            let two = pool.install(|| compute(log, &mut Scratch::default()));
+            assert_eq!(one.everything, everything);
+            assert_eq!(two.everything, everything);
+            assert_eq!(one.near, two.near);
+            assert_eq!(one.dead, two.dead);
+            if !everything {
+                // Each changed leaf's class (distinct: no two of them were
+                // merged), its g and its f.
+                assert_eq!(one.near.len(), 6000);
+                assert_eq!(one.dead.len(), 100);
+                assert!(one.near.windows(2).all(|w| w[0].0 < w[1].0));
+            }
+        }
+    }
 
     #[test]
     fn merge_sorted_is_the_sorted_union() {
