@@ -712,7 +712,9 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             );
             return it;
         }
-        it.roots_searched = items.iter().map(|x| x.end - x.start).sum();
+        // From the plans, not the items: a root split into pieces (with
+        // several threads only) is in several items but searched once.
+        it.roots_searched = plans.iter().flatten().map(|p| p.len()).sum();
         for (st, (ns, n)) in self.states.iter_mut().zip(&timed) {
             let n = n.load(Ordering::Relaxed);
             if n > 0 {

@@ -733,3 +733,26 @@ fn hook_additions_are_matched() {
         );
     }
 }
+
+/// Workloads large enough for the runner's parallel paths at two threads
+/// or more: an associative-commutative blow-up to 24,000 ids, where
+/// large classes are split into node ranges, the neighbourhood search
+/// gives up past most classes and clears its bitset in parallel; and a
+/// 9-term sum that keeps changing beside 1,500 small sums that saturate at
+/// once, so hundreds of classes near the changes are swept from the
+/// bitset in parallel. Every thread count must agree, statistics
+/// included. (The blow-up found that roots split into pieces were
+/// counted once per piece in `roots_searched`.)
+#[test]
+fn large_workloads_agree_across_thread_counts() {
+    let blowup = vec!["(+ a (+ b (+ c (+ d (+ e (+ f (+ g (+ h 0))))))))".to_string()];
+    let cfg = Cfg::new(8, 40_000, Scheduler::Simple);
+    let one = check_thread_counts(&blowup, &ac_rules(), &cfg).unwrap();
+    assert!(one.ids > 16_384, "too few ids: {}", one.ids);
+    let mut mixed: Vec<String> = (0..1500).map(|k| format!("(+ x{k} y{k})")).collect();
+    mixed.push("(+ a (+ b (+ c (+ d (+ e (+ f (+ g (+ h i))))))))".into());
+    let cfg = Cfg::new(6, 60_000, Scheduler::Simple);
+    let one = check_thread_counts(&mixed, &ac_rules(), &cfg).unwrap();
+    // Runs move to the pool from 8,192 hashcons entries.
+    assert!(one.iterations.iter().any(|it| it.egraph_nodes > 8192));
+}
