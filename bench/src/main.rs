@@ -6,7 +6,9 @@
 //! ```
 //!
 //! For each case: median wall time of N runs of egg, and of Saturn at each
-//! thread count; ratios; iterations, nodes and classes of both engines, and
+//! thread count; ratios (Saturn at N threads against 1 both as the ratio
+//! of medians and as the median of run-by-run ratios, which a drifting
+//! machine disturbs less); iterations, nodes and classes of both engines, and
 //! whether they are comparable (both saturated, or stopped at the same
 //! iteration for the same reason), in which case the sizes must be equal.
 //! The last lines count the comparable cases whose sizes differ and the
@@ -36,6 +38,17 @@ fn median(v: &mut [f64]) -> f64 {
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
+}
+
+/// The median over runs of `base[i] / times[i]`. Run `i` of every thread
+/// count comes right after the one before it (the runs are interleaved),
+/// so a slow spell of the machine that lasts a run or two slows both
+/// sides of a pair: on a shared VM the ratio of two medians swung from
+/// 1.09x to 1.59x between two runs of the bench a minute apart, where
+/// the paired ratio moves far less.
+fn paired_speedup(base: &[f64], times: &[f64]) -> f64 {
+    let mut r: Vec<f64> = base.iter().zip(times).map(|(b, t)| b / t).collect();
+    median(&mut r)
 }
 
 fn geomean(v: &[f64]) -> f64 {
@@ -147,34 +160,78 @@ fn main() {
 
 /// The machine's own parallel speedup on embarrassingly parallel integer
 /// work, to read the engine's speedups against (shared or throttled
-/// virtual cores often give far less than N).
+/// virtual cores often give far less than N), on two kernels:
+/// - *latency*: one chain of dependent multiply-adds per task. Two
+///   hyperthreads of one core run two such chains about as fast as two
+///   cores do, so this line says whether the threads get CPU time at all;
+/// - *throughput*: eight independent chains per task, which keep a core's
+///   multiplier busy on their own. Two hyperthreads of one core share it,
+///   so this line shows about 1x where the virtual CPUs are siblings of
+///   one physical core, and about N where they are separate cores;
+/// - *memory*: eight independent chains of dependent reads at random over
+///   a 32 MiB table (past most caches), the kind of access that
+///   e-matching and hashcons lookups make. Where other tenants load the
+///   machine's memory system, this line falls below the first two, and so
+///   do the engine's speedups.
 fn calibrate(pools: &[(usize, Arc<rayon::ThreadPool>)]) {
     use rayon::prelude::*;
-    let work = |seed: u64| {
+    const A: u64 = 6364136223846793005;
+    const C: u64 = 1442695040888963407;
+    let latency = |seed: u64| {
         let mut x = seed;
         for _ in 0..2_000_000 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            x = x.wrapping_mul(A).wrapping_add(C);
         }
         x
     };
-    let mut base = None;
-    for (t, pool) in pools {
-        let mut times = vec![];
-        for _ in 0..5 {
-            let start = std::time::Instant::now();
-            let s: u64 = pool.install(|| (0..64u64).into_par_iter().map(work).sum());
-            std::hint::black_box(s);
-            times.push(start.elapsed().as_secs_f64());
+    let throughput = |seed: u64| {
+        let mut x = [seed; 8];
+        for (k, v) in x.iter_mut().enumerate() {
+            *v = v.wrapping_add(k as u64);
         }
-        let m = median(&mut times);
-        let b = *base.get_or_insert(m);
-        println!(
-            "machine calibration: {t} thread(s): {:.1} ms, speedup {:.2}x",
-            m * 1e3,
-            b / m
-        );
+        for _ in 0..250_000 {
+            for v in x.iter_mut() {
+                *v = v.wrapping_mul(A).wrapping_add(C);
+            }
+        }
+        x.iter().fold(0, |a, b| a ^ b)
+    };
+    const WORDS: usize = 1 << 23;
+    let table: Vec<u32> = (0..WORDS as u64)
+        .map(|i| (i.wrapping_mul(A).wrapping_add(C) >> 41) as u32 % WORDS as u32)
+        .collect();
+    let memory = |seed: u64| {
+        let mut x: [u32; 8] = std::array::from_fn(|k| ((seed * 8 + k as u64) * 977) as u32);
+        for _ in 0..10_000 {
+            for v in x.iter_mut() {
+                *v = table[*v as usize % WORDS] ^ (*v >> 3);
+            }
+        }
+        x.iter().fold(0u64, |a, &b| a ^ b as u64)
+    };
+    let kernels: [(&str, &(dyn Fn(u64) -> u64 + Sync)); 3] = [
+        ("latency", &latency),
+        ("throughput", &throughput),
+        ("memory", &memory),
+    ];
+    for (name, work) in kernels {
+        let mut base = None;
+        for (t, pool) in pools {
+            let mut times = vec![];
+            for _ in 0..5 {
+                let start = std::time::Instant::now();
+                let s: u64 = pool.install(|| (0..64u64).into_par_iter().map(work).sum());
+                std::hint::black_box(s);
+                times.push(start.elapsed().as_secs_f64());
+            }
+            let m = median(&mut times);
+            let b = *base.get_or_insert(m);
+            println!(
+                "machine calibration ({name}): {t} thread(s): {:.1} ms, speedup {:.2}x",
+                m * 1e3,
+                b / m
+            );
+        }
     }
 }
 
@@ -185,13 +242,13 @@ fn print_table(rows: &[Row], threads: &[usize]) {
     }
     print!(" saturn 1T / egg |");
     for t in threads.iter().skip(1) {
-        print!(" {t}T speedup |");
+        print!(" {t}T speedup | {t}T paired |");
     }
     println!(" egg iters/nodes/classes | saturn iters/nodes/classes | egg stop | saturn stop | proved egg/saturn | sizes |");
-    let cols = 5 + 2 * threads.len() + 5;
+    let cols = 3 * threads.len() + 8;
     println!("{}", "|---".repeat(cols) + "|");
     let mut ratios = vec![];
-    let mut by_size: Vec<(usize, String, f64)> = vec![];
+    let mut by_size: Vec<(usize, String, f64, f64)> = vec![];
     let mut mismatches = 0;
     // Cases where Saturn stopped at another iteration or for another kind
     // of reason than egg, neither at a time limit: with the same rules,
@@ -215,8 +272,12 @@ fn print_table(rows: &[Row], threads: &[usize]) {
             print!(" {ms:.2} |");
         }
         print!(" {ratio:.2} |");
-        for ms in sat_ms.iter().skip(1) {
-            print!(" {:.2}x |", sat_ms[0] / ms);
+        let paired: Vec<f64> = r.sat[1..]
+            .iter()
+            .map(|(_, _, t)| paired_speedup(&r.sat[0].2, t))
+            .collect();
+        for (ms, p) in sat_ms.iter().skip(1).zip(&paired) {
+            print!(" {:.2}x | {p:.2}x |", sat_ms[0] / ms);
         }
         let sizes = if r.egg.comparable(s1) {
             if r.egg.nodes == s1.nodes && r.egg.classes == s1.classes {
@@ -266,6 +327,7 @@ fn print_table(rows: &[Row], threads: &[usize]) {
                 r.egg.nodes.max(s1.nodes),
                 r.case.name.to_string(),
                 sat_ms[0] / sat_ms[1],
+                paired[0],
             ));
         }
     }
@@ -276,9 +338,9 @@ fn print_table(rows: &[Row], threads: &[usize]) {
         geomean(&ratios)
     );
     by_size.sort_by_key(|b| std::cmp::Reverse(b.0));
-    for (nodes, name, sp) in by_size.iter().take(3) {
+    for (nodes, name, sp, paired) in by_size.iter().take(3) {
         println!(
-            "largest: {name} ({nodes} nodes): {}-thread speedup {sp:.2}x",
+            "largest: {name} ({nodes} nodes): {}-thread speedup {sp:.2}x (paired {paired:.2}x)",
             threads[1]
         );
     }
@@ -297,5 +359,22 @@ fn print_table(rows: &[Row], threads: &[usize]) {
     );
     if !timed_out.is_empty() {
         println!("runs stopped by a time limit (not compared): {timed_out:?}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_paired_speedup_is_the_median_of_run_by_run_ratios() {
+        // Runs 2 and 3 were slowed on both sides: the ratio of medians
+        // (4 / 1 = 4) and the paired median (of the ratios 2, 1.5, 1.5, 4
+        // and 2) differ.
+        let one = [2.0, 6.0, 9.0, 4.0, 2.0];
+        let two = [1.0, 4.0, 6.0, 1.0, 1.0];
+        assert_eq!(median(&mut one.clone()) / median(&mut two.clone()), 4.0);
+        assert_eq!(paired_speedup(&one, &two), 2.0);
+        assert_eq!(paired_speedup(&[3.0, 8.0], &[1.0, 2.0]), 3.5);
     }
 }
