@@ -160,7 +160,7 @@ fn main() {
 
 /// The machine's own parallel speedup on embarrassingly parallel integer
 /// work, to read the engine's speedups against (shared or throttled
-/// virtual cores often give far less than N), on two kernels:
+/// virtual cores often give far less than N), on three kernels:
 /// - *latency*: one chain of dependent multiply-adds per task. Two
 ///   hyperthreads of one core run two such chains about as fast as two
 ///   cores do, so this line says whether the threads get CPU time at all;
@@ -170,9 +170,8 @@ fn main() {
 ///   one physical core, and about N where they are separate cores;
 /// - *memory*: eight independent chains of dependent reads at random over
 ///   a 32 MiB table (past most caches), the kind of access that
-///   e-matching and hashcons lookups make. Where other tenants load the
-///   machine's memory system, this line falls below the first two, and so
-///   do the engine's speedups.
+///   e-matching and hashcons lookups make: this line falls below the
+///   first two where the threads contend for the memory system.
 fn calibrate(pools: &[(usize, Arc<rayon::ThreadPool>)]) {
     use rayon::prelude::*;
     const A: u64 = 6364136223846793005;

@@ -51,7 +51,7 @@ const PAR_MIN_BATCH: usize = 256;
 /// Class creations smaller than this run on the calling thread: their
 /// per-node work is a few writes, so handing out smaller batches costs
 /// more than it saves (egg's math benchmarks at two threads lost up to a
-/// third to it, with the look-ahead below).
+/// third to it, when the rebuild's look-ahead shared this threshold).
 const PAR_MIN_AHEAD: usize = 4096;
 /// Class creations of this many classes or more insert into the hashcons
 /// on one thread while another builds the classes (see
@@ -1490,8 +1490,9 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
 /// classes of thousands of nodes, each re-sorted whenever one child of
 /// one of its nodes is merged, and as one item of the rebuild's parallel
 /// loop such a class kept the other threads idle (6% of a 2-thread
-/// run's busy time on lambda_function_repeat). The result is the same either way: equal nodes
-/// are identical, so an unstable sort followed by `dedup` gives one list.
+/// run's busy time on lambda_function_repeat). The result is the same
+/// either way: equal nodes are identical, so an unstable sort followed by
+/// `dedup` gives one list.
 fn canonicalize_class<L: Language, D>(uf: &UnionFind, class: &mut EClass<L, D>) -> bool {
     let before = class.nodes.len();
     let canon = |nodes: &mut [L]| {
