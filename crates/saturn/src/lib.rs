@@ -12,6 +12,7 @@ mod hashcons;
 mod id;
 mod language;
 mod macros;
+mod neighborhood;
 mod par;
 mod pattern;
 mod rewrite;

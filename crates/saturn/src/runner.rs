@@ -37,11 +37,12 @@
 //! The order of everything observable (new ids, unions) depends only on
 //! the rule order and class ids, never on the thread count or timing.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::id::merge_sorted;
+use crate::neighborhood::{ChangeLog, Neighborhood, Scratch};
 use crate::par::{par_map, sequentially_if};
 use crate::pattern::{FlatMatches, Sink};
 use crate::{Actions, Analysis, EGraph, Id, Language, RecExpr, Rewrite, Symbol};
@@ -189,8 +190,9 @@ pub struct Runner<L: Language, N: Analysis<L>> {
     scheduler: Scheduler,
     hooks: Vec<Hook<L, N>>,
     start: Option<Instant>,
-    /// Changes drained before each search (log[i] is before iteration i).
-    log: Vec<Vec<Id>>,
+    /// Changes drained before each search (list `i` is before iteration
+    /// `i`).
+    log: ChangeLog,
     states: Vec<RuleState>,
     cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
     pool: Option<Arc<rayon::ThreadPool>>,
@@ -263,13 +265,6 @@ const INSTALL_NODES: usize = 8192;
 const PAR_MIN_ROOTS: usize = 512;
 /// Staging of fewer matches than this runs on the calling thread.
 const PAR_MIN_MATCHES: usize = 512;
-/// Neighbourhood levels with fewer classes than this run on the calling
-/// thread. A level's work is its classes' parent lists, which in egg's
-/// lambda benchmarks hold 10 to 100 parents per class (up to 17,000 for
-/// one class), so a few hundred classes are worth sharing; levels are cut
-/// into chunks of 32 to 256 classes, about eight per thread.
-const PAR_MIN_FRONTIER: usize = 256;
-
 /// Matches per staging unit.
 const STAGE_UNIT: usize = 256;
 
@@ -428,7 +423,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             scheduler: Scheduler::default(),
             hooks: vec![],
             start: None,
-            log: vec![],
+            log: ChangeLog::default(),
             states: vec![],
             cancel: None,
             pool: None,
@@ -1139,7 +1134,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             } else {
                 Neighborhood::compute(
                     &self.egraph,
-                    &self.log[since..],
+                    &self.log,
+                    since,
                     max_depth,
                     last_ops.as_deref(),
                     &mut self.seen,
@@ -1245,297 +1241,9 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
     }
 }
 
-/// Reused buffers for [`Neighborhood::compute`]: a bitset over ids (all
-/// zero between uses) and a distance per id.
-#[derive(Default)]
-struct Scratch {
-    seen: Vec<AtomicU64>,
-    dist: Vec<AtomicU8>,
-}
-
-impl Scratch {
-    fn grow(&mut self, n_ids: usize) {
-        let words = n_ids / 64 + 1;
-        if self.seen.len() < words {
-            self.seen.resize_with(words, || AtomicU64::new(0));
-        }
-        if self.dist.len() < words * 64 {
-            self.dist.resize_with(words * 64, || AtomicU8::new(0));
-        }
-    }
-}
-
-/// A root list for (depth, root operator bit); `None` means "search in full".
-type RootList = (usize, u64, Option<Arc<[Id]>>);
-
-/// Classes near changed classes, by distance in parent steps.
-struct Neighborhood {
-    /// (class, distance), each class once, at its least distance, sorted
-    /// by class.
-    near: Vec<(Id, u8)>,
-    /// Raw ids recorded as changed that are no longer canonical, each
-    /// once, in no particular order.
-    dead: Vec<Id>,
-    /// Root lists already made, by depth and root operator bit.
-    by_depth: Vec<RootList>,
-    /// True when the search reached almost every class and stopped: every
-    /// rule is then searched in full (see [`NEAR_ALL`]).
-    everything: bool,
-}
-
-/// A neighbourhood search stops once it has reached this share (in
-/// per mille) of all classes: the candidates would be nearly the whole
-/// e-graph, which a full search through the operator index covers for
-/// less than finishing the search and filtering its result per rule.
-const NEAR_ALL: usize = 900;
-
-impl Neighborhood {
-    /// The neighbourhood that says "search every rule in full".
-    fn everything() -> Self {
-        Neighborhood {
-            near: vec![],
-            dead: vec![],
-            by_depth: vec![],
-            everything: true,
-        }
-    }
-
-    /// Breadth-first search up the parent lists from the changed classes,
-    /// each level in parallel, using the reusable `scratch` buffers.
-    fn compute<L: Language, N: Analysis<L>>(
-        egraph: &EGraph<L, N>,
-        logs: &[Vec<Id>],
-        max_depth: usize,
-        last_ops: Option<&[L::Discriminant]>,
-        scratch: &mut Scratch,
-    ) -> Self {
-        let n_ids = egraph.number_of_ids();
-        scratch.grow(n_ids);
-        let seen: &[AtomicU64] = &scratch.seen;
-        let dist: &[AtomicU8] = &scratch.dist;
-        // Test-and-set of a class's bit; the one caller that sets it also
-        // records its distance.
-        let claim = |c: Id, d: u8| {
-            let bit = 1u64 << (c.index() % 64);
-            let word = &seen[c.index() / 64];
-            // A plain load first: most visits find the bit set, and a
-            // read-modify-write on a shared word costs far more.
-            if word.load(Ordering::Relaxed) & bit != 0 {
-                return false;
-            }
-            let fresh = word.fetch_or(bit, Ordering::Relaxed) & bit == 0;
-            if fresh {
-                dist[c.index()].store(d, Ordering::Relaxed);
-            }
-            fresh
-        };
-        let uf = egraph.union_find();
-        let mut dead = vec![];
-        let mut frontier: Vec<Id> = vec![];
-        let enough = egraph.number_of_classes() * NEAR_ALL / 1000;
-        let mut reached = 0;
-        // Clears the bits set so far (the scratch is all zero between
-        // uses) and says "search everything". The words were mostly set by
-        // other threads, so each cache line cleared is a transfer from
-        // another core: a large bitset is cleared by all threads.
-        let everything = |seen: &[AtomicU64]| {
-            let words = &seen[..n_ids / 64 + 1];
-            let per = (words.len() / (2 * crate::par::threads())).max(256);
-            par_map(&words.chunks(per).collect::<Vec<_>>(), |part| {
-                for word in *part {
-                    word.store(0, Ordering::Relaxed);
-                }
-            });
-            Neighborhood::everything()
-        };
-        for log in logs {
-            for &raw in log {
-                let c = uf.find(raw);
-                // A dead id's bit dedups it (logs repeat ids); the sweep
-                // below skips such bits, as only canonical ids are near.
-                if c != raw && claim(raw, 0) {
-                    dead.push(raw);
-                }
-                if claim(c, 0) {
-                    frontier.push(c);
-                    if frontier.len() >= enough {
-                        return everything(seen);
-                    }
-                }
-            }
-        }
-        reached += frontier.len();
-        for d in 1..=max_depth.min(250) as u8 {
-            // At the last level only roots matter, and only rules of the
-            // greatest depth reach it: skip parents with other operators.
-            let filter = last_ops.filter(|_| d as usize == max_depth);
-            // Parents' classes of this level, claimed in parallel; a class
-            // gets the first level that reaches it, whichever thread wins.
-            let chunk = if frontier.len() < PAR_MIN_FRONTIER {
-                frontier.len().max(1)
-            } else {
-                (frontier.len() / (8 * crate::par::threads())).clamp(32, 256)
-            };
-            let level: Vec<Vec<Id>> =
-                par_map(&frontier.chunks(chunk).collect::<Vec<_>>(), |chunk| {
-                    let mut out = vec![];
-                    for &c in *chunk {
-                        let Some(class) = egraph.class(c) else {
-                            continue;
-                        };
-                        for &p in class.parents() {
-                            if filter.is_some_and(|ops| {
-                                !ops.contains(&egraph.id_to_node(p).discriminant())
-                            }) {
-                                continue;
-                            }
-                            let pc = uf.find_readonly(p);
-                            if claim(pc, d) {
-                                out.push(pc);
-                            }
-                        }
-                    }
-                    out
-                });
-            frontier = level.into_iter().flatten().collect();
-            reached += frontier.len();
-            if reached >= enough && (d as usize) < max_depth {
-                return everything(seen);
-            }
-            if frontier.is_empty() {
-                break;
-            }
-        }
-        // The bitset in id order gives the classes sorted, whatever order
-        // the threads claimed them in; clear it on the way. A large
-        // neighbourhood is swept in parallel, by ranges of words
-        // (finding each class's root is a cache miss or two).
-        let sweep = |first: usize, words: &[AtomicU64]| {
-            let mut near = vec![];
-            for (w, word) in words.iter().enumerate() {
-                let mut bits = word.swap(0, Ordering::Relaxed);
-                while bits != 0 {
-                    let b = bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    let i = (first + w) * 64 + b;
-                    // Dead ids' bits (set to deduplicate them) are cleared
-                    // here too, but are not near.
-                    if uf.find_readonly(Id::from(i)).index() == i {
-                        near.push((Id::from(i), dist[i].load(Ordering::Relaxed)));
-                    }
-                }
-            }
-            near
-        };
-        let near = if reached < PAR_MIN_FRONTIER || crate::par::is_sequential() {
-            sweep(0, seen)
-        } else {
-            let per = (seen.len() / (8 * crate::par::threads())).max(16);
-            let ranges: Vec<(usize, &[AtomicU64])> = seen
-                .chunks(per)
-                .enumerate()
-                .map(|(k, words)| (k * per, words))
-                .collect();
-            par_map(&ranges, |&(first, words)| sweep(first, words)).concat()
-        };
-        Neighborhood {
-            near,
-            dead,
-            by_depth: vec![],
-            everything: false,
-        }
-    }
-    /// Sorted roots within `depth`, or `None` when that is most classes
-    /// (then a full search through the operator index is cheaper).
-    fn roots<L: Language, N: Analysis<L>>(
-        &mut self,
-        egraph: &EGraph<L, N>,
-        depth: usize,
-        root: Option<&L>,
-        n_classes: usize,
-    ) -> Option<Arc<[Id]>> {
-        if self.everything {
-            return None;
-        }
-        // Only classes whose operator summary has the root's operator can
-        // match (a variable root matches any class).
-        let bit = root.map_or(u64::MAX, crate::egraph::op_bit);
-        if let Some((_, _, r)) = self
-            .by_depth
-            .iter()
-            .find(|(d, b, _)| *d == depth && *b == bit)
-        {
-            return r.clone();
-        }
-        let v: Vec<Id> = self
-            .near
-            .iter()
-            .filter(|(c, d)| {
-                (*d as usize) <= depth && egraph.class(*c).is_some_and(|cl| cl.ops & bit != 0)
-            })
-            .map(|(c, _)| *c)
-            .collect();
-        let r = (v.len() * 2 <= n_classes).then(|| Arc::from(v));
-        self.by_depth.push((depth, bit, r.clone()));
-        r
-    }
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-
-    /// Neighbourhoods over 16,384 ids: swept from the bitset in parallel
-    /// (or, past most classes, given up with the bitset cleared in
-    /// parallel) on two threads, and on one thread as a plain loop; both
-    /// must give the same classes at the same distances, and leave the
-    /// bitset all zero for the next search.
-    #[test]
-    fn large_neighbourhoods_are_the_same_on_one_thread_and_on_two() {
-        use crate::SymbolLang;
-        let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
-        let mut leaves = vec![];
-        for k in 0..6000 {
-            let x = eg.add(SymbolLang::leaf(format!("x{k}")));
-            let g = eg.add(SymbolLang::new("g", vec![x]));
-            eg.add(SymbolLang::new("f", vec![g, x]));
-            leaves.push(x);
-        }
-        // Merged leaves: their raw ids in the log are dead.
-        for k in (0..600).step_by(2) {
-            eg.union(leaves[k], leaves[k + 1]);
-        }
-        eg.rebuild();
-        assert!(eg.number_of_ids() > 16_384);
-        let compute = |log: &[Id], scratch: &mut Scratch| {
-            let nb = Neighborhood::compute(&eg, &[log.to_vec()], 2, None, scratch);
-            assert!(scratch.seen.iter().all(|w| w.load(Ordering::Relaxed) == 0));
-            nb
-        };
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        // A third of the leaves changed: 6,000 classes near of 17,700,
-        // and 100 dead ids.
-        let some: Vec<Id> = leaves.iter().copied().step_by(3).collect();
-        // Every leaf changed: past most classes.
-        for (log, everything) in [(&some, false), (&leaves, true)] {
-            let one = crate::par::sequentially(|| compute(log, &mut Scratch::default()));
-            let two = pool.install(|| compute(log, &mut Scratch::default()));
-            assert_eq!(one.everything, everything);
-            assert_eq!(two.everything, everything);
-            assert_eq!(one.near, two.near);
-            assert_eq!(one.dead, two.dead);
-            if !everything {
-                // Each changed leaf's class (distinct: no two of them were
-                // merged), its g and its f.
-                assert_eq!(one.near.len(), 6000);
-                assert_eq!(one.dead.len(), 100);
-                assert!(one.near.windows(2).all(|w| w[0].0 < w[1].0));
-            }
-        }
-    }
 
     #[test]
     fn merge_sorted_is_the_sorted_union() {
