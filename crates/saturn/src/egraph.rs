@@ -27,6 +27,23 @@
 //! class's nodes are canonical and unique, congruent nodes share a class,
 //! and the hashcons maps every canonical node to its class.
 //!
+//! # Parent lists
+//! A class lists the ids of the nodes that have it as a child, as they
+//! were added, so rebuild can find the nodes a merge makes stale. Ids
+//! pile up there: every node a commit adds gets an id, and once merges
+//! make two of them congruent both stay listed (on egg's largest lambda
+//! benchmark, 329,000 entries for 90,000 distinct canonical parents). So
+//! when rebuild finds that two listed ids `p < q` have the same canonical
+//! form, `q` is marked *redundant*: it stays redundant (forms only merge),
+//! and `p` is in every list `q` is in (lists belong to the classes of
+//! the children, which are the same), so `q` can go: touched classes drop
+//! redundant ids from their lists, and the rebuild queues skip them. The
+//! least id of each form is never marked, so every canonical node keeps
+//! an id in each of its children's lists (checked by
+//! [`EGraph::check_invariants`]). Skipping `q` drops only work that
+//! changes nothing: `q`'s repair would find `p`'s class, already its own,
+//! and its analysis data would be `p`'s.
+//!
 //! # Change tracking
 //! Every class that gains a node, is merged, gets new data or new canonical
 //! nodes is recorded; [`EGraph::take_changes`] drains the record. The runner
@@ -39,6 +56,7 @@ use std::ops::{Index, IndexMut};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+use crate::id::IdSet;
 use crate::{Analysis, AppendOnlyVec, Hashcons, Id, Language, RecExpr, UnionFind};
 
 /// Batches smaller than this are added on the calling thread.
@@ -98,7 +116,8 @@ pub struct EClass<L, D> {
     /// The analysis data.
     pub data: D,
     /// Ids of the nodes that have this class as a child (maybe stale or
-    /// repeated; canonicalize with [`EGraph::find`]).
+    /// repeated; canonicalize with [`EGraph::find`]), at least one per
+    /// canonical parent node (see "Parent lists" in the module docs).
     pub(crate) parents: Vec<Id>,
     /// A 64-bit summary of the operators of its nodes ([`op_bit`] of each);
     /// may have extra bits (after pruning), never misses one.
@@ -146,7 +165,9 @@ impl<L: Language, D> EClass<L, D> {
         self.ops & op_bit(node) != 0
     }
 
-    /// Ids of nodes that use this class.
+    /// Ids of nodes that use this class: for every node (in canonical
+    /// form) with this class as a child, at least one id whose node has
+    /// that canonical form, and possibly stale or repeated ones.
     pub fn parents(&self) -> &[Id] {
         &self.parents
     }
@@ -188,6 +209,10 @@ pub struct EGraph<L: Language, N: Analysis<L>> {
     /// drained batch back, so neither queue regrows from nothing.
     spare: Vec<Id>,
     changes: Vec<Id>,
+    /// Node ids left out of parent lists and rebuild queues: each has the
+    /// canonical form of a smaller id (see "Parent lists" in the module
+    /// docs).
+    redundant: IdSet,
     /// Per id, the change epoch in which it was last recorded, so each id
     /// is recorded once between two [`EGraph::take_changes`].
     changed_in: Vec<u32>,
@@ -234,6 +259,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             touched: Vec::new(),
             spare: Vec::new(),
             changes: Vec::new(),
+            redundant: IdSet::default(),
             changed_in: Vec::new(),
             epoch: 1,
             by_op: FxHashMap::default(),
@@ -675,24 +701,43 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 let mut batch =
                     std::mem::replace(&mut self.pending, std::mem::take(&mut self.spare));
                 batch.reverse();
-                let ahead: Vec<(L, Option<Id>)> = {
+                // Redundant ids change nothing (see the module docs).
+                if !self.redundant.is_empty() {
+                    batch.retain(|&id| !self.redundant.contains(id));
+                }
+                // Per node: its canonical form, its hashcons entry, and,
+                // when that entry is another id of the same form, the
+                // greater of the two (redundant once they are unioned).
+                let ahead: Vec<(L, Option<Id>, Option<Id>)> = {
                     let (uf, memo, nodes) = (&self.uf, &self.memo, &self.nodes);
                     crate::par::sequentially_if(batch.len() < PAR_MIN_LOOKUPS, || {
                         crate::par::par_map(&batch, |&id| {
-                            let node = nodes[id.index()]
-                                .clone()
-                                .map_children(|c| uf.find_readonly(c));
+                            let canon = |n: &L| n.clone().map_children(|c| uf.find_readonly(c));
+                            let node = canon(&nodes[id.index()]);
                             let hit = memo.get(&node);
-                            (node, hit)
+                            let twin = hit
+                                .filter(|&o| o != id && canon(&nodes[o.index()]) == node)
+                                .map(|o| o.max(id));
+                            (node, hit, twin)
                         })
                     })
                 };
-                for (&id, (mut node, hit)) in batch.iter().zip(ahead) {
+                for (&id, (mut node, hit, twin)) in batch.iter().zip(ahead) {
                     let class = self.uf.find(id);
                     self.touched.push(class);
                     let stale = node.children().iter().any(|&c| self.uf.find(c) != c);
                     let old = match hit {
-                        Some(old) if !stale => Some(old),
+                        Some(old) if !stale => {
+                            // Same form as `old` (found ahead), unioned
+                            // with it below: the greater is redundant. (A
+                            // stale node has a new form: the lookup ahead
+                            // says nothing about it, and it may never be
+                            // unioned with `old`.)
+                            if let Some(t) = twin {
+                                self.redundant.insert(t);
+                            }
+                            Some(old)
+                        }
                         _ => {
                             if stale {
                                 node.update_children(|c| self.uf.find(c));
@@ -715,6 +760,9 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 let mut batch =
                     std::mem::replace(&mut self.analysis_pending, std::mem::take(&mut self.spare));
                 crate::id::sort_unique(&mut batch, self.uf.len());
+                if !self.redundant.is_empty() {
+                    batch.retain(|&id| !self.redundant.contains(id));
+                }
                 let datas: Vec<N::Data> = {
                     let this: &Self = self;
                     crate::par::sequentially_if(batch.len() < PAR_MIN_BATCH, || {
@@ -756,12 +804,12 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             *t = self.uf.find(*t);
         }
         crate::id::sort_unique(&mut touched, self.uf.len());
-        let uf = &self.uf;
+        let (uf, redundant) = (&self.uf, &self.redundant);
         let changed: Vec<Id> = if crate::par::is_sequential() || touched.len() < PAR_MIN_BATCH {
             let mut changed = vec![];
             for &t in &touched {
                 if let Some(c) = self.classes[t.index()].as_mut() {
-                    if canonicalize_class(uf, c) {
+                    if canonicalize_class(uf, redundant, c) {
                         changed.push(t);
                     }
                 }
@@ -772,7 +820,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             classes
                 .par_iter_mut()
                 .filter_map(|c| c.as_mut())
-                .filter_map(|c| canonicalize_class(uf, c).then_some(c.id))
+                .filter_map(|c| canonicalize_class(uf, redundant, c).then_some(c.id))
                 .collect()
         } else {
             // Split the class table into disjoint &mut borrows of the
@@ -791,7 +839,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             }
             slots
                 .into_par_iter()
-                .filter_map(|c| canonicalize_class(uf, c).then_some(c.id))
+                .filter_map(|c| canonicalize_class(uf, redundant, c).then_some(c.id))
                 .collect()
         };
         // Canonical children and duplicates dropped: each class keeps its
@@ -1470,6 +1518,32 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 self.n_classes
             ));
         }
+        // Every node is listed among its children's parents, by an id of
+        // its canonical form (redundant ids may be gone, not all of them).
+        let canon = |p: Id| {
+            self.nodes[p.index()]
+                .clone()
+                .map_children(|c| self.uf.find(c))
+        };
+        let mut listed: FxHashMap<Id, rustc_hash::FxHashSet<L>> = FxHashMap::default();
+        for class in self.classes() {
+            for n in &class.nodes {
+                for &c in n.children() {
+                    let set = listed.entry(c).or_insert_with(|| {
+                        self.classes[c.index()]
+                            .as_ref()
+                            .map(|cl| cl.parents.iter().map(|&p| canon(p)).collect())
+                            .unwrap_or_default()
+                    });
+                    if !set.contains(n) {
+                        return Err(format!(
+                            "class {c} does not list a parent of form {n:?} (in class {})",
+                            class.id
+                        ));
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
@@ -1483,7 +1557,8 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
 }
 
 /// Canonicalizes one class's nodes (children canonical, sorted, without
-/// duplicates); true when they changed.
+/// duplicates) and drops redundant ids from its parents (see the module
+/// docs); true when its nodes changed.
 ///
 /// A class of [`PAR_CLASS_NODES`] nodes or more is done in parallel
 /// (unless the caller is marked sequential): the lambda benchmarks grow
@@ -1493,7 +1568,12 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
 /// run's busy time on lambda_function_repeat). The result is the same
 /// either way: equal nodes are identical, so an unstable sort followed by
 /// `dedup` gives one list.
-fn canonicalize_class<L: Language, D>(uf: &UnionFind, class: &mut EClass<L, D>) -> bool {
+fn canonicalize_class<L: Language, D>(
+    uf: &UnionFind,
+    redundant: &IdSet,
+    class: &mut EClass<L, D>,
+) -> bool {
+    class.parents.retain(|&p| !redundant.contains(p));
     let before = class.nodes.len();
     let canon = |nodes: &mut [L]| {
         let mut changed = false;
@@ -1703,6 +1783,33 @@ mod tests {
 
     /// The patch path is the one taken on a large enough e-graph, and not
     /// below [`OP_PATCH_MIN`] classes (the property above lowers it).
+    /// A parent made congruent to an older one leaves the merged class's
+    /// parent list, and is not repaired again; later merges still reach
+    /// the parent that stays.
+    #[test]
+    fn congruent_parents_are_listed_once() {
+        let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+        let [a, b, c] = ["a", "b", "c"].map(|x| eg.add(SymbolLang::leaf(x)));
+        let fa = eg.add(SymbolLang::new("f", vec![a]));
+        let fb = eg.add(SymbolLang::new("f", vec![b]));
+        let gfb = eg.add(SymbolLang::new("g", vec![fb]));
+        eg.union(a, b);
+        eg.rebuild();
+        assert_eq!(eg.find(fa), eg.find(fb));
+        assert!(eg.redundant.contains(fb), "the greater id of the form");
+        assert_eq!(eg[a].parents(), &[fa][..], "fb is gone from a's list");
+        assert_eq!(eg.check_invariants(), Ok(()));
+        // c merges in: (f c) joins fa's class through fa's entry alone.
+        let fc = eg.add(SymbolLang::new("f", vec![c]));
+        eg.union(c, a);
+        eg.rebuild();
+        assert_eq!(eg.find(fc), eg.find(fa));
+        assert_eq!(eg[a].parents(), &[fa][..]);
+        // The g above the merged f classes still lists under them.
+        assert!(eg[fa].parents().iter().any(|&p| eg.find(p) == eg.find(gfb)));
+        assert_eq!(eg.check_invariants(), Ok(()));
+    }
+
     #[test]
     fn changes_are_patched_in_only_on_large_e_graphs() {
         for patch_min in [0, OP_PATCH_MIN] {

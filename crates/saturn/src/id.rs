@@ -63,6 +63,37 @@ pub(crate) fn sort_unique(ids: &mut Vec<Id>, bound: usize) {
 /// [`sort_unique`] sorts lists shorter than this.
 const SORT_UNIQUE_BITSET_MIN: usize = 256;
 
+/// A set of ids, as a bitset that grows to the largest id inserted.
+#[derive(Default, Clone)]
+pub(crate) struct IdSet {
+    words: Vec<u64>,
+}
+
+impl IdSet {
+    /// Adds `id`.
+    #[inline]
+    pub(crate) fn insert(&mut self, id: Id) {
+        let w = id.index() / 64;
+        if self.words.len() <= w {
+            self.words.resize(w + 1 + w / 2, 0);
+        }
+        self.words[w] |= 1 << (id.index() % 64);
+    }
+
+    /// Whether `id` was added.
+    #[inline(always)]
+    pub(crate) fn contains(&self, id: Id) -> bool {
+        self.words
+            .get(id.index() / 64)
+            .is_some_and(|w| w & (1 << (id.index() % 64)) != 0)
+    }
+
+    /// True when no id was added.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.words.iter().all(|&w| w == 0)
+    }
+}
+
 impl Id {
     /// The id as an index into dense tables.
     #[inline(always)]
@@ -109,6 +140,22 @@ impl fmt::Display for Id {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_id_set_holds_what_was_inserted() {
+        let mut s = IdSet::default();
+        assert!(s.is_empty());
+        for i in [0usize, 63, 64, 1000, 70_000] {
+            s.insert(Id::from(i));
+        }
+        for i in 0..80_000usize {
+            assert_eq!(
+                s.contains(Id::from(i)),
+                [0, 63, 64, 1000, 70_000].contains(&i)
+            );
+        }
+        assert!(!s.is_empty());
+    }
 
     proptest! {
         /// Both ways (sort, bitset) give the ascending ids without repeats.
