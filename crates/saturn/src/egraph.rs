@@ -83,6 +83,9 @@ const PAR_MIN_JOIN: usize = 256;
 /// 4,095 nodes were left unshared (3% of a 2-thread run's busy time on
 /// lambda_function_repeat, with the other thread idle).
 const PAR_MIN_LOOKUPS: usize = 512;
+/// Classes with more nodes than this are *large* (see
+/// [`EGraph::large_classes`]).
+pub(crate) const LARGE_CLASS: usize = 48;
 /// Classes with this many nodes or more are canonicalized in parallel
 /// (see [`canonicalize_class`]).
 const PAR_CLASS_NODES: usize = 512;
@@ -209,6 +212,14 @@ pub struct EGraph<L: Language, N: Analysis<L>> {
     /// drained batch back, so neither queue regrows from nothing.
     spare: Vec<Id>,
     changes: Vec<Id>,
+    /// Classes with more than [`LARGE_CLASS`] nodes, sorted (maybe stale:
+    /// see [`EGraph::large_classes`]), and the roots merges grew since it
+    /// was brought up to date.
+    large: Vec<Id>,
+    large_grown: Vec<Id>,
+    /// True when `large` must be made from every class (never made, or
+    /// classes came in without merges, as in a canonical copy).
+    large_stale: bool,
     /// Node ids left out of parent lists and rebuild queues: each has the
     /// canonical form of a smaller id (see "Parent lists" in the module
     /// docs).
@@ -260,6 +271,9 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
             spare: Vec::new(),
             changes: Vec::new(),
             redundant: IdSet::default(),
+            large: Vec::new(),
+            large_grown: Vec::new(),
+            large_stale: true,
             changed_in: Vec::new(),
             epoch: 1,
             by_op: FxHashMap::default(),
@@ -328,9 +342,10 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
 
     /// The canonical classes, mutably.
     pub fn classes_mut(&mut self) -> impl Iterator<Item = &mut EClass<L, N::Data>> + '_ {
-        // Their nodes may change: the operator index is made again when
-        // asked for.
+        // Their nodes may change: the operator index and the large
+        // classes are made again when asked for.
         self.op_index_stale();
+        self.large_stale = true;
         self.classes.iter_mut().filter_map(|c| c.as_mut())
     }
 
@@ -679,6 +694,9 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         }
         class.ops |= dead.ops;
         concat(&mut class.nodes, std::mem::take(&mut dead.nodes));
+        if class.nodes.len() > LARGE_CLASS {
+            self.large_grown.push(root);
+        }
         concat(&mut class.parents, std::mem::take(&mut dead.parents));
         if did.0 && self.log_data {
             self.data_changes.push(root);
@@ -849,6 +867,46 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         }
         touched.clear();
         self.touched = touched;
+    }
+
+    /// The canonical classes with more than [`LARGE_CLASS`] nodes, in id
+    /// order, as of the last [`EGraph::refresh_large_classes`]. The runner
+    /// cuts the searches of these classes into node ranges; on a large
+    /// e-graph, reading every root's class to find them cost several
+    /// milliseconds per run on two threads (a cache miss each).
+    pub(crate) fn large_classes(&self) -> &[Id] {
+        &self.large
+    }
+
+    /// Brings [`EGraph::large_classes`] up to date: from the merges that
+    /// grew a class past [`LARGE_CLASS`] nodes (a class grows only by
+    /// merges), each listed class re-checked, or made from every class the
+    /// first time and after a canonical copy.
+    pub(crate) fn refresh_large_classes(&mut self) {
+        if self.large_stale {
+            self.large_stale = false;
+            self.large_grown.clear();
+            self.large = self
+                .classes()
+                .filter(|c| c.len() > LARGE_CLASS)
+                .map(|c| c.id)
+                .collect();
+        } else if !self.large_grown.is_empty() {
+            let mut grown = std::mem::take(&mut self.large_grown);
+            for g in grown.iter_mut() {
+                *g = self.uf.find(*g);
+            }
+            grown.sort_unstable();
+            grown.dedup();
+            self.large = crate::id::merge_sorted(&self.large, grown.into_iter());
+        }
+        let (uf, classes) = (&self.uf, &self.classes);
+        self.large.retain(|&c| {
+            uf.find(c) == c
+                && classes[c.index()]
+                    .as_ref()
+                    .is_some_and(|cl| cl.len() > LARGE_CLASS)
+        });
     }
 
     /// Drains the ids of classes changed since the last call (raw ids: some
@@ -1656,6 +1714,10 @@ impl<L: Language, N: Analysis<L>> IndexMut<Id> for EGraph<L, N> {
         let id = self.find(id);
         self.note_change(id);
         // Its nodes may be pruned: the index is made again when asked for.
+        // (The large classes are not: pruning only shrinks a class, and a
+        // class grown through here is cut into ranges after its next
+        // merge; a pruning analysis would otherwise cost a scan of every
+        // class per iteration.)
         self.op_index_stale();
         self.classes[id.index()].as_mut().expect("canonical class")
     }
@@ -1783,6 +1845,49 @@ mod tests {
 
     /// The patch path is the one taken on a large enough e-graph, and not
     /// below [`OP_PATCH_MIN`] classes (the property above lowers it).
+    /// The large classes follow merges, pruning and bulk edits: a class
+    /// is listed once it has more than `LARGE_CLASS` nodes, and dropped
+    /// once merged away or shrunk.
+    #[test]
+    fn large_classes_follow_merges_and_pruning() {
+        let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+        let leaves: Vec<Id> = (0..200)
+            .map(|k| eg.add(SymbolLang::leaf(format!("x{k}"))))
+            .collect();
+        eg.refresh_large_classes();
+        assert_eq!(eg.large_classes(), &[] as &[Id]);
+        // Two classes of 60 leaves and one of 40.
+        for k in 1..60 {
+            eg.union(leaves[0], leaves[k]);
+            eg.union(leaves[60], leaves[60 + k]);
+        }
+        for k in 121..160 {
+            eg.union(leaves[120], leaves[k]);
+        }
+        eg.rebuild();
+        eg.refresh_large_classes();
+        assert_eq!(eg.large_classes(), &[leaves[0], leaves[60]][..]);
+        // Merged: one class of 120 nodes, under the least id.
+        eg.union(leaves[60], leaves[0]);
+        eg.rebuild();
+        eg.refresh_large_classes();
+        assert_eq!(eg.large_classes(), &[leaves[0]][..]);
+        // Pruned through `egraph[id]` below the size: dropped.
+        eg[leaves[0]].nodes.truncate(10);
+        eg.refresh_large_classes();
+        assert_eq!(eg.large_classes(), &[] as &[Id]);
+        // Grown through `classes_mut`: made from every class again.
+        for c in eg.classes_mut() {
+            if c.id == leaves[120] {
+                let extra: Vec<SymbolLang> =
+                    (0..20).map(|k| SymbolLang::leaf(format!("z{k}"))).collect();
+                c.nodes.extend(extra);
+            }
+        }
+        eg.refresh_large_classes();
+        assert_eq!(eg.large_classes(), &[leaves[120]][..]);
+    }
+
     /// A parent made congruent to an older one leaves the merged class's
     /// parent list, and is not repaired again; later merges still reach
     /// the parent that stays.

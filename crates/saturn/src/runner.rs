@@ -296,7 +296,7 @@ struct StageUnit {
 }
 
 /// Root classes with more root-matching nodes than this are split.
-const SPLIT_NODES: usize = 48;
+const SPLIT_NODES: usize = crate::egraph::LARGE_CLASS;
 /// Nodes per piece of a split root.
 const PIECE_NODES: usize = 16;
 
@@ -309,9 +309,11 @@ const PIECE_NODES: usize = 16;
 /// whose roots are expensive (a few hundred nodes of matching each) gets
 /// chunks of a few roots, so no thread is left waiting long for the last
 /// one. The items, in order, cover the matches in the same order whatever
-/// the thread count and the chunk sizes.
+/// the thread count and the chunk sizes. `large` lists the classes that
+/// may have that many nodes ([`EGraph::large_classes`]), in id order.
 fn make_items<L: Language, N: Analysis<L>>(
     egraph: &EGraph<L, N>,
+    large: &[Id],
     rules: &[Rewrite<L, N>],
     plans: &[Option<Arc<[Id]>>],
     states: &[RuleState],
@@ -328,12 +330,14 @@ fn make_items<L: Language, N: Analysis<L>>(
         let pat = &rules[r].searcher;
         let mut s = 0;
         let mut k = 0;
+        // The large classes not yet passed (both lists ascend).
+        let mut large = large;
+        debug_assert!(roots.windows(2).all(|w| w[0] < w[1]), "roots ascend");
         while k < roots.len() {
-            let big = if threads > 1
-                && egraph
-                    .class(roots[k])
-                    .is_some_and(|c| c.len() > SPLIT_NODES)
-            {
+            while large.first().is_some_and(|&c| c < roots[k]) {
+                large = &large[1..];
+            }
+            let big = if threads > 1 && large.first() == Some(&roots[k]) {
                 pat.root_nodes(egraph, roots[k])
                     .filter(|range| range.len() > SPLIT_NODES)
             } else {
@@ -608,7 +612,13 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // ---- search ----
         let plans = self.plan_search(rules, i);
         let threads = crate::par::threads();
-        let items = make_items(&self.egraph, rules, &plans, &self.states, threads);
+        let large: &[Id] = if threads > 1 {
+            self.egraph.refresh_large_classes();
+            self.egraph.large_classes()
+        } else {
+            &[]
+        };
+        let items = make_items(&self.egraph, large, rules, &plans, &self.states, threads);
         // Each phase's end is the next one's start: one clock read per
         // boundary (a tiny run reads the clock a few dozen times), and each
         // boundary is also a deadline check.
