@@ -833,13 +833,6 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 }
             }
             changed
-        } else if touched.len() * 4 >= self.n_classes {
-            let classes = &mut self.classes;
-            classes
-                .par_iter_mut()
-                .filter_map(|c| c.as_mut())
-                .filter_map(|c| canonicalize_class(uf, redundant, c).then_some(c.id))
-                .collect()
         } else {
             // Split the class table into disjoint &mut borrows of the
             // touched slots, then work on them in parallel.
