@@ -574,8 +574,15 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         }
         let slot = self.nodes.reserve(n);
         debug_assert_eq!(slot, first, "node store and union-find agree");
-        // The hashcons inserts (one table, so one thread) overlap the rest:
-        // node store, class slots and parent lists are other fields.
+        if self.classes.len() < first + n {
+            self.classes.resize_with(first + n, || None);
+        }
+        // Three parts on disjoint data, in parallel on large batches: the
+        // hashcons inserts (one table, so one thread), the parent lists of
+        // the children (old classes: a child is never in the batch), and
+        // the node store's reserved slots with the new class slots. (The
+        // parent lists used to share a thread with the class slots, which
+        // made that thread's part twice the inserts'.)
         let memo = &mut self.memo;
         let mut insert = || {
             memo.insert_new_hashed_all(
@@ -586,32 +593,10 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                     .map(|(k, (node, &h))| (*node, h, Id::from(first + k))),
             )
         };
-        let (store, classes) = (&self.nodes, &mut self.classes);
-        let rest = || {
-            if classes.len() < first + n {
-                classes.resize_with(first + n, || None);
-            }
-            // The node store's reserved slots and the new class slots, in
-            // parallel: each slot is written once, by one thread.
-            let slots = &mut classes[first..first + n];
-            let make = |k: usize, slot: &mut Option<EClass<L, N::Data>>, data: N::Data| {
-                let node = nodes[k];
-                store.init_at(first + k, node.clone());
-                *slot = Some(EClass::singleton(Id::from(first + k), node.clone(), data));
-            };
-            if crate::par::is_sequential() || n < PAR_MIN_AHEAD {
-                for (k, (slot, data)) in slots.iter_mut().zip(datas).enumerate() {
-                    make(k, slot, data);
-                }
-            } else {
-                slots
-                    .par_iter_mut()
-                    .zip(datas)
-                    .enumerate()
-                    .for_each(|(k, (slot, data))| make(k, slot, data));
-            }
-            // Parent lists: (child, new id) sorted, so each child's list
-            // grows by one extend, in id order as one push per node would.
+        let (old, new) = self.classes.split_at_mut(first);
+        let mut parents = || {
+            // (child, new id) sorted, so each child's list grows by one
+            // extend, in id order as one push per node would.
             let mut pairs: Vec<(Id, Id)> = Vec::with_capacity(n * 2);
             for (k, node) in nodes.iter().enumerate() {
                 let id = Id::from(first + k);
@@ -623,18 +608,40 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 pairs.par_sort_unstable();
             }
             for chunk in pairs.chunk_by(|a, b| a.0 == b.0) {
-                classes[chunk[0].0.index()]
+                old[chunk[0].0.index()]
                     .as_mut()
-                    .expect("a canonical child has a class")
+                    .expect("a canonical child has a class (made before the batch)")
                     .parents
                     .extend(chunk.iter().map(|&(_, id)| id));
             }
         };
+        let store = &self.nodes;
+        let slots = || {
+            // Each slot is written once, by one thread.
+            let make = |k: usize, slot: &mut Option<EClass<L, N::Data>>, data: N::Data| {
+                let node = nodes[k];
+                store.init_at(first + k, node.clone());
+                *slot = Some(EClass::singleton(Id::from(first + k), node.clone(), data));
+            };
+            let slots = &mut new[..n];
+            if crate::par::is_sequential() || n < PAR_MIN_AHEAD {
+                for (k, (slot, data)) in slots.iter_mut().zip(datas).enumerate() {
+                    make(k, slot, data);
+                }
+            } else {
+                slots
+                    .par_iter_mut()
+                    .zip(datas)
+                    .enumerate()
+                    .for_each(|(k, (slot, data))| make(k, slot, data));
+            }
+        };
         if crate::par::is_sequential() || n < PAR_MIN_JOIN {
-            rest();
             insert();
+            parents();
+            slots();
         } else {
-            rayon::join(insert, rest);
+            rayon::join(insert, || rayon::join(parents, slots));
         }
         for k in 0..n {
             self.note_change(Id::from(first + k));
