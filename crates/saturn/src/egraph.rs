@@ -83,9 +83,31 @@ const PAR_MIN_JOIN: usize = 256;
 /// 4,095 nodes were left unshared (3% of a 2-thread run's busy time on
 /// lambda_function_repeat, with the other thread idle).
 const PAR_MIN_LOOKUPS: usize = 512;
+/// Whether rebuild marks redundant parent ids: always, except in the
+/// tests that compare runs with and without it.
+#[cfg(not(test))]
+#[inline(always)]
+fn marking_on() -> bool {
+    true
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Cleared by tests to run this thread's rebuilds without marking.
+    static MARKING: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+#[cfg(test)]
+fn marking_on() -> bool {
+    MARKING.with(|m| m.get())
+}
+
 /// Classes with more nodes than this are *large* (see
 /// [`EGraph::large_classes`]).
 pub(crate) const LARGE_CLASS: usize = 48;
+/// At most this many grown classes are recorded between two refreshes of
+/// the large classes; past it, the list is made again from every class.
+const LARGE_GROWN_MAX: usize = 1 << 16;
 /// Classes with this many nodes or more are canonicalized in parallel
 /// (see [`canonicalize_class`]).
 const PAR_CLASS_NODES: usize = 512;
@@ -608,6 +630,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 pairs.par_sort_unstable();
             }
             for chunk in pairs.chunk_by(|a, b| a.0 == b.0) {
+                debug_assert!(chunk[0].0.index() < first, "a child made in its own batch");
                 old[chunk[0].0.index()]
                     .as_mut()
                     .expect("a canonical child has a class (made before the batch)")
@@ -701,8 +724,16 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         }
         class.ops |= dead.ops;
         concat(&mut class.nodes, std::mem::take(&mut dead.nodes));
-        if class.nodes.len() > LARGE_CLASS {
-            self.large_grown.push(root);
+        if class.nodes.len() > LARGE_CLASS && !self.large_stale {
+            if self.large_grown.len() < LARGE_GROWN_MAX {
+                self.large_grown.push(root);
+            } else {
+                // Never refreshed (one thread, or the e-graph used on its
+                // own): stop recording, and make the list from every class
+                // if it is ever asked for.
+                self.large_grown.clear();
+                self.large_stale = true;
+            }
         }
         concat(&mut class.parents, std::mem::take(&mut dead.parents));
         if did.0 && self.log_data {
@@ -758,7 +789,7 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                             // stale node has a new form: the lookup ahead
                             // says nothing about it, and it may never be
                             // unioned with `old`.)
-                            if let Some(t) = twin {
+                            if let Some(t) = twin.filter(|_| marking_on()) {
                                 self.redundant.insert(t);
                             }
                             Some(old)
@@ -1766,6 +1797,40 @@ mod tests {
         }
     }
 
+    /// Makes `change` on `eg`; `ids` are the ids made so far.
+    fn apply_change<N: Analysis<SymbolLang>>(
+        eg: &mut EGraph<SymbolLang, N>,
+        ids: &mut Vec<Id>,
+        change: &Change,
+    ) {
+        match change {
+            Change::Add(o, a, b) => {
+                let n = node_of(*o, *a, *b, ids);
+                ids.push(eg.add(n));
+            }
+            Change::Batch(picks) => {
+                let nodes: Vec<SymbolLang> = picks
+                    .iter()
+                    .map(|&(o, a, b)| node_of(o, a, b, ids))
+                    .collect();
+                let made = eg.add_batch(nodes);
+                ids.extend(made);
+            }
+            Change::Union(a, b) => {
+                eg.union(ids[a % ids.len()], ids[b % ids.len()]);
+            }
+            Change::Prune(a) => {
+                let id = ids[a % ids.len()];
+                if eg[id].nodes.len() > 1 {
+                    eg[id].nodes.truncate(1);
+                }
+            }
+            Change::Rebuild => {
+                eg.rebuild();
+            }
+        }
+    }
+
     /// Per discriminant, the classes with such a node, in id order.
     fn op_index_of(eg: &EGraph<SymbolLang, ()>) -> FxHashMap<(Symbol, usize), Vec<Id>> {
         let mut want: FxHashMap<(Symbol, usize), Vec<Id>> = FxHashMap::default();
@@ -1805,30 +1870,8 @@ mod tests {
                 .chain(["p", "q"].iter().map(|&x| (Symbol::from(x), 1)))
                 .chain(["r", "s"].iter().map(|&x| (Symbol::from(x), 2)))
                 .collect();
-            for change in changes {
-                match change {
-                    Change::Add(o, a, b) => {
-                        let n = node_of(o, a, b, &ids);
-                        ids.push(eg.add(n));
-                    }
-                    Change::Batch(picks) => {
-                        let nodes: Vec<SymbolLang> =
-                            picks.iter().map(|&(o, a, b)| node_of(o, a, b, &ids)).collect();
-                        ids.extend(eg.add_batch(nodes));
-                    }
-                    Change::Union(a, b) => {
-                        eg.union(ids[a % ids.len()], ids[b % ids.len()]);
-                    }
-                    Change::Prune(a) => {
-                        let id = ids[a % ids.len()];
-                        if eg[id].nodes.len() > 1 {
-                            eg[id].nodes.truncate(1);
-                        }
-                    }
-                    Change::Rebuild => {
-                        eg.rebuild();
-                    }
-                }
+            for change in &changes {
+                apply_change(&mut eg, &mut ids, change);
                 let want = op_index_of(&eg);
                 for d in &ops {
                     let expected = want.get(d).cloned().unwrap_or_default();
@@ -1886,6 +1929,91 @@ mod tests {
         }
         eg.refresh_large_classes();
         assert_eq!(eg.large_classes(), &[leaves[120]][..]);
+    }
+
+    /// Constant folding over `SymbolLang`: leaves `u` and `v` are 0 and 1,
+    /// a leaf `nK` is `K`, other leaves are unknown, and any other node is
+    /// the least of its children's values; `modify` adds the leaf of a
+    /// class's value and unions with it, so rebuilds add nodes and unions.
+    #[derive(Default)]
+    struct Fold;
+    impl Analysis<SymbolLang> for Fold {
+        type Data = Option<u32>;
+        fn make(eg: &EGraph<SymbolLang, Self>, n: &SymbolLang) -> Option<u32> {
+            match n.op.as_str() {
+                "u" => Some(0),
+                "v" => Some(1),
+                op if n.is_leaf() => op.strip_prefix('n').and_then(|k| k.parse().ok()),
+                _ => n.children().iter().map(|&c| eg[c].data).min().flatten(),
+            }
+        }
+        fn merge(&self, to: &mut Option<u32>, from: Option<u32>) -> crate::DidMerge {
+            let merged = match (*to, from) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let did = crate::DidMerge(merged != *to, merged != from);
+            *to = merged;
+            did
+        }
+        fn modify(eg: &mut EGraph<SymbolLang, Self>, id: Id) {
+            if let Some(k) = eg[id].data {
+                let c = eg.add(SymbolLang::leaf(format!("n{k}")));
+                eg.union(id, c);
+            }
+        }
+    }
+
+    /// Runs `changes` on an e-graph with [`Fold`], checking the invariants
+    /// (the parent lists' included) after every rebuild; returns the class
+    /// of every id made and the dump.
+    fn run_with_fold(changes: &[Change]) -> Result<(Vec<Id>, String), TestCaseError> {
+        let mut eg: EGraph<SymbolLang, Fold> = EGraph::default();
+        let mut ids: Vec<Id> = ["a", "b", "c"]
+            .iter()
+            .map(|&x| eg.add(SymbolLang::leaf(x)))
+            .collect();
+        for change in changes.iter().chain([&Change::Rebuild]) {
+            apply_change(&mut eg, &mut ids, change);
+            if matches!(change, Change::Rebuild) {
+                prop_assert_eq!(eg.check_invariants(), Ok(()));
+            }
+        }
+        let dump = eg.dump().to_string();
+        Ok((ids.iter().map(|&i| eg.find(i)).collect(), dump))
+    }
+
+    proptest! {
+        /// Dropping redundant parent ids changes nothing observable: with
+        /// an analysis whose `modify` adds nodes and unions, and pruning,
+        /// any script gives the same classes and the same dump with and
+        /// without marking, and keeps every invariant after every rebuild.
+        #[test]
+        fn redundant_parents_change_nothing_observable(
+            changes in prop::collection::vec(change_strategy(), 1..60)
+        ) {
+            let with = run_with_fold(&changes)?;
+            MARKING.with(|m| m.set(false));
+            let without = run_with_fold(&changes);
+            MARKING.with(|m| m.set(true));
+            prop_assert_eq!(with, without?);
+        }
+    }
+
+    /// Without refreshes (as on one thread), the record of grown large
+    /// classes stays bounded, and the list is still right when asked for.
+    #[test]
+    fn grown_large_classes_are_recorded_within_a_bound() {
+        let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+        let first = eg.add(SymbolLang::leaf("x0"));
+        for k in 1..LARGE_GROWN_MAX + 100 {
+            let x = eg.add(SymbolLang::leaf(format!("x{k}")));
+            eg.union(first, x);
+            assert!(eg.large_grown.len() <= LARGE_GROWN_MAX);
+        }
+        eg.rebuild();
+        eg.refresh_large_classes();
+        assert_eq!(eg.large_classes(), &[first][..]);
     }
 
     /// A parent made congruent to an older one leaves the merged class's

@@ -67,6 +67,8 @@ const SORT_UNIQUE_BITSET_MIN: usize = 256;
 #[derive(Default, Clone)]
 pub(crate) struct IdSet {
     words: Vec<u64>,
+    /// Whether an id was ever inserted (so `is_empty` reads no words).
+    any: bool,
 }
 
 impl IdSet {
@@ -78,6 +80,7 @@ impl IdSet {
             self.words.resize(w + 1 + w / 2, 0);
         }
         self.words[w] |= 1 << (id.index() % 64);
+        self.any = true;
     }
 
     /// Whether `id` was added.
@@ -90,7 +93,7 @@ impl IdSet {
 
     /// True when no id was added.
     pub(crate) fn is_empty(&self) -> bool {
-        self.words.iter().all(|&w| w == 0)
+        !self.any
     }
 }
 

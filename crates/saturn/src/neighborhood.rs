@@ -391,6 +391,7 @@ impl Neighborhood {
 mod tests {
     use super::*;
     use crate::SymbolLang;
+    use proptest::prelude::*;
     use std::collections::HashMap;
 
     /// The neighbourhood by a plain breadth-first search over a hash map:
@@ -510,6 +511,94 @@ mod tests {
                 };
                 assert!(nb.everything);
                 assert!(scratch.seen.iter().all(|w| w.load(Ordering::Relaxed) == 0));
+            }
+        }
+    }
+
+    /// One step of a history (ids picked modulo the ids made so far).
+    #[derive(Debug, Clone)]
+    enum Step {
+        Leaf(usize),
+        Node(bool, usize, usize),
+        Union(usize, usize),
+        /// Edit a class through `egraph[id]` (which records it changed).
+        Touch(usize),
+        /// Rebuild and drain the changes into the log.
+        Drain,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            2 => (0usize..30).prop_map(Step::Leaf),
+            6 => (any::<bool>(), 0usize..1000, 0usize..1000).prop_map(|(f, a, b)| Step::Node(f, a, b)),
+            4 => (0usize..1000, 0usize..1000).prop_map(|(a, b)| Step::Union(a, b)),
+            1 => (0usize..1000).prop_map(Step::Touch),
+            2 => Just(Step::Drain),
+        ]
+    }
+
+    proptest! {
+        /// On any history of adds, unions, touches and rebuilds drained
+        /// into the log, walking and scanning give the same neighbourhood
+        /// (the plain search's, when not "everything") from every list, at
+        /// depths 0, 1 and 3, on one thread and on three.
+        #[test]
+        fn walk_and_scan_agree_on_any_history(steps in prop::collection::vec(step(), 1..120)) {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(3)
+                .build()
+                .unwrap();
+            let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+            let mut ids: Vec<Id> = (0..4)
+                .map(|k| eg.add(SymbolLang::leaf(format!("x{k}"))))
+                .collect();
+            let mut log = ChangeLog::default();
+            for s in steps.iter().chain([&Step::Drain]) {
+                let pick = |k: usize| ids[k % ids.len()];
+                match *s {
+                    Step::Leaf(k) => ids.push(eg.add(SymbolLang::leaf(format!("x{k}")))),
+                    Step::Node(f, a, b) => {
+                        let n = SymbolLang::new(if f { "f" } else { "g" }, vec![pick(a), pick(b)]);
+                        ids.push(eg.add(n));
+                    }
+                    Step::Union(a, b) => {
+                        eg.union(pick(a), pick(b));
+                    }
+                    Step::Touch(a) => {
+                        let _ = &mut eg[pick(a)];
+                    }
+                    Step::Drain => {
+                        eg.rebuild();
+                        log.push(eg.take_changes());
+                    }
+                }
+            }
+            for since in 0..=log.lists.len() {
+                let changed: Vec<Id> = log.lists[since..].concat();
+                for depth in [0u8, 1, 3] {
+                    let mut got = vec![];
+                    for ratio in [0, usize::MAX] {
+                        log.scan_ratio = ratio;
+                        let (eg, log) = (&eg, &log);
+                        let compute = || {
+                            let mut scratch = Scratch::default();
+                            Neighborhood::compute(eg, log, since, depth as usize, None, &mut scratch)
+                        };
+                        got.push(crate::par::sequentially(compute));
+                        got.push(pool.install(compute));
+                    }
+                    for nb in &mut got {
+                        nb.dead.sort_unstable();
+                    }
+                    for nb in &got[1..] {
+                        prop_assert_eq!(nb.everything, got[0].everything);
+                        prop_assert_eq!(&nb.near, &got[0].near);
+                        prop_assert_eq!(&nb.dead, &got[0].dead);
+                    }
+                    if !got[0].everything {
+                        prop_assert_eq!(&got[0].near, &reference(&eg, &changed, depth));
+                    }
+                }
             }
         }
     }

@@ -575,7 +575,7 @@ impl<L: Language> Pattern<L> {
             && rayon_core::current_thread_has_pending_tasks() == Some(false)
         {
             #[cfg(test)]
-            tests::SPLITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tests::SPLITS.with(|n| n.set(n.get() + 1));
             let (left, right) = nodes.split_at(nodes.len() / 2);
             let mut regs_r = smallvec::SmallVec::<[Id; 16]>::from_slice(regs);
             let mut out_r = out.fresh();
@@ -704,9 +704,12 @@ mod tests {
     use super::*;
     use crate::{RecExpr, SymbolLang};
 
-    /// Node ranges split across threads so far (see `bind_range`).
-    pub(super) static SPLITS: std::sync::atomic::AtomicUsize =
-        std::sync::atomic::AtomicUsize::new(0);
+    thread_local! {
+        /// Node ranges this thread split so far (see `bind_range`): per
+        /// thread, so tests running beside one another on other pools do
+        /// not count.
+        pub(super) static SPLITS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
 
     /// A class of 3,000 nodes under the root: on a two-thread pool its
     /// range is split (lazily: only while the thread's own queue is
@@ -733,12 +736,11 @@ mod tests {
             .num_threads(2)
             .build()
             .unwrap();
-        let before = SPLITS.load(std::sync::atomic::Ordering::Relaxed);
+        // This pool's threads' own counts.
+        let splits = || -> usize { pool.broadcast(|_| SPLITS.with(|n| n.get())).iter().sum() };
+        let before = splits();
         let par = pool.install(|| p.search_eclass(&eg, root));
-        assert!(
-            SPLITS.load(std::sync::atomic::Ordering::Relaxed) > before,
-            "never split"
-        );
+        assert!(splits() > before, "never split");
         assert_eq!(par, seq);
     }
 
