@@ -239,8 +239,10 @@ pub struct EGraph<L: Language, N: Analysis<L>> {
     /// was brought up to date.
     large: Vec<Id>,
     large_grown: Vec<Id>,
-    /// True when `large` must be made from every class (never made, or
-    /// classes came in without merges, as in a canonical copy).
+    /// True when `large` must be made from every class: never made,
+    /// classes edited through `classes_mut`, or too many grown classes
+    /// recorded without a refresh (see [`LARGE_GROWN_MAX`]). A canonical
+    /// copy is a new e-graph, so it starts this way.
     large_stale: bool,
     /// Node ids left out of parent lists and rebuild queues: each has the
     /// canonical form of a smaller id (see "Parent lists" in the module
@@ -922,13 +924,14 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                 .filter(|c| c.len() > LARGE_CLASS)
                 .map(|c| c.id)
                 .collect();
-        } else if !self.large_grown.is_empty() {
+            return;
+        }
+        if !self.large_grown.is_empty() {
             let mut grown = std::mem::take(&mut self.large_grown);
             for g in grown.iter_mut() {
                 *g = self.uf.find(*g);
             }
-            grown.sort_unstable();
-            grown.dedup();
+            crate::id::sort_unique(&mut grown, self.uf.len());
             self.large = crate::id::merge_sorted(&self.large, grown.into_iter());
         }
         let (uf, classes) = (&self.uf, &self.classes);
@@ -1886,8 +1889,6 @@ mod tests {
         }
     }
 
-    /// The patch path is the one taken on a large enough e-graph, and not
-    /// below [`OP_PATCH_MIN`] classes (the property above lowers it).
     /// The large classes follow merges, pruning and bulk edits: a class
     /// is listed once it has more than `LARGE_CLASS` nodes, and dropped
     /// once merged away or shrunk.
@@ -2043,6 +2044,8 @@ mod tests {
         assert_eq!(eg.check_invariants(), Ok(()));
     }
 
+    /// The patch path is the one taken on a large enough e-graph, and not
+    /// below [`OP_PATCH_MIN`] classes (the property above lowers it).
     #[test]
     fn changes_are_patched_in_only_on_large_e_graphs() {
         for patch_min in [0, OP_PATCH_MIN] {

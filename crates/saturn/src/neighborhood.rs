@@ -55,8 +55,7 @@ const PAR_MIN_FRONTIER: usize = 256;
 /// lists hold at least one entry per this many ids (see the module docs).
 const SCAN_IDS_PER_ENTRY: usize = 8;
 
-/// Ids per piece of a parallel scan of the stamps (a multiple of 64, so
-/// pieces own whole words of the bitset).
+/// Ids per piece of a parallel scan of the stamps.
 const SCAN_PIECE: usize = 8192;
 
 /// The ids recorded as changed before each iteration (see the module
