@@ -959,8 +959,9 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// called through `&self` that many times, and puts the hashcons in
     /// concurrent mode, so nodes can be added through `&self` too (the
     /// asynchronous scheduler does both). The e-graph is otherwise kept in
-    /// plain mode (lock-free lookups; see [`crate::hashcons`]). The shards
-    /// get room for as many new entries as they have (at most `n`): a
+    /// plain mode (lock-free lookups; see [`crate::hashcons`]); made
+    /// concurrent, it is layered: its table stays lock-free, and the
+    /// phase's inserts go to locked shards over it. The shards get room for as many new entries as they have (at most `n`): a
     /// phase inserts its new nodes and the canonical forms of the parents
     /// of what it merges (40,000 entries on 83,000 in the `cancel`
     /// workload), and growing a shard in a phase rehashes it under its lock.
@@ -977,8 +978,18 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// rebuilding the other from the classes' nodes, in class order, gives
     /// the e-graph as it was, with a hashcons whose layout does not depend
     /// on what the phase inserted. Each node maps to its class.
-    pub(crate) fn roll_back_phase(&mut self, uf: &[u32]) {
+    ///
+    /// With `keep_table` (the caller knows the table under the phase's
+    /// inserts depends only on the run's input: no earlier phase wrote to
+    /// it, since a phase's stale entries depend on timing), the phase's
+    /// inserts are dropped instead, and that table stays.
+    pub(crate) fn roll_back_phase(&mut self, uf: &[u32], keep_table: bool) {
         self.uf.restore(uf);
+        if keep_table && self.memo.discard_layer() {
+            self.op_index_stale();
+            debug_assert_eq!(self.check_invariants(), Ok(()), "rolled back");
+            return;
+        }
         let mut memo = Hashcons::plain();
         let (mut nodes, mut ids) = (vec![], vec![]);
         for class in self.classes.iter().flatten() {

@@ -1673,7 +1673,8 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
             // canonically (so its ids depend only on its structure), to
             // the caller, which goes on in rounds.
             drop(new_nodes);
-            egraph.roll_back_phase(&uf_before);
+            // The first phase's table is the input's.
+            egraph.roll_back_phase(&uf_before, stats.phases == 1);
             egraph = renumbered(egraph, keep);
             stats.rolled_back = true;
             stats.join_time += t_join.elapsed().as_secs_f64();

@@ -1,6 +1,6 @@
 //! The hashcons: canonical e-node to e-class, sharded for concurrent use.
 //!
-//! A hashcons is in one of two modes:
+//! A hashcons is in one of three modes:
 //! - *concurrent* (the default): the table is split into a fixed number of
 //!   shards by the node's hash, each behind a reader-writer lock; through
 //!   `&self`, each operation locks one shard, and
@@ -11,11 +11,22 @@
 //!   table; lookups through `&self` take no lock and write no shared
 //!   memory (a read lock writes its lock word, which parallel readers on
 //!   different cores then pass back and forth), and inserts need
-//!   `&mut self`.
+//!   `&mut self`;
+//! - *layered* (the e-graph's mode during an asynchronous phase, when
+//!   [`Hashcons::set_concurrent`] turns a plain table concurrent): the
+//!   plain table stays as it is and is read without locks, and the nodes
+//!   inserted through `&self` go to locked shards over it. An insert looks
+//!   in the table first, so a node is in one layer only, and inserts stay
+//!   atomic. Only what phases add is behind locks; through `&mut self`,
+//!   lookups read both layers and inserts go to the top one, so the
+//!   table is never re-hashed to take them in (only when the hashcons is
+//!   made plain again).
 //!
 //! Through `&mut self` (the e-graph's sequential commit and rebuild), the
-//! tables are reached without locking in either mode. Switching modes
-//! moves the entries into the other layout (one pass, no copies).
+//! tables are reached without locking in any mode. Switching between the
+//! sharded and the plain layout moves every entry (one pass, no copies);
+//! a plain table becomes layered, and a layered one plain, by moving only
+//! the entries over the table.
 //!
 //! Under `--cfg loom` the lock and the counter are loom's (see
 //! `tests/loom.rs`), so the model checker explores their interleavings.
@@ -82,16 +93,26 @@ pub struct Hashcons<L> {
     len: AtomicUsize,
 }
 
-/// The shards, locked or plain (see the module docs).
+/// The shards, locked, plain or layered (see the module docs).
 enum Shards<L> {
     Locked(Box<[RwLock<Shard<L>>]>),
     /// One table: with no locks, sharding would only add an indirection
     /// and many small tables.
     Plain(Shard<L>),
+    /// A plain table that stays as it is while the hashcons is shared,
+    /// read without locks, over locked shards that take every insert made
+    /// through `&self`. A node is in at most one of the two, since an
+    /// insert looks in `base` first and `base` does not change while
+    /// inserts through `&self` are possible.
+    Layered {
+        base: Shard<L>,
+        top: Box<[RwLock<Shard<L>>]>,
+    },
 }
 
-impl<L> Shards<L> {
-    /// Shard `i`, through `&mut` (no locking in either mode).
+impl<L: Eq + Hash> Shards<L> {
+    /// The table inserts into shard `i` go to, through `&mut` (no locking
+    /// in any mode; the top layer's shard when layered).
     #[inline(always)]
     fn get_mut(&mut self, i: usize) -> &mut Shard<L> {
         match self {
@@ -99,8 +120,51 @@ impl<L> Shards<L> {
                 let _ = i;
                 t
             }
-            Shards::Locked(v) => v[i].get_mut().unwrap_or_else(|e| e.into_inner()),
+            Shards::Locked(v) | Shards::Layered { top: v, .. } => {
+                v[i].get_mut().unwrap_or_else(|e| e.into_inner())
+            }
         }
+    }
+
+    /// The base table of a layered hashcons.
+    #[inline(always)]
+    fn base_mut(&mut self) -> Option<&mut Shard<L>> {
+        match self {
+            Shards::Layered { base, .. } => Some(base),
+            _ => None,
+        }
+    }
+
+    /// A layered hashcons becomes plain: the top's entries move into the
+    /// base table.
+    #[inline]
+    fn settle(&mut self) {
+        if let Shards::Layered { .. } = self {
+            self.settle_layers();
+        }
+    }
+
+    #[cold]
+    fn settle_layers(&mut self) {
+        let Shards::Layered { base, top } =
+            std::mem::replace(self, Shards::Plain(HashTable::new()))
+        else {
+            return;
+        };
+        let mut t = base;
+        let top: Vec<Shard<L>> = top
+            .into_vec()
+            .into_iter()
+            .map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        t.reserve(top.iter().map(|s| s.len()).sum(), |(n, _)| hash_node(n));
+        for shard in top {
+            for (n, id) in shard {
+                let h = hash_node(&n);
+                t.insert_unique(h, (n, id), |(n, _)| hash_node(n));
+            }
+        }
+        *self = Shards::Plain(t);
     }
 }
 
@@ -125,13 +189,29 @@ impl<L> Hashcons<L> {
         }
     }
 
-    /// The write lock of shard `i`, for inserts through `&self`.
+    /// The write lock of shard `i` (of the top layer when layered), for
+    /// inserts through `&self`.
     fn shard_write(&self, i: usize) -> impl std::ops::DerefMut<Target = Shard<L>> + '_ {
         match &self.shards {
-            Shards::Locked(v) => v[i].write().unwrap_or_else(|e| e.into_inner()),
+            Shards::Locked(v) | Shards::Layered { top: v, .. } => {
+                v[i].write().unwrap_or_else(|e| e.into_inner())
+            }
             Shards::Plain(_) => {
                 panic!("Hashcons: inserting through a shared reference needs concurrent mode")
             }
+        }
+    }
+
+    /// The class of a node with hash `h` in the base layer of a layered
+    /// hashcons (no lock: the base does not change while it is shared).
+    #[inline]
+    fn in_base(&self, h: u64, node: &L) -> Option<Id>
+    where
+        L: Eq,
+    {
+        match &self.shards {
+            Shards::Layered { base, .. } => base.find(h, |(n, _)| n == node).map(|(_, id)| *id),
+            _ => None,
         }
     }
 }
@@ -152,35 +232,36 @@ pub fn shard_of(h: u64) -> usize {
 impl<L: Eq + Hash> Hashcons<L> {
     /// Switches between concurrent mode (inserts through `&self` work) and
     /// plain mode (lookups through `&self` take no lock). The entries stay.
-    /// Switching to concurrent mode leaves room for about `extra` more
-    /// entries (spread over the shards), so inserts through `&self` do not
-    /// grow a shard under its lock.
+    /// A plain hashcons made concurrent becomes *layered*: its table stays
+    /// as it is, read without locks, and inserts go to locked shards over
+    /// it (with room for about `extra` entries, spread over the shards, so
+    /// they do not grow under their locks); made plain again, it moves
+    /// those entries into its table. (Locking every lookup instead made each lookup write its
+    /// shard's lock word, which two cores then passed back and forth: at
+    /// 2 threads the asynchronous scheduler's lookups and inserts took
+    /// about twice as long as at 1.)
     pub(crate) fn set_concurrent(&mut self, on: bool, extra: usize)
     where
         L: Sync,
     {
         let shards = std::mem::replace(&mut self.shards, Shards::Plain(HashTable::new()));
         self.shards = match (shards, on) {
-            (Shards::Plain(t), true) => {
-                // Hashed ahead (in parallel unless marked sequential), so
-                // each shard is made at its final size and filled without
-                // equality checks (the keys are distinct).
-                let entries: Vec<(L, Id)> = t.into_iter().collect();
-                let hashes: Vec<u64> = crate::par::par_map(&entries, |(n, _)| hash_node(n));
-                let mut sizes = [0usize; SHARDS];
-                for &h in &hashes {
-                    sizes[shard_of(h)] += 1;
+            (Shards::Plain(base), true) => {
+                let per = extra / SHARDS;
+                Shards::Layered {
+                    base,
+                    top: (0..SHARDS)
+                        .map(|_| RwLock::new(HashTable::with_capacity(per)))
+                        .collect(),
                 }
-                let spare = extra / SHARDS;
-                let mut v: Vec<Shard<L>> = sizes
-                    .iter()
-                    .map(|&n| HashTable::with_capacity(n + spare))
-                    .collect();
-                for (e, h) in entries.into_iter().zip(hashes) {
-                    v[shard_of(h)].insert_unique(h, e, |(n, _)| hash_node(n));
-                }
-                Shards::Locked(v.into_iter().map(RwLock::new).collect())
             }
+            (mut layered @ Shards::Layered { .. }, false) => {
+                layered.settle();
+                layered
+            }
+            (Shards::Locked(v), true) => Shards::Locked(v),
+            (Shards::Plain(t), false) => Shards::Plain(t),
+            (Shards::Layered { base, top }, true) => Shards::Layered { base, top },
             (Shards::Locked(v), false) => {
                 let mut t = HashTable::with_capacity(self.len.load(Ordering::Relaxed));
                 for shard in v.into_vec() {
@@ -191,8 +272,23 @@ impl<L: Eq + Hash> Hashcons<L> {
                 }
                 Shards::Plain(t)
             }
-            (same, _) => same,
         };
+    }
+
+    /// A layered hashcons drops what was inserted over its table, and is
+    /// its table again (plain): true. Any other: false, nothing changes.
+    pub(crate) fn discard_layer(&mut self) -> bool {
+        match std::mem::replace(&mut self.shards, Shards::Plain(HashTable::new())) {
+            Shards::Layered { base, .. } => {
+                self.len = AtomicUsize::new(base.len());
+                self.shards = Shards::Plain(base);
+                true
+            }
+            other => {
+                self.shards = other;
+                false
+            }
+        }
     }
 
     /// The class of `node`, if present.
@@ -210,6 +306,16 @@ impl<L: Eq + Hash> Hashcons<L> {
                 let shard = v[shard_of(h)].read().unwrap_or_else(|e| e.into_inner());
                 shard.find(h, |(n, _)| n == node).map(|(_, id)| *id)
             }
+            Shards::Layered { base, top } => base
+                .find(h, |(n, _)| n == node)
+                .map(|(_, id)| *id)
+                .or_else(|| {
+                    top[shard_of(h)]
+                        .read()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .find(h, |(n, _)| n == node)
+                        .map(|(_, id)| *id)
+                }),
         }
     }
 
@@ -217,6 +323,9 @@ impl<L: Eq + Hash> Hashcons<L> {
     /// was there. Atomic with respect to other callers.
     pub fn insert_or_get(&self, node: L, id: Id) -> Option<Id> {
         let h = hash_node(&node);
+        if let Some(old) = self.in_base(h, &node) {
+            return Some(old);
+        }
         let mut shard = self.shard_write(shard_of(h));
         let r = insert_in(&mut shard, h, node, id);
         if r.is_none() {
@@ -237,6 +346,9 @@ impl<L: Eq + Hash> Hashcons<L> {
         make: impl FnOnce(&L) -> Option<Id>,
     ) -> Option<(Id, bool)> {
         let h = hash_node(&node);
+        if let Some(old) = self.in_base(h, &node) {
+            return Some((old, false));
+        }
         let mut shard = self.shard_write(shard_of(h));
         match shard.entry(h, |(n, _)| *n == node, |(n, _)| hash_node(n)) {
             hashbrown::hash_table::Entry::Occupied(e) => Some((e.get().1, false)),
@@ -258,6 +370,11 @@ impl<L: Eq + Hash> Hashcons<L> {
     /// [`Hashcons::get_mut`] for a node whose [`hash_node`] is `h`.
     #[inline]
     pub(crate) fn get_hashed_mut(&mut self, h: u64, node: &L) -> Option<Id> {
+        if let Some(base) = self.shards.base_mut() {
+            if let Some((_, id)) = base.find(h, |(n, _)| n == node) {
+                return Some(*id);
+            }
+        }
         let shard = self.shards.get_mut(shard_of(h));
         shard.find(h, |(n, _)| n == node).map(|(_, id)| *id)
     }
@@ -266,6 +383,12 @@ impl<L: Eq + Hash> Hashcons<L> {
     /// [`hash_node`] is `h`: no hashing, no locking, no equality checks.
     #[inline]
     pub(crate) fn insert_new_hashed_mut(&mut self, h: u64, node: L, id: Id) {
+        debug_assert!(
+            self.shards
+                .base_mut()
+                .is_none_or(|b| b.find(h, |(n, _)| *n == node).is_none()),
+            "absent"
+        );
         let shard = self.shards.get_mut(shard_of(h));
         debug_assert!(shard.find(h, |(n, _)| *n == node).is_none(), "absent");
         shard.insert_unique(h, (node, id), |(n, _)| hash_node(n));
@@ -276,6 +399,11 @@ impl<L: Eq + Hash> Hashcons<L> {
     #[inline]
     pub fn insert_mut(&mut self, node: L, id: Id) -> Option<Id> {
         let h = hash_node(&node);
+        if let Some(base) = self.shards.base_mut() {
+            if let Some((_, old)) = base.find(h, |(n, _)| *n == node) {
+                return Some(*old);
+            }
+        }
         let shard = self.shards.get_mut(shard_of(h));
         let r = insert_in(shard, h, node, id);
         if r.is_none() {
@@ -324,7 +452,7 @@ impl<L: Eq + Hash> Hashcons<L> {
     pub fn reserve_mut(&mut self, n: usize) {
         match &mut self.shards {
             Shards::Plain(t) => t.reserve(n, |(n, _)| hash_node(n)),
-            Shards::Locked(v) => {
+            Shards::Locked(v) | Shards::Layered { top: v, .. } => {
                 for s in v.iter_mut() {
                     s.get_mut()
                         .unwrap_or_else(|e| e.into_inner())
@@ -337,6 +465,12 @@ impl<L: Eq + Hash> Hashcons<L> {
     /// Removes `node`, returning its class.
     pub fn remove_mut(&mut self, node: &L) -> Option<Id> {
         let h = hash_node(node);
+        if let Some(base) = self.shards.base_mut() {
+            if let Ok(e) = base.find_entry(h, |(n, _)| n == node) {
+                sync::add_mut(&mut self.len, -1);
+                return Some(e.remove().0 .1);
+            }
+        }
         let shard = self.shards.get_mut(shard_of(h));
         match shard.find_entry(h, |(n, _)| n == node) {
             Ok(e) => {
@@ -372,6 +506,16 @@ impl<L: Eq + Hash> Hashcons<L> {
                     }
                 }
             }
+            Shards::Layered { base, top } => {
+                for (n, id) in base.iter() {
+                    f(n, *id)
+                }
+                for s in top.iter() {
+                    for (n, id) in s.read().unwrap_or_else(|e| e.into_inner()).iter() {
+                        f(n, *id)
+                    }
+                }
+            }
         }
     }
 }
@@ -395,7 +539,32 @@ mod tests {
 
     #[test]
     fn get_or_insert_with_makes_one_id_per_node() {
-        let h: Hashcons<SymbolLang> = Hashcons::default();
+        for layered in [false, true] {
+            get_or_insert_with_makes_one_id_per_node_in(layered);
+        }
+    }
+
+    /// A hashcons in concurrent mode: sharded (`Hashcons::default`), or
+    /// layered over a plain table holding `base` (nodes `n0`, `n1`, ...
+    /// with ids 10,000 and up).
+    fn concurrent(layered: bool, base: u32) -> Hashcons<SymbolLang> {
+        if !layered {
+            assert_eq!(base, 0);
+            return Hashcons::default();
+        }
+        let mut h = Hashcons::plain();
+        for i in 0..base {
+            let n = SymbolLang::leaf(format!("n{i}").as_str());
+            h.insert_mut(n, Id::from(10_000 + i));
+        }
+        h.set_concurrent(true, 64);
+        assert!(matches!(h.shards, Shards::Layered { .. }));
+        h
+    }
+
+    fn get_or_insert_with_makes_one_id_per_node_in(layered: bool) {
+        let base = if layered { 100 } else { 0 };
+        let h = concurrent(layered, base);
         let made = AtomicUsize::new(0);
         let got: Vec<Vec<Id>> = std::thread::scope(|s| {
             let hs: Vec<_> = (0..8)
@@ -418,12 +587,15 @@ mod tests {
         });
         assert_eq!(
             made.load(Ordering::Relaxed),
-            300,
-            "one id per distinct node"
+            300 - base as usize,
+            "one id per distinct node, none for the base's"
         );
         assert_eq!(h.len(), 300);
         for g in &got[1..] {
             assert_eq!(g, &got[0]);
+        }
+        for (i, &id) in got[0].iter().enumerate().take(base as usize) {
+            assert_eq!(id, Id::from(10_000 + i), "the base's id");
         }
         let full = h.get_or_insert_with(SymbolLang::leaf("fresh"), |_| None);
         assert_eq!(full, None);
@@ -486,7 +658,66 @@ mod tests {
 
     #[test]
     fn concurrent_insert_or_get_agrees_on_one_winner() {
-        let h: Hashcons<SymbolLang> = Hashcons::default();
+        for layered in [false, true] {
+            let base = if layered { 200 } else { 0 };
+            let mut h = concurrent(layered, base);
+            insert_or_get_agrees_on_one_winner(&h);
+            for i in 0..base {
+                let n = SymbolLang::leaf(format!("n{i}").as_str());
+                assert_eq!(h.get(&n), Some(Id::from(10_000 + i)), "the base's id");
+            }
+            // Through `&mut`, both layers are read.
+            for i in [0u32, 199, 200, 499] {
+                let n = SymbolLang::leaf(format!("n{i}").as_str());
+                assert_eq!(h.get_mut(&n), h.get(&n));
+                assert!(h.get(&n).is_some());
+            }
+            assert_eq!(h.len(), 500);
+            let mut n = 0;
+            h.for_each(|_, _| n += 1);
+            assert_eq!(n, 500);
+        }
+    }
+
+    /// Through `&mut`, a layered hashcons stays layered: lookups, inserts
+    /// and removals see both layers, and a node is in one layer only.
+    #[test]
+    fn layered_mode_through_mut() {
+        let mut h = concurrent(true, 4);
+        let (n1, y) = (SymbolLang::leaf("n1"), SymbolLang::leaf("y"));
+        assert_eq!(
+            h.insert_mut(n1.clone(), Id::from(3u32)),
+            Some(Id::from(10_001u32))
+        );
+        assert_eq!(h.insert_mut(y.clone(), Id::from(3u32)), None);
+        assert_eq!(
+            h.insert_or_get(y.clone(), Id::from(4u32)),
+            Some(Id::from(3u32))
+        );
+        assert_eq!(
+            (h.get_mut(&n1), h.get_mut(&y), h.len()),
+            (Some(Id::from(10_001u32)), Some(Id::from(3u32)), 5)
+        );
+        assert!(matches!(h.shards, Shards::Layered { .. }));
+        // Removed from the base, a node can be inserted again (on top).
+        assert_eq!(h.remove_mut(&n1), Some(Id::from(10_001u32)));
+        assert_eq!((h.get(&n1), h.len()), (None, 4));
+        assert_eq!(h.insert_or_get(n1.clone(), Id::from(5u32)), None);
+        assert_eq!(h.remove_mut(&y), Some(Id::from(3u32)));
+        assert_eq!(
+            (h.get(&n1), h.get(&y), h.len()),
+            (Some(Id::from(5u32)), None, 4)
+        );
+        h.reserve_mut(100);
+        h.set_concurrent(false, 0);
+        assert!(matches!(h.shards, Shards::Plain(_)));
+        assert_eq!(
+            (h.get(&n1), h.get(&y), h.len()),
+            (Some(Id::from(5u32)), None, 4)
+        );
+    }
+
+    fn insert_or_get_agrees_on_one_winner(h: &Hashcons<SymbolLang>) {
         let winners: Vec<Vec<Id>> = std::thread::scope(|s| {
             let hs: Vec<_> = (0..8u32)
                 .map(|t| {
@@ -508,5 +739,59 @@ mod tests {
         for w in &winners[1..] {
             assert_eq!(w, &winners[0], "every thread sees the same class per node");
         }
+    }
+
+    /// A layered hashcons: lookups see both layers, inserts of a base
+    /// node return the base's id and add nothing, the layers settle into
+    /// one table.
+    #[test]
+    fn layered_mode_keeps_one_entry_per_node() {
+        let mut h = concurrent(true, 10);
+        let n3 = SymbolLang::leaf("n3");
+        assert_eq!(
+            h.insert_or_get(n3.clone(), Id::from(1u32)),
+            Some(Id::from(10_003u32))
+        );
+        assert_eq!(
+            h.get_or_insert_with(n3.clone(), |_| panic!("no id for a base node")),
+            Some((Id::from(10_003u32), false))
+        );
+        let y = SymbolLang::leaf("y");
+        assert_eq!(h.insert_or_get(y.clone(), Id::from(7u32)), None);
+        assert_eq!(
+            h.insert_or_get(y.clone(), Id::from(8u32)),
+            Some(Id::from(7u32))
+        );
+        assert_eq!(
+            (h.get(&y), h.get(&n3), h.len()),
+            (Some(Id::from(7u32)), Some(Id::from(10_003u32)), 11)
+        );
+        let mut seen = vec![];
+        h.for_each(|n, id| seen.push((n.clone(), id)));
+        assert_eq!(seen.len(), 11);
+        h.set_concurrent(false, 0);
+        assert!(matches!(h.shards, Shards::Plain(_)));
+        assert_eq!(
+            (h.get(&y), h.get(&n3), h.len()),
+            (Some(Id::from(7u32)), Some(Id::from(10_003u32)), 11)
+        );
+        // Made concurrent again, the table becomes the new base.
+        h.set_concurrent(true, 0);
+        assert_eq!(
+            h.insert_or_get(y.clone(), Id::from(9u32)),
+            Some(Id::from(7u32))
+        );
+        let z = SymbolLang::leaf("z");
+        assert_eq!(h.insert_or_get(z.clone(), Id::from(9u32)), None);
+        assert_eq!(h.len(), 12);
+        // Discarded, the layer's inserts are gone and the table is plain.
+        assert!(h.discard_layer());
+        assert!(matches!(h.shards, Shards::Plain(_)));
+        assert_eq!(
+            (h.get(&z), h.get(&y), h.len()),
+            (None, Some(Id::from(7u32)), 11)
+        );
+        assert!(!h.discard_layer(), "a plain hashcons has no layer");
+        assert_eq!(h.len(), 11);
     }
 }
