@@ -140,8 +140,8 @@ pub(crate) struct AsyncConfig {
 }
 
 /// Phases on e-graphs of fewer nodes than this run on the calling thread,
-/// whatever the thread count, with room for at least [`SEQUENTIAL_ROOM`]
-/// ids (4x the e-graph above that) instead of 1,024.
+/// whatever the thread count, with room for [`sequential_room`] ids (4x
+/// the e-graph past 64 nodes) instead of at least 1,024.
 ///
 /// Such a phase is a fraction of a millisecond of work, too little to
 /// share. Above all, on one thread the ids a phase makes depend only on
@@ -153,11 +153,23 @@ pub(crate) struct AsyncConfig {
 /// math suite needs the small room: its constant folding prunes classes
 /// only at joins, so every first phase explodes and is undone, and at
 /// 1,024 ids that cost 0.5-1.5 ms on e-graphs of 5-40 nodes that `bsp`
-/// saturates in 0.1 ms.
+/// saturates in 0.1 ms (0.2 ms at 256 ids).
 pub(crate) const SEQUENTIAL_PHASE_NODES: usize = 256;
 
-/// The fewest ids a phase on one thread has room for.
+/// The room of a phase on one thread is at least this, or
+/// [`sequential_room`] below it.
 const SEQUENTIAL_ROOM: usize = 256;
+
+/// The fewest ids a phase on one thread on an e-graph of `size` nodes has
+/// room for: 64 more than 4x the e-graph, up to [`SEQUENTIAL_ROOM`]. On a
+/// handful of nodes a closure needs a few dozen ids, and an explosion is
+/// undone after about as many (egg's math suite: 0.1 ms sooner than at
+/// 256 ids, on each of its 10 smallest cases).
+fn sequential_room(size: usize) -> usize {
+    size.saturating_mul(4)
+        .saturating_add(64)
+        .min(SEQUENTIAL_ROOM)
+}
 
 /// What an asynchronous run did.
 #[derive(Debug, Default, Clone)]
@@ -1731,13 +1743,17 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         // Ids for this phase: up to one past the node limit (a phase that
         // needs more would pass it; at least 1024, so a phase near the
         // limit is not tiny), and at most 4x the e-graph (at least 1024,
-        // or `SEQUENTIAL_ROOM` for a phase on one thread): a phase that
+        // or `sequential_room` for a phase on one thread): a phase that
         // needs more is taken for an explosion, which rounds handle better
         // (an analysis's `modify`, e.g. egg's pruning of constant classes,
         // runs at every join), and is undone (see below). This also keeps
         // the per-id tables proportionate.
         let sequential = size < cfg.sequential_below;
-        let least = if sequential { SEQUENTIAL_ROOM } else { 1024 };
+        let least = if sequential {
+            sequential_room(size)
+        } else {
+            1024
+        };
         let phase_pool = if sequential { None } else { pool };
         let room = cfg
             .node_limit
@@ -1967,10 +1983,10 @@ mod tests {
     }
 
     /// With the default setting, a phase on a tiny e-graph runs on one
-    /// thread and is taken for an explosion after `SEQUENTIAL_ROOM` ids,
-    /// not 1,024: unbounded growth from one node is undone after half as
-    /// many tasks (two ids each), the same at every thread setting, and
-    /// hands the input back untouched.
+    /// thread and is taken for an explosion after `sequential_room` ids
+    /// (72 for 2 nodes), not 1,024: unbounded growth from one node is
+    /// undone after half as many tasks (two ids each), the same at every
+    /// thread setting, and hands the input back untouched.
     #[test]
     fn a_tiny_e_graph_s_explosion_is_undone_early() {
         let rules: Vec<Rewrite<SymbolLang, ()>> = vec![rewrite!("grow"; "(f ?a)" => "(f (s ?a))")];
@@ -1986,7 +2002,8 @@ mod tests {
             let (eg, stats) = run(eg, &rules, &cfg, Instant::now());
             assert!(stats.rolled_back, "{threads:?}");
             assert_eq!(stats.phases, 1);
-            assert_eq!(stats.tasks, SEQUENTIAL_ROOM / 2 + 1, "{threads:?}");
+            assert_eq!(sequential_room(2), 72);
+            assert_eq!(stats.tasks, 72 / 2 + 1, "{threads:?}");
             assert_eq!(eg.dump().to_string(), before);
         }
     }
