@@ -1672,12 +1672,20 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
     start: Instant,
 ) -> (EGraph<L, N>, AsyncStats) {
     // Everything, joins and the renumbering included, runs on the
-    // configured threads: on the pool, or on this thread alone.
+    // configured threads: on the pool, or on this thread alone. A run that
+    // starts on an e-graph whose phases run on one thread anyway starts on
+    // this thread, and moves onto the pool if the e-graph grows (handing
+    // a run to a pool thread and back costs two wake-ups, 0.07 ms on this
+    // project's VM: as much as a whole run on egg's smallest cases).
     match cfg.pool.as_deref() {
         Some(pool) if pool.current_num_threads() > 1 => {
-            pool.install(|| run_on(egraph, rules, cfg, start, Some(pool)))
+            if egraph.total_number_of_nodes() < cfg.sequential_below {
+                crate::par::sequentially(|| run_on(egraph, rules, cfg, start, Some(pool), false))
+            } else {
+                pool.install(|| run_on(egraph, rules, cfg, start, Some(pool), true))
+            }
         }
-        _ => crate::par::sequentially(|| run_on(egraph, rules, cfg, start, None)),
+        _ => crate::par::sequentially(|| run_on(egraph, rules, cfg, start, None, false)),
     }
 }
 
@@ -1697,16 +1705,17 @@ fn renumbered<L: Language, N: Analysis<L> + Default>(
     egraph
 }
 
-/// [`run`] on `pool` (`None`: on this thread, marked sequential).
+/// [`run`] with `pool` (`None`: on this thread, marked sequential), on
+/// one of its threads when `installed`, else on this thread (marked
+/// sequential) until the e-graph is large enough for parallel phases.
 fn run_on<L: Language, N: Analysis<L> + Default>(
     mut egraph: EGraph<L, N>,
     rules: &[Rewrite<L, N>],
     cfg: &AsyncConfig,
     start: Instant,
     pool: Option<&rayon::ThreadPool>,
+    installed: bool,
 ) -> (EGraph<L, N>, AsyncStats) {
-    let mut stats = AsyncStats::default();
-    let trace = std::env::var_os("SATURN_ASYNC_TRACE").is_some();
     let index = RuleIndex::new(rules);
     if !egraph.is_clean() {
         egraph.rebuild();
@@ -1718,13 +1727,55 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
     // cannot be a match's root until they change, and then they are queued.)
     let root_ops = index.depth_ops[0];
     let var_root = index.var_rooted;
-    let mut seeds: Vec<Id> = egraph
+    let seeds: Vec<Id> = egraph
         .classes()
         .filter(|c| var_root || c.ops & root_ops != 0)
         .map(|c| c.id)
         .collect();
-    let mut ancestors_of: Vec<Id> = vec![];
-    let mut nonlocal: FxHashSet<Id> = FxHashSet::default();
+    let run = Run {
+        egraph,
+        stats: AsyncStats::default(),
+        seeds,
+        ancestors_of: vec![],
+        nonlocal: FxHashSet::default(),
+        keep,
+    };
+    run_phases(run, &index, cfg, start, pool, installed)
+}
+
+/// Where an asynchronous run stands between two phases.
+struct Run<L: Language, N: Analysis<L>> {
+    egraph: EGraph<L, N>,
+    stats: AsyncStats,
+    /// The next phase's seeds, and the classes whose ancestors it also
+    /// starts from.
+    seeds: Vec<Id>,
+    ancestors_of: Vec<Id>,
+    nonlocal: FxHashSet<Id>,
+    /// The input's ids (kept by the renumbering).
+    keep: usize,
+}
+
+/// The phases of [`run_on`], from `run`, and the renumbering at the end.
+/// Not `installed` (on the calling thread, marked sequential), it goes on
+/// on a pool thread as soon as the next phase would be parallel.
+fn run_phases<L: Language, N: Analysis<L> + Default>(
+    run: Run<L, N>,
+    index: &RuleIndex<'_, L, N>,
+    cfg: &AsyncConfig,
+    start: Instant,
+    pool: Option<&rayon::ThreadPool>,
+    installed: bool,
+) -> (EGraph<L, N>, AsyncStats) {
+    let trace = std::env::var_os("SATURN_ASYNC_TRACE").is_some();
+    let Run {
+        mut egraph,
+        mut stats,
+        mut seeds,
+        mut ancestors_of,
+        mut nonlocal,
+        keep,
+    } = run;
     loop {
         if stats.phases >= cfg.iter_limit {
             stats.stop_reason = Some(StopReason::IterationLimit(stats.phases));
@@ -1738,6 +1789,20 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         if size > cfg.node_limit {
             stats.stop_reason = Some(StopReason::NodeLimit(size));
             break;
+        }
+        if let (false, Some(pool)) = (installed, pool) {
+            if size >= cfg.sequential_below {
+                // Large enough for parallel phases: on to the pool.
+                let run = Run {
+                    egraph,
+                    stats,
+                    seeds,
+                    ancestors_of,
+                    nonlocal,
+                    keep,
+                };
+                return pool.install(|| run_phases(run, index, cfg, start, Some(pool), true));
+            }
         }
         let t = Instant::now();
         // Ids for this phase: up to one past the node limit (a phase that
@@ -1767,7 +1832,7 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         let stop;
         let (new_nodes, merged, deferred, limit, ph_nonlocal) = {
             let threads = phase_pool.map_or(1, |p| p.current_num_threads());
-            let ph = Phase::new(&egraph, &index, cfg, start, room, threads);
+            let ph = Phase::new(&egraph, index, cfg, start, room, threads);
             ph.run(&seeds, &ancestors_of, phase_pool);
             stats.tasks += ph.tasks.load(Ordering::Relaxed);
             stats.matches += ph.matches.load(Ordering::Relaxed);
@@ -1980,6 +2045,79 @@ mod tests {
             let d = eg.lookup_expr(&"(d x)".parse().unwrap());
             assert_eq!(d, Some(eg.find(ids[0])));
         }
+    }
+
+    /// A run that starts below `sequential_below` runs on the calling
+    /// thread, and moves onto the pool when a later phase would be
+    /// parallel: the first phase's conditions are checked off the pool,
+    /// the second phase's (on an e-graph past the threshold) on it; the
+    /// result is the same at every thread setting.
+    #[test]
+    fn a_small_run_starts_on_the_calling_thread_and_moves_to_the_pool() {
+        type Seen = Arc<Mutex<Vec<(usize, Option<usize>)>>>;
+        // Per check: the rule, and the size of the pool it ran on (`None`:
+        // not on a pool thread).
+        let seen: Seen = Arc::default();
+        // Phase 1 (80 nodes): `grow` adds 5 nodes per term (280 in all);
+        // `mark` fires on the input's classes, so its condition is
+        // checked in phase 1. `done` binds classes made in phase 1, so it
+        // is deferred to phase 2, which runs on about 300 nodes. Each
+        // check records its rule (1: `mark`, 2: `done`) and thread.
+        let checker = |phase: usize, seen: &Seen| {
+            let seen = seen.clone();
+            move |_: &EGraph<SymbolLang, ()>, _: Id, _: &crate::Subst| {
+                let pool = rayon::current_thread_index().map(|_| rayon::current_num_threads());
+                lock(&seen).push((phase, pool));
+                true
+            }
+        };
+        let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
+            rewrite!("grow"; "(f ?x)" => "(g (h (k (m (n ?x)))))"),
+            rewrite!("mark"; "(f ?x)" => "(seen ?x)").with_condition(checker(1, &seen)),
+            rewrite!("done"; "(g ?y)" => "(done ?y)").with_condition(checker(2, &seen)),
+        ];
+        let terms: Vec<String> = (0..40).map(|i| format!("(f x{i})")).collect();
+        let mut dumps = vec![];
+        for threads in [None, Some(2), Some(4)] {
+            let mut eg = EGraph::<SymbolLang, ()>::default();
+            for t in &terms {
+                eg.add_expr(&t.parse().unwrap());
+            }
+            eg.rebuild();
+            assert!(eg.total_number_of_nodes() < SEQUENTIAL_PHASE_NODES);
+            lock(&seen).clear();
+            let cfg = AsyncConfig {
+                sequential_below: SEQUENTIAL_PHASE_NODES,
+                ..cfg(threads)
+            };
+            let (eg, stats) = run(eg, &rules, &cfg, Instant::now());
+            assert_eq!(stats.stop_reason, Some(StopReason::Saturated));
+            assert!(!stats.rolled_back);
+            assert_eq!(stats.phases, 2, "{threads:?}");
+            eg.check_invariants().unwrap();
+            assert!(eg.total_number_of_nodes() >= SEQUENTIAL_PHASE_NODES);
+            // Phase 1 checks `mark` at the 40 input terms, on the calling
+            // thread (not a pool thread). Phase 2 searches those classes
+            // again (they gained nodes) and checks `mark` and `done`
+            // there, on the pool when there is one.
+            let checks = std::mem::take(&mut *lock(&seen));
+            assert_eq!(checks.len(), 120, "{threads:?}");
+            let off_pool: Vec<usize> = checks
+                .iter()
+                .filter(|c| c.1.is_none())
+                .map(|c| c.0)
+                .collect();
+            match threads {
+                None => assert_eq!(off_pool.len(), 120),
+                Some(n) => {
+                    assert_eq!(off_pool, vec![1; 40], "{threads:?}");
+                    // On the run's pool, not some other.
+                    assert!(checks.iter().all(|c| c.1.is_none_or(|m| m == n)));
+                }
+            }
+            dumps.push(eg.dump().to_string());
+        }
+        assert!(dumps.iter().all(|d| *d == dumps[0]));
     }
 
     /// With the default setting, a phase on a tiny e-graph runs on one
