@@ -958,17 +958,28 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// Makes room for `n` more ids, so [`UnionFind::make_set`] can be
     /// called through `&self` that many times, and puts the hashcons in
     /// concurrent mode, so nodes can be added through `&self` too (the
-    /// asynchronous scheduler does both). The e-graph is otherwise kept in
-    /// plain mode (lock-free lookups; see [`crate::hashcons`]); made
-    /// concurrent, it is layered: its table stays lock-free, and the
-    /// phase's inserts go to locked shards over it. The shards get room for as many new entries as they have (at most `n`): a
+    /// asynchronous scheduler does both). The hashcons starts plain
+    /// (lock-free lookups; see [`crate::hashcons`]); made concurrent, it
+    /// is layered: its table stays lock-free, and inserts go to locked
+    /// shards over it, for the rest of the asynchronous run (its joins'
+    /// inserts too), until [`EGraph::settle_hashcons`] or the run's
+    /// renumbering makes it plain again. The shards get room for as many
+    /// more entries as the hashcons has (at most `n`), at each phase: a
     /// phase inserts its new nodes and the canonical forms of the parents
     /// of what it merges (40,000 entries on 83,000 in the `cancel`
-    /// workload), and growing a shard in a phase rehashes it under its lock.
+    /// workload), and growing a shard in a phase rehashes it under its
+    /// lock.
     pub(crate) fn reserve_ids(&mut self, n: usize) {
         self.uf.reserve(n);
         let extra = n.min(self.memo.len());
         self.memo.set_concurrent(true, extra);
+    }
+
+    /// Makes the hashcons plain again if an asynchronous run left it
+    /// layered (see [`EGraph::reserve_ids`]): its layer's entries move
+    /// into its table. Free when it is plain.
+    pub(crate) fn settle_hashcons(&mut self) {
+        self.memo.set_concurrent(false, 0);
     }
 
     /// Undoes an asynchronous phase that will not be absorbed: `uf` is

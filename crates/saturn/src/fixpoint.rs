@@ -61,8 +61,11 @@
 //! since an analysis's `modify` runs at every join) or cut a search at the
 //! match budget, holds what the workers happened to reach. It is *rolled
 //! back*: the union-find is restored from a snapshot taken before the
-//! phase and the hashcons rebuilt from the classes (the phase wrote
-//! nothing else), the e-graph is renumbered canonically, and the caller
+//! phase, and the hashcons loses what the phase inserted (the layer over
+//! its table is dropped after a run's first phase, whose table is the
+//! input's; after later ones, which may have left stale entries whose
+//! number depends on timing, it is rebuilt from the classes); the phase
+//! wrote nothing else. The e-graph is renumbered canonically, and the caller
 //! goes on from there in `bsp` rounds, which are deterministic. Only a
 //! time limit or a cancellation leaves a phase's partial work in place
 //! (valid and sound, but timing-dependent, as under every strategy). One
@@ -86,7 +89,8 @@
 //! * Work is spread for locality, not evenly: a worker takes a contiguous
 //!   range of the seeds and then drains, itself, what its classes made
 //!   dirty (their neighbours, whose lines are in its cache), offering
-//!   half of its queue only when another worker is idle (see `drain`).
+//!   half of its queue to the others only when nothing of its own is left
+//!   for them to steal (see `drain`).
 //!   Per-class state shared by all workers (deltas, views) is sharded by
 //!   runs of ids, so workers on different ranges lock different shards.
 //!   What still crosses cores is the hashcons (a node's shard depends on
@@ -259,6 +263,11 @@ struct Phase<'g, L: Language, N: Analysis<L>> {
     made: AtomicUsize,
     /// Per pool thread (by `rayon::current_thread_index`), its buffers.
     scratch: Vec<Mutex<Scratch<L>>>,
+    /// Per pool thread, the classes its seeds made dirty, drained by that
+    /// thread once every seed is processed (see `Phase::run`). Apart from
+    /// `scratch`, and locked only to append or take: a thread may take
+    /// its own while a job of its holds its buffers.
+    later: Vec<Mutex<Vec<Id>>>,
 }
 
 /// The id capacity of a phase was used up.
@@ -327,9 +336,6 @@ struct Scratch<L: Language> {
     frontier: Vec<Id>,
     next: Vec<Id>,
     classes: Vec<Id>,
-    /// Classes the worker's seeds made dirty, drained by the worker once
-    /// every seed is processed (see `Phase::run`).
-    later: Vec<Id>,
 }
 
 impl<L: Language> Default for Scratch<L> {
@@ -348,7 +354,6 @@ impl<L: Language> Default for Scratch<L> {
             frontier: vec![],
             next: vec![],
             classes: vec![],
-            later: vec![],
         }
     }
 }
@@ -405,8 +410,8 @@ impl<L: Language> Scratch<L> {
     }
 }
 
-/// The fewest seeds one worker's job starts from (amortizes the job and
-/// the scratch lookup).
+/// Seeds per piece a worker takes (amortizes the piece's scratch lookup;
+/// the last piece may be smaller).
 const BATCH: usize = 8;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -459,13 +464,15 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             made: AtomicUsize::new(0),
             match_budget: match_budget(cfg.node_limit),
             scratch: (0..threads.max(1)).map(|_| Mutex::default()).collect(),
+            later: (0..threads.max(1)).map(|_| Mutex::default()).collect(),
         }
     }
 
-    /// Ends the phase: returns its new nodes and frees the rest, on
-    /// another pool thread when there is a pool (freeing a large phase's
-    /// deltas and views takes milliseconds, which the join need not wait
-    /// for).
+    /// Ends the phase: returns its new nodes and frees the rest, as a job
+    /// on the pool when there is one (freeing a large phase's deltas and
+    /// views takes milliseconds, which the join need not wait for; an
+    /// idle pool thread takes the job, or this one does when it next
+    /// waits for work).
     fn dispose(self, pool: Option<&rayon::ThreadPool>) -> AppendOnlyVec<L> {
         let Phase {
             new_nodes,
@@ -473,6 +480,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             views,
             parent_index,
             scratch,
+            later,
             has_members,
             has_parents,
             versions,
@@ -481,7 +489,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             ops,
             ..
         } = self;
-        let rest = (deltas, views, parent_index, scratch);
+        let rest = (deltas, views, parent_index, scratch, later);
         let tables = (has_members, has_parents, versions, dirty, pending, ops);
         match pool {
             Some(pool) => pool.spawn(move || drop((rest, tables))),
@@ -1247,21 +1255,20 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             Some(pool) => pool.in_place_scope_fifo(|s| {
                 use rayon::prelude::*;
                 initial.par_chunks(BATCH).for_each(|xs| {
-                    with_scratch(self, |sc, own| {
-                        let mut out = vec![];
+                    let mut out = vec![];
+                    with_scratch(self, |sc, _| {
                         for &x in xs {
                             self.process(x, &mut out, sc);
                         }
-                        if own {
-                            sc.later.append(&mut out);
-                        } else if !out.is_empty() {
-                            s.spawn_fifo(move |s| drain(self, s, out.into()));
-                        }
-                    })
+                    });
+                    if !out.is_empty() {
+                        let k = rayon::current_thread_index().unwrap_or(0) % self.later.len();
+                        lock(&self.later[k]).append(&mut out);
+                    }
                 });
                 s.spawn_broadcast(move |s, ctx| {
-                    let k = ctx.index() % self.scratch.len();
-                    let later = std::mem::take(&mut lock(&self.scratch[k]).later);
+                    let k = ctx.index() % self.later.len();
+                    let later = std::mem::take(&mut *lock(&self.later[k]));
                     if !later.is_empty() {
                         drain(self, s, later.into());
                     }
@@ -1717,6 +1724,10 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
     installed: bool,
 ) -> (EGraph<L, N>, AsyncStats) {
     let index = RuleIndex::new(rules);
+    // A run leaves the hashcons layered when it does not renumber (see
+    // `EGraph::reserve_ids`): the first phase's table must be the input's
+    // whole table, so a layer left by an earlier run is merged in here.
+    egraph.settle_hashcons();
     if !egraph.is_clean() {
         egraph.rebuild();
     }

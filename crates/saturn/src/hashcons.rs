@@ -7,15 +7,17 @@
 //!   [`Hashcons::insert_or_get`] is atomic: two threads inserting the same
 //!   node get the same answer. A node always lands in the same shard,
 //!   whatever the thread count;
-//! - *plain* (the e-graph's mode outside asynchronous phases): one bare
+//! - *plain* (the e-graph's mode, except in and after asynchronous
+//!   runs; see below): one bare
 //!   table; lookups through `&self` take no lock and write no shared
 //!   memory (a read lock writes its lock word, which parallel readers on
 //!   different cores then pass back and forth), and inserts need
 //!   `&mut self`;
-//! - *layered* (the e-graph's mode during an asynchronous phase, when
-//!   [`Hashcons::set_concurrent`] turns a plain table concurrent): the
-//!   plain table stays as it is and is read without locks, and the nodes
-//!   inserted through `&self` go to locked shards over it. An insert looks
+//! - *layered* (the e-graph's mode from an asynchronous run's first
+//!   phase, when [`Hashcons::set_concurrent`] turns the plain table
+//!   concurrent, until the run's renumbering replaces it or the next run
+//!   makes it plain again): the plain table stays as it is and is read
+//!   without locks, and the nodes inserted go to locked shards over it. An insert looks
 //!   in the table first, so a node is in one layer only, and inserts stay
 //!   atomic. Only what phases add is behind locks; through `&mut self`,
 //!   lookups read both layers and inserts go to the top one, so the
@@ -75,7 +77,8 @@ pub type Shard<L> = HashTable<(L, Id)>;
 /// A map from canonical nodes to class ids. A standalone one is in
 /// concurrent mode (sharded, each shard behind a lock, inserts through
 /// `&self` are atomic); an e-graph keeps its own as one plain table with
-/// lock-free lookups except while the asynchronous scheduler adds nodes.
+/// lock-free lookups, layered (see the [module docs](self)) while the
+/// asynchronous scheduler adds nodes.
 ///
 /// ```
 /// use saturn::{Hashcons, SymbolLang, Id};
@@ -261,7 +264,15 @@ impl<L: Eq + Hash> Hashcons<L> {
             }
             (Shards::Locked(v), true) => Shards::Locked(v),
             (Shards::Plain(t), false) => Shards::Plain(t),
-            (Shards::Layered { base, top }, true) => Shards::Layered { base, top },
+            (Shards::Layered { base, mut top }, true) => {
+                let per = extra / SHARDS;
+                for s in top.iter_mut() {
+                    s.get_mut()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .reserve(per, |(n, _)| hash_node(n));
+                }
+                Shards::Layered { base, top }
+            }
             (Shards::Locked(v), false) => {
                 let mut t = HashTable::with_capacity(self.len.load(Ordering::Relaxed));
                 for shard in v.into_vec() {

@@ -519,6 +519,9 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
 
     /// Runs `rules` until saturation or a limit.
     pub fn run(mut self, rules: &[Rewrite<L, N>]) -> Self {
+        // Lock-free hashcons lookups in the rounds, even on an e-graph an
+        // asynchronous run left layered.
+        self.egraph.settle_hashcons();
         self.egraph.rebuild();
         self.states = rules.iter().map(|_| RuleState::default()).collect();
         let pool = match self.pool.take() {

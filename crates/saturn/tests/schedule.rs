@@ -1045,3 +1045,45 @@ fn async_random_rules_stress() {
         }
     }
 }
+
+/// An `async` run that makes no id is not renumbered, so it hands back its
+/// hashcons layered (the phase's entries over the input's table). A second
+/// `async` run on that e-graph whose first phase explodes and is rolled
+/// back must keep the first run's entries: it starts from the whole table,
+/// not from the table under the old layer. Then a `bsp` run on the result.
+#[test]
+fn a_layered_hashcons_survives_the_next_runs_roll_back() {
+    for threads in [1, 2] {
+        let (eg, roots) = egraph_of(&["b", "(f a)"]);
+        let merge = Pipeline::<SymbolLang, ()>::new().pass("p", vec![rewrite!("ab"; "a" => "b")]);
+        let out = Schedule::new(merge, Strategy::Async)
+            .with_threads(threads)
+            .run(eg);
+        let eg = out.egraph;
+        eg.check_invariants().unwrap();
+        let fb: RecExpr<SymbolLang> = "(f b)".parse().unwrap();
+        assert_eq!(
+            eg.lookup_expr(&fb).map(|i| eg.find(i)),
+            Some(eg.find(roots[1]))
+        );
+        let grow = Pipeline::<SymbolLang, ()>::new()
+            .pass("p", vec![rewrite!("grow"; "(f ?x)" => "(f (s ?x))")]);
+        let out = Schedule::new(grow.clone(), Strategy::Async)
+            .with_threads(threads)
+            .with_iter_limit(3)
+            .run(eg);
+        assert_eq!(out.report.rolled_back, 1, "{threads}");
+        let eg = out.egraph;
+        eg.check_invariants().unwrap();
+        assert_eq!(
+            eg.lookup_expr(&fb).map(|i| eg.find(i)),
+            Some(eg.find(roots[1]))
+        );
+        let out = Schedule::new(grow, Strategy::Bsp)
+            .with_threads(threads)
+            .with_iter_limit(2)
+            .run(eg);
+        out.egraph.check_invariants().unwrap();
+        assert!(out.egraph.lookup_expr(&fb).is_some());
+    }
+}
