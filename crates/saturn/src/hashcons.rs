@@ -77,8 +77,8 @@ pub type Shard<L> = HashTable<(L, Id)>;
 /// A map from canonical nodes to class ids. A standalone one is in
 /// concurrent mode (sharded, each shard behind a lock, inserts through
 /// `&self` are atomic); an e-graph keeps its own as one plain table with
-/// lock-free lookups, layered (see the [module docs](self)) while the
-/// asynchronous scheduler adds nodes.
+/// lock-free lookups, layered (locked shards over that table, which
+/// stays lock-free) while the asynchronous scheduler adds nodes.
 ///
 /// ```
 /// use saturn::{Hashcons, SymbolLang, Id};
