@@ -996,19 +996,16 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// inserts are dropped instead, and that table stays.
     pub(crate) fn roll_back_phase(&mut self, uf: &[u32], keep_table: bool) {
         self.uf.restore(uf);
-        if keep_table && self.memo.discard_layer() {
-            self.op_index_stale();
-            debug_assert_eq!(self.check_invariants(), Ok(()), "rolled back");
-            return;
+        if !(keep_table && self.memo.discard_layer()) {
+            let mut memo = Hashcons::plain();
+            let (mut nodes, mut ids) = (vec![], vec![]);
+            for class in self.classes.iter().flatten() {
+                nodes.extend(class.nodes.iter());
+                ids.extend(std::iter::repeat_n(class.id, class.nodes.len()));
+            }
+            memo.insert_new_mut(&nodes, &ids);
+            self.memo = memo;
         }
-        let mut memo = Hashcons::plain();
-        let (mut nodes, mut ids) = (vec![], vec![]);
-        for class in self.classes.iter().flatten() {
-            nodes.extend(class.nodes.iter());
-            ids.extend(std::iter::repeat_n(class.id, class.nodes.len()));
-        }
-        memo.insert_new_mut(&nodes, &ids);
-        self.memo = memo;
         self.op_index_stale();
         debug_assert_eq!(self.check_invariants(), Ok(()), "rolled back");
     }

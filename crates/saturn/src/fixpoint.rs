@@ -1256,7 +1256,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
                 use rayon::prelude::*;
                 initial.par_chunks(BATCH).for_each(|xs| {
                     let mut out = vec![];
-                    with_scratch(self, |sc, _| {
+                    with_scratch(self, |sc| {
                         for &x in xs {
                             self.process(x, &mut out, sc);
                         }
@@ -1468,34 +1468,30 @@ fn depth_ops<L: Language, N: Analysis<L>>(rules: &[Rewrite<L, N>], depth: usize)
 }
 
 /// Classes a worker queues for itself before it offers the newer half to
-/// idle workers.
+/// the others (see `drain`).
 const OFFER_FROM: usize = 2 * BATCH;
 
-/// Runs `f` with this pool thread's buffers (`true`), or with fresh ones
-/// (`false`), whose lists are then handed over to the phase.
+/// Runs `f` with this pool thread's buffers, or with fresh ones whose
+/// lists are then handed over to the phase; then adds the counts.
 fn with_scratch<L: Language, N: Analysis<L>>(
     ph: &Phase<'_, L, N>,
-    f: impl FnOnce(&mut Scratch<L>, bool),
+    f: impl FnOnce(&mut Scratch<L>),
 ) {
     // Uncontended: only this pool thread takes this slot. (Should a
     // rule's code ever wait on rayon inside a task, this thread could
     // start another job while holding it: that one gets fresh buffers
     // instead of waiting for itself.)
     let k = rayon::current_thread_index().unwrap_or(0) % ph.scratch.len();
+    let run = |sc: &mut Scratch<L>| {
+        f(sc);
+        ph.flush_counts(sc);
+    };
     match ph.scratch[k].try_lock() {
-        Ok(mut g) => {
-            f(&mut g, true);
-            ph.flush_counts(&mut g);
-        }
-        Err(std::sync::TryLockError::Poisoned(e)) => {
-            let mut g = e.into_inner();
-            f(&mut g, true);
-            ph.flush_counts(&mut g);
-        }
+        Ok(mut g) => run(&mut g),
+        Err(std::sync::TryLockError::Poisoned(e)) => run(&mut e.into_inner()),
         Err(std::sync::TryLockError::WouldBlock) => {
             let mut sc = Scratch::default();
-            f(&mut sc, false);
-            ph.flush_counts(&mut sc);
+            run(&mut sc);
             ph.hand_over(&mut sc.changed);
         }
     }
@@ -1520,7 +1516,7 @@ fn drain<'s, L: Language, N: Analysis<L>>(
     s: &rayon::ScopeFifo<'s>,
     mut queue: VecDeque<Id>,
 ) {
-    with_scratch(ph, |sc, _| {
+    with_scratch(ph, |sc| {
         let mut out = vec![];
         while let Some(x) = queue.pop_front() {
             ph.process(x, &mut out, sc);
@@ -1679,21 +1675,14 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
     start: Instant,
 ) -> (EGraph<L, N>, AsyncStats) {
     // Everything, joins and the renumbering included, runs on the
-    // configured threads: on the pool, or on this thread alone. A run that
-    // starts on an e-graph whose phases run on one thread anyway starts on
-    // this thread, and moves onto the pool if the e-graph grows (handing
-    // a run to a pool thread and back costs two wake-ups, 0.07 ms on this
-    // project's VM: as much as a whole run on egg's smallest cases).
-    match cfg.pool.as_deref() {
-        Some(pool) if pool.current_num_threads() > 1 => {
-            if egraph.total_number_of_nodes() < cfg.sequential_below {
-                crate::par::sequentially(|| run_on(egraph, rules, cfg, start, Some(pool), false))
-            } else {
-                pool.install(|| run_on(egraph, rules, cfg, start, Some(pool), true))
-            }
-        }
-        _ => crate::par::sequentially(|| run_on(egraph, rules, cfg, start, None, false)),
-    }
+    // configured threads: on the pool, or on this thread alone. A run
+    // starts on this thread and moves onto the pool before its first
+    // phase on an e-graph large enough for parallel phases (see
+    // `run_phases`): handing a run whose phases all run on one thread to a
+    // pool thread and back would cost two wake-ups, 0.07 ms on this
+    // project's VM, as much as a whole run on egg's smallest cases.
+    let pool = cfg.pool.as_deref().filter(|p| p.current_num_threads() > 1);
+    crate::par::sequentially(|| run_on(egraph, rules, cfg, start, pool))
 }
 
 /// `egraph` renumbered canonically from id `keep` on
@@ -1712,16 +1701,14 @@ fn renumbered<L: Language, N: Analysis<L> + Default>(
     egraph
 }
 
-/// [`run`] with `pool` (`None`: on this thread, marked sequential), on
-/// one of its threads when `installed`, else on this thread (marked
-/// sequential) until the e-graph is large enough for parallel phases.
+/// [`run`] on this thread, marked sequential, with `pool` (`None`: one
+/// thread throughout) for the phases on e-graphs large enough to share.
 fn run_on<L: Language, N: Analysis<L> + Default>(
     mut egraph: EGraph<L, N>,
     rules: &[Rewrite<L, N>],
     cfg: &AsyncConfig,
     start: Instant,
     pool: Option<&rayon::ThreadPool>,
-    installed: bool,
 ) -> (EGraph<L, N>, AsyncStats) {
     let index = RuleIndex::new(rules);
     // A run leaves the hashcons layered when it does not renumber (see
@@ -1751,7 +1738,7 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         nonlocal: FxHashSet::default(),
         keep,
     };
-    run_phases(run, &index, cfg, start, pool, installed)
+    run_phases(run, &index, cfg, start, pool, false)
 }
 
 /// Where an asynchronous run stands between two phases.
@@ -2074,11 +2061,11 @@ mod tests {
         // checked in phase 1. `done` binds classes made in phase 1, so it
         // is deferred to phase 2, which runs on about 300 nodes. Each
         // check records its rule (1: `mark`, 2: `done`) and thread.
-        let checker = |phase: usize, seen: &Seen| {
+        let checker = |rule: usize, seen: &Seen| {
             let seen = seen.clone();
             move |_: &EGraph<SymbolLang, ()>, _: Id, _: &crate::Subst| {
                 let pool = rayon::current_thread_index().map(|_| rayon::current_num_threads());
-                lock(&seen).push((phase, pool));
+                lock(&seen).push((rule, pool));
                 true
             }
         };

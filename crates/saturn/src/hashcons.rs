@@ -17,9 +17,9 @@
 //!   phase, when [`Hashcons::set_concurrent`] turns the plain table
 //!   concurrent, until the run's renumbering replaces it or the next run
 //!   makes it plain again): the plain table stays as it is and is read
-//!   without locks, and the nodes inserted go to locked shards over it. An insert looks
-//!   in the table first, so a node is in one layer only, and inserts stay
-//!   atomic. Only what phases add is behind locks; through `&mut self`,
+//!   without locks, and the nodes inserted go to locked shards over it.
+//!   An insert looks in the table first, so a node is in one layer only,
+//!   and inserts stay atomic. Only what phases add is behind locks; through `&mut self`,
 //!   lookups read both layers and inserts go to the top one, so the
 //!   table is never re-hashed to take them in (only when the hashcons is
 //!   made plain again).
@@ -113,7 +113,7 @@ enum Shards<L> {
     },
 }
 
-impl<L: Eq + Hash> Shards<L> {
+impl<L> Shards<L> {
     /// The table inserts into shard `i` go to, through `&mut` (no locking
     /// in any mode; the top layer's shard when layered).
     #[inline(always)]
@@ -136,38 +136,6 @@ impl<L: Eq + Hash> Shards<L> {
             Shards::Layered { base, .. } => Some(base),
             _ => None,
         }
-    }
-
-    /// A layered hashcons becomes plain: the top's entries move into the
-    /// base table.
-    #[inline]
-    fn settle(&mut self) {
-        if let Shards::Layered { .. } = self {
-            self.settle_layers();
-        }
-    }
-
-    #[cold]
-    fn settle_layers(&mut self) {
-        let Shards::Layered { base, top } =
-            std::mem::replace(self, Shards::Plain(HashTable::new()))
-        else {
-            return;
-        };
-        let mut t = base;
-        let top: Vec<Shard<L>> = top
-            .into_vec()
-            .into_iter()
-            .map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner()))
-            .collect();
-        t.reserve(top.iter().map(|s| s.len()).sum(), |(n, _)| hash_node(n));
-        for shard in top {
-            for (n, id) in shard {
-                let h = hash_node(&n);
-                t.insert_unique(h, (n, id), |(n, _)| hash_node(n));
-            }
-        }
-        *self = Shards::Plain(t);
     }
 }
 
@@ -239,10 +207,10 @@ impl<L: Eq + Hash> Hashcons<L> {
     /// as it is, read without locks, and inserts go to locked shards over
     /// it (with room for about `extra` entries, spread over the shards, so
     /// they do not grow under their locks); made plain again, it moves
-    /// those entries into its table. (Locking every lookup instead made each lookup write its
-    /// shard's lock word, which two cores then passed back and forth: at
-    /// 2 threads the asynchronous scheduler's lookups and inserts took
-    /// about twice as long as at 1.)
+    /// those entries into its table. (Locking every lookup instead made
+    /// each lookup write its shard's lock word, which two cores then
+    /// passed back and forth: at 2 threads the asynchronous scheduler's
+    /// lookups and inserts took about twice as long as at 1.)
     pub(crate) fn set_concurrent(&mut self, on: bool, extra: usize)
     where
         L: Sync,
@@ -258,29 +226,19 @@ impl<L: Eq + Hash> Hashcons<L> {
                         .collect(),
                 }
             }
-            (mut layered @ Shards::Layered { .. }, false) => {
-                layered.settle();
-                layered
+            (Shards::Layered { mut base, top }, false) => {
+                move_into(&mut base, top);
+                Shards::Plain(base)
             }
             (Shards::Locked(v), true) => Shards::Locked(v),
             (Shards::Plain(t), false) => Shards::Plain(t),
             (Shards::Layered { base, mut top }, true) => {
-                let per = extra / SHARDS;
-                for s in top.iter_mut() {
-                    s.get_mut()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .reserve(per, |(n, _)| hash_node(n));
-                }
+                reserve_each(&mut top, extra / SHARDS);
                 Shards::Layered { base, top }
             }
             (Shards::Locked(v), false) => {
-                let mut t = HashTable::with_capacity(self.len.load(Ordering::Relaxed));
-                for shard in v.into_vec() {
-                    for (n, id) in shard.into_inner().unwrap_or_else(|e| e.into_inner()) {
-                        let h = hash_node(&n);
-                        insert_in(&mut t, h, n, id);
-                    }
-                }
+                let mut t = HashTable::new();
+                move_into(&mut t, v);
                 Shards::Plain(t)
             }
         };
@@ -381,10 +339,8 @@ impl<L: Eq + Hash> Hashcons<L> {
     /// [`Hashcons::get_mut`] for a node whose [`hash_node`] is `h`.
     #[inline]
     pub(crate) fn get_hashed_mut(&mut self, h: u64, node: &L) -> Option<Id> {
-        if let Some(base) = self.shards.base_mut() {
-            if let Some((_, id)) = base.find(h, |(n, _)| n == node) {
-                return Some(*id);
-            }
+        if let Some(id) = self.in_base(h, node) {
+            return Some(id);
         }
         let shard = self.shards.get_mut(shard_of(h));
         shard.find(h, |(n, _)| n == node).map(|(_, id)| *id)
@@ -394,12 +350,7 @@ impl<L: Eq + Hash> Hashcons<L> {
     /// [`hash_node`] is `h`: no hashing, no locking, no equality checks.
     #[inline]
     pub(crate) fn insert_new_hashed_mut(&mut self, h: u64, node: L, id: Id) {
-        debug_assert!(
-            self.shards
-                .base_mut()
-                .is_none_or(|b| b.find(h, |(n, _)| *n == node).is_none()),
-            "absent"
-        );
+        debug_assert!(self.in_base(h, &node).is_none(), "absent");
         let shard = self.shards.get_mut(shard_of(h));
         debug_assert!(shard.find(h, |(n, _)| *n == node).is_none(), "absent");
         shard.insert_unique(h, (node, id), |(n, _)| hash_node(n));
@@ -410,10 +361,8 @@ impl<L: Eq + Hash> Hashcons<L> {
     #[inline]
     pub fn insert_mut(&mut self, node: L, id: Id) -> Option<Id> {
         let h = hash_node(&node);
-        if let Some(base) = self.shards.base_mut() {
-            if let Some((_, old)) = base.find(h, |(n, _)| *n == node) {
-                return Some(*old);
-            }
+        if let Some(old) = self.in_base(h, &node) {
+            return Some(old);
         }
         let shard = self.shards.get_mut(shard_of(h));
         let r = insert_in(shard, h, node, id);
@@ -463,13 +412,7 @@ impl<L: Eq + Hash> Hashcons<L> {
     pub fn reserve_mut(&mut self, n: usize) {
         match &mut self.shards {
             Shards::Plain(t) => t.reserve(n, |(n, _)| hash_node(n)),
-            Shards::Locked(v) | Shards::Layered { top: v, .. } => {
-                for s in v.iter_mut() {
-                    s.get_mut()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .reserve(n / SHARDS + 1, |(n, _)| hash_node(n));
-                }
-            }
+            Shards::Locked(v) | Shards::Layered { top: v, .. } => reserve_each(v, n / SHARDS + 1),
         }
     }
 
@@ -528,6 +471,31 @@ impl<L: Eq + Hash> Hashcons<L> {
                 }
             }
         }
+    }
+}
+
+/// Moves the entries of locked `shards` into `table` (the keys are
+/// distinct from each other and from the table's).
+fn move_into<L: Hash>(table: &mut Shard<L>, shards: Box<[RwLock<Shard<L>>]>) {
+    let shards: Vec<Shard<L>> = shards
+        .into_vec()
+        .into_iter()
+        .map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect();
+    table.reserve(shards.iter().map(|s| s.len()).sum(), |(n, _)| hash_node(n));
+    for shard in shards {
+        for (n, id) in shard {
+            table.insert_unique(hash_node(&n), (n, id), |(n, _)| hash_node(n));
+        }
+    }
+}
+
+/// Makes room for `n` more entries in each of `shards`.
+fn reserve_each<L: Hash>(shards: &mut [RwLock<Shard<L>>], n: usize) {
+    for s in shards {
+        s.get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .reserve(n, |(n, _)| hash_node(n));
     }
 }
 
@@ -629,10 +597,15 @@ mod tests {
         h.set_concurrent(false, 0);
         assert_eq!(h.get(&y), Some(Id::from(500u32)));
         assert_eq!(h.remove_mut(&x), Some(Id::from(7u32)));
-        assert_eq!(h.len(), 100);
-        let mut n = 0;
-        h.for_each(|_, _| n += 1);
-        assert_eq!(n, 100);
+        assert_size(&h, 100);
+    }
+
+    /// `h` holds `n` entries, by its count and by visiting them.
+    fn assert_size(h: &Hashcons<SymbolLang>, n: usize) {
+        assert_eq!(h.len(), n);
+        let mut seen = 0;
+        h.for_each(|_, _| seen += 1);
+        assert_eq!(seen, n);
     }
 
     #[test]
@@ -683,10 +656,7 @@ mod tests {
                 assert_eq!(h.get_mut(&n), h.get(&n));
                 assert!(h.get(&n).is_some());
             }
-            assert_eq!(h.len(), 500);
-            let mut n = 0;
-            h.for_each(|_, _| n += 1);
-            assert_eq!(n, 500);
+            assert_size(&h, 500);
         }
     }
 
@@ -777,9 +747,7 @@ mod tests {
             (h.get(&y), h.get(&n3), h.len()),
             (Some(Id::from(7u32)), Some(Id::from(10_003u32)), 11)
         );
-        let mut seen = vec![];
-        h.for_each(|n, id| seen.push((n.clone(), id)));
-        assert_eq!(seen.len(), 11);
+        assert_size(&h, 11);
         h.set_concurrent(false, 0);
         assert!(matches!(h.shards, Shards::Plain(_)));
         assert_eq!(
