@@ -248,6 +248,18 @@ where
             rb * 1e3
         );
     }
+    if std::env::var_os("SATURN_BENCH_TRACE").is_some() {
+        for (k, it) in runner.iterations.iter().enumerate() {
+            eprintln!(
+                "  egg it {k}: nodes {} classes {} search {:.2}ms apply {:.2}ms rebuild {:.2}ms",
+                it.egraph_nodes,
+                it.egraph_classes,
+                it.search_time * 1e3,
+                it.apply_time * 1e3,
+                it.rebuild_time * 1e3
+            );
+        }
+    }
     let id = runner.egraph.find(root);
     Outcome {
         seconds,
@@ -328,13 +340,14 @@ where
     if std::env::var_os("SATURN_BENCH_TRACE").is_some() {
         for (k, it) in runner.iterations.iter().enumerate() {
             eprintln!(
-                "  it {k}: classes {} roots {} matches {} search {:.2}ms match {:.2}ms apply {:.2}ms rebuild {:.2}ms",
+                "  it {k}: classes {} roots {} matches {} search {:.2}ms match {:.2}ms apply {:.2}ms (stage {:.2}) rebuild {:.2}ms",
                 it.egraph_classes,
                 it.roots_searched,
                 it.n_matches,
                 it.search_time * 1e3,
                 it.match_time * 1e3,
                 it.apply_time * 1e3,
+                it.stage_time * 1e3,
                 it.rebuild_time * 1e3
             );
         }
