@@ -1688,13 +1688,20 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
 /// `egraph` renumbered canonically from id `keep` on
 /// ([`EGraph::canonical_copy`]); as it is when it made no id past `keep`
 /// (the renumbering would be the identity) or when some class has no
-/// finite term.
+/// finite term. The original is freed as a job on `pool` when there is
+/// one (on `peephole`, 0.25-0.45 ms that the caller need not wait for),
+/// as `Phase::dispose` frees a phase's tables.
 fn renumbered<L: Language, N: Analysis<L> + Default>(
     mut egraph: EGraph<L, N>,
     keep: usize,
+    pool: Option<&rayon::ThreadPool>,
 ) -> EGraph<L, N> {
     if egraph.number_of_ids() > keep {
         if let Some(copy) = egraph.canonical_copy(keep) {
+            match pool {
+                Some(pool) => pool.spawn(move || drop(egraph)),
+                None => drop(egraph),
+            }
             return copy;
         }
     }
@@ -1852,7 +1859,7 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
             drop(new_nodes);
             // The first phase's table is the input's.
             egraph.roll_back_phase(&uf_before, stats.phases == 1);
-            egraph = renumbered(egraph, keep);
+            egraph = renumbered(egraph, keep, pool);
             stats.rolled_back = true;
             stats.join_time += t_join.elapsed().as_secs_f64();
             if trace {
@@ -1964,7 +1971,7 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
     );
     if !stats.rolled_back && !cut_by_time && egraph.number_of_ids() > keep {
         let t = Instant::now();
-        egraph = renumbered(egraph, keep);
+        egraph = renumbered(egraph, keep, pool);
         stats.join_time += t.elapsed().as_secs_f64();
         if trace {
             eprintln!(
