@@ -888,8 +888,12 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
                     slots.push(c);
                 }
             }
+            // In small pieces: the heaviest classes come first (see
+            // `par::piece_len`).
+            let piece = crate::par::piece_len(slots.len());
             slots
                 .into_par_iter()
+                .with_max_len(piece)
                 .filter_map(|c| canonicalize_class(uf, redundant, c).then_some(c.id))
                 .collect()
         };
