@@ -637,6 +637,14 @@ mod tests {
                     if !got[0].everything {
                         prop_assert_eq!(&got[0].near, &reference(&eg, &changed, depth));
                     }
+                    // "Everything" exactly when some level before the last
+                    // reaches the share (levels only grow, so the one
+                    // before the last says), however early a level stopped.
+                    let enough = eg.number_of_classes() * NEAR_ALL / 1000;
+                    if enough > 0 {
+                        let before_last = reference(&eg, &changed, depth.saturating_sub(1));
+                        prop_assert_eq!(got[0].everything, before_last.len() >= enough);
+                    }
                 }
             }
         }
