@@ -256,6 +256,41 @@ mod tests {
     }
 
     #[test]
+    fn par_map_keeps_order_and_cuts_small_pieces() {
+        for threads in [2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                for n in [0, 1, 2, 31, 32, 33, 1000, 4099] {
+                    let len = piece_len(n);
+                    assert!(len >= 1);
+                    assert!(
+                        len * threads * PIECES_PER_THREAD >= n,
+                        "{n} items cut too coarsely"
+                    );
+                    assert!(n == 0 || (len - 1) * threads * PIECES_PER_THREAD < n);
+                    // The heaviest items first, as class lists in id order.
+                    let items: Vec<usize> = (0..n).collect();
+                    let cost = |&i: &usize| (0..(n - i) * 8).fold(i, |a, k| a ^ k.rotate_left(3));
+                    let want: Vec<usize> = items.iter().map(cost).collect();
+                    assert_eq!(
+                        par_map(&items, cost),
+                        want,
+                        "{n} items on {threads} threads"
+                    );
+                }
+            });
+        }
+        // Marked sequential, it counts one thread.
+        assert_eq!(
+            sequentially(|| piece_len(100)),
+            100usize.div_ceil(PIECES_PER_THREAD)
+        );
+    }
+
+    #[test]
     fn the_mark_is_restored_after_a_panic() {
         assert!(!SEQUENTIAL.with(|s| s.get()));
         let r = std::panic::catch_unwind(|| sequentially(|| panic!("boom")));
