@@ -20,7 +20,7 @@ mod suite;
 
 use std::sync::Arc;
 
-use suite::{run_egg, run_saturn, Case, Outcome};
+use suite::{geomean, run_egg, run_saturn, Case, Outcome};
 
 struct Row {
     suite: &'static str,
@@ -49,10 +49,6 @@ fn median(v: &mut [f64]) -> f64 {
 fn paired_speedup(base: &[f64], times: &[f64]) -> f64 {
     let mut r: Vec<f64> = base.iter().zip(times).map(|(b, t)| b / t).collect();
     median(&mut r)
-}
-
-fn geomean(v: &[f64]) -> f64 {
-    (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp()
 }
 
 fn main() {
@@ -375,5 +371,12 @@ mod tests {
         assert_eq!(median(&mut one.clone()) / median(&mut two.clone()), 4.0);
         assert_eq!(paired_speedup(&one, &two), 2.0);
         assert_eq!(paired_speedup(&[3.0, 8.0], &[1.0, 2.0]), 3.5);
+    }
+
+    #[test]
+    fn the_geomean_of_ratios_is_the_nth_root_of_their_product() {
+        assert!((geomean(&[2.0, 8.0]) - 4.0).abs() < 1e-12);
+        assert!((geomean(&[0.5, 2.0]) - 1.0).abs() < 1e-12);
+        assert_eq!(geomean(&[]), 1.0);
     }
 }

@@ -72,6 +72,14 @@ impl Outcome {
     }
 }
 
+/// The geometric mean of positive ratios (1 for none).
+pub fn geomean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return 1.0;
+    }
+    (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp()
+}
+
 pub fn math_cases() -> Vec<Case> {
     let mut assoc = Case::new(
         "math_associate_adds",

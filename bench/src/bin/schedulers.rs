@@ -600,8 +600,7 @@ fn print_table(rows: &[Row], pools: &[(usize, Arc<rayon::ThreadPool>)]) {
         }
     }
     if n > 0 {
-        let geomean =
-            (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len().max(1) as f64).exp();
+        let geomean = suite::geomean(&ratios);
         let threads = pools.last().map_or(1, |(t, _)| *t);
         println!();
         println!(
