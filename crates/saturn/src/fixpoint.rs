@@ -145,7 +145,7 @@ pub(crate) struct AsyncConfig {
 
 /// Phases on e-graphs of fewer nodes than this run on the calling thread,
 /// whatever the thread count, with room for [`sequential_room`] ids (4x
-/// the e-graph past 64 nodes) instead of at least 1,024.
+/// the e-graph past 64 nodes) instead of at least [`PARALLEL_ROOM`] (1,024).
 ///
 /// Such a phase is a fraction of a millisecond of work, too little to
 /// share. Above all, on one thread the ids a phase makes depend only on
@@ -163,6 +163,14 @@ pub(crate) const SEQUENTIAL_PHASE_NODES: usize = 256;
 /// The room of a phase on one thread is at least this, or
 /// [`sequential_room`] below it.
 const SEQUENTIAL_ROOM: usize = 256;
+
+/// The fewest ids a phase has room for, both under the node limit (so a
+/// phase near the limit is not tiny) and under 4x the e-graph, unless it
+/// runs on one thread (see [`sequential_room`]). A phase on several threads
+/// makes a number of ids that depends on timing (congruent copies made
+/// before the union that merges them), so its room needs a wide margin over
+/// what a closure can use (see [`SEQUENTIAL_PHASE_NODES`]).
+const PARALLEL_ROOM: usize = 1024;
 
 /// The fewest ids a phase on one thread on an e-graph of `size` nodes has
 /// room for: 64 more than 4x the e-graph, up to [`SEQUENTIAL_ROOM`]. On a
@@ -1811,9 +1819,9 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
         }
         let t = Instant::now();
         // Ids for this phase: up to one past the node limit (a phase that
-        // needs more would pass it; at least 1024, so a phase near the
-        // limit is not tiny), and at most 4x the e-graph (at least 1024,
-        // or `sequential_room` for a phase on one thread): a phase that
+        // needs more would pass it; at least `PARALLEL_ROOM`), and at most
+        // 4x the e-graph (at least `PARALLEL_ROOM`, or `sequential_room`
+        // for a phase on one thread): a phase that
         // needs more is taken for an explosion, which rounds handle better
         // (an analysis's `modify`, e.g. egg's pruning of constant classes,
         // runs at every join), and is undone (see below). This also keeps
@@ -1822,14 +1830,14 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
         let least = if sequential {
             sequential_room(size)
         } else {
-            1024
+            PARALLEL_ROOM
         };
         let phase_pool = if sequential { None } else { pool };
         let room = cfg
             .node_limit
             .saturating_sub(size)
             .saturating_add(1)
-            .max(1024)
+            .max(PARALLEL_ROOM)
             .min(size.saturating_mul(4).max(least));
         let uf_before = egraph.union_find().snapshot();
         egraph.reserve_ids(room);
