@@ -271,20 +271,14 @@ impl<L: Eq + Hash> Hashcons<L> {
     pub(crate) fn get_hashed(&self, h: u64, node: &L) -> Option<Id> {
         match &self.shards {
             Shards::Plain(t) => t.find(h, |(n, _)| n == node).map(|(_, id)| *id),
-            Shards::Locked(v) => {
-                let shard = v[shard_of(h)].read().unwrap_or_else(|e| e.into_inner());
-                shard.find(h, |(n, _)| n == node).map(|(_, id)| *id)
+            // Layered: the table first, without a lock (`in_base` is
+            // `None` when sharded).
+            Shards::Locked(v) | Shards::Layered { top: v, .. } => {
+                self.in_base(h, node).or_else(|| {
+                    let shard = v[shard_of(h)].read().unwrap_or_else(|e| e.into_inner());
+                    shard.find(h, |(n, _)| n == node).map(|(_, id)| *id)
+                })
             }
-            Shards::Layered { base, top } => base
-                .find(h, |(n, _)| n == node)
-                .map(|(_, id)| *id)
-                .or_else(|| {
-                    top[shard_of(h)]
-                        .read()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .find(h, |(n, _)| n == node)
-                        .map(|(_, id)| *id)
-                }),
         }
     }
 
@@ -523,6 +517,11 @@ mod tests {
         }
     }
 
+    /// The `i`th of the tests' nodes: the leaf `n{i}`.
+    fn node(i: u32) -> SymbolLang {
+        SymbolLang::leaf(format!("n{i}").as_str())
+    }
+
     /// A hashcons in concurrent mode: sharded (`Hashcons::default`), or
     /// layered over a plain table holding `base` (nodes `n0`, `n1`, ...
     /// with ids 10,000 and up).
@@ -533,7 +532,7 @@ mod tests {
         }
         let mut h = Hashcons::plain();
         for i in 0..base {
-            let n = SymbolLang::leaf(format!("n{i}").as_str());
+            let n = node(i);
             h.insert_mut(n, Id::from(10_000 + i));
         }
         h.set_concurrent(true, 64);
@@ -552,7 +551,7 @@ mod tests {
                     s.spawn(move || {
                         (0..300u32)
                             .map(|i| {
-                                let n = SymbolLang::leaf(format!("n{i}").as_str());
+                                let n = node(i);
                                 let r = h.get_or_insert_with(n, |_| {
                                     Some(Id::from(made.fetch_add(1, Ordering::Relaxed)))
                                 });
@@ -585,7 +584,7 @@ mod tests {
     fn modes_keep_their_entries() {
         let mut h: Hashcons<SymbolLang> = Hashcons::plain();
         for i in 0..100u32 {
-            let n = SymbolLang::leaf(format!("n{i}").as_str());
+            let n = node(i);
             assert_eq!(h.insert_mut(n, Id::from(i)), None);
         }
         let x = SymbolLang::leaf("n7");
@@ -647,12 +646,12 @@ mod tests {
             let mut h = concurrent(layered, base);
             insert_or_get_agrees_on_one_winner(&h);
             for i in 0..base {
-                let n = SymbolLang::leaf(format!("n{i}").as_str());
+                let n = node(i);
                 assert_eq!(h.get(&n), Some(Id::from(10_000 + i)), "the base's id");
             }
             // Through `&mut`, both layers are read.
             for i in [0u32, 199, 200, 499] {
-                let n = SymbolLang::leaf(format!("n{i}").as_str());
+                let n = node(i);
                 assert_eq!(h.get_mut(&n), h.get(&n));
                 assert!(h.get(&n).is_some());
             }
@@ -706,7 +705,7 @@ mod tests {
                     s.spawn(move || {
                         (0..500u32)
                             .map(|i| {
-                                let n = SymbolLang::leaf(format!("n{i}").as_str());
+                                let n = node(i);
                                 let mine = Id::from(t * 1000 + i);
                                 h.insert_or_get(n, mine).unwrap_or(mine)
                             })
