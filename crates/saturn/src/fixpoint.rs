@@ -476,11 +476,8 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         }
     }
 
-    /// Ends the phase: returns its new nodes and frees the rest, as a job
-    /// on the pool when there is one (freeing a large phase's deltas and
-    /// views takes milliseconds, which the join need not wait for; an
-    /// idle pool thread takes the job, or this one does when it next
-    /// waits for work).
+    /// Ends the phase: returns its new nodes and frees the rest [on the
+    /// pool](free_on) when there is one.
     fn dispose(self, pool: Option<&rayon::ThreadPool>) -> AppendOnlyVec<L> {
         let Phase {
             new_nodes,
@@ -499,10 +496,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         } = self;
         let rest = (deltas, views, parent_index, scratch, later);
         let tables = (has_members, has_parents, versions, dirty, pending, ops);
-        match pool {
-            Some(pool) => pool.spawn(move || drop((rest, tables))),
-            None => drop((rest, tables)),
-        }
+        free_on(pool, (rest, tables));
         new_nodes
     }
 
@@ -1693,12 +1687,22 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
     crate::par::sequentially(|| run_on(egraph, rules, cfg, start, pool))
 }
 
+/// Frees `value` as a job on `pool` when there is one (an idle pool
+/// thread takes it, or the caller's when it next waits for work), else
+/// here: freeing a large phase's tables or a replaced e-graph takes
+/// milliseconds that the caller need not wait for.
+fn free_on<T: Send + 'static>(pool: Option<&rayon::ThreadPool>, value: T) {
+    match pool {
+        Some(pool) => pool.spawn(move || drop(value)),
+        None => drop(value),
+    }
+}
+
 /// `egraph` renumbered canonically from id `keep` on
 /// ([`EGraph::canonical_copy`]); as it is when it made no id past `keep`
 /// (the renumbering would be the identity) or when some class has no
-/// finite term. The original is freed as a job on `pool` when there is
-/// one (on `peephole`, 0.25-0.45 ms that the caller need not wait for),
-/// as `Phase::dispose` frees a phase's tables.
+/// finite term. The original is freed [on `pool`](free_on) (0.25-0.45
+/// ms on `peephole`).
 fn renumbered<L: Language, N: Analysis<L> + Default>(
     mut egraph: EGraph<L, N>,
     keep: usize,
@@ -1706,10 +1710,7 @@ fn renumbered<L: Language, N: Analysis<L> + Default>(
 ) -> EGraph<L, N> {
     if egraph.number_of_ids() > keep {
         if let Some(copy) = egraph.canonical_copy(keep) {
-            match pool {
-                Some(pool) => pool.spawn(move || drop(egraph)),
-                None => drop(egraph),
-            }
+            free_on(pool, egraph);
             return copy;
         }
     }
