@@ -256,6 +256,62 @@ fn clock_due(matches: usize, rules: usize) -> bool {
     matches >= CLOCK_MATCHES || rules >= CLOCK_RULES
 }
 
+/// The limits a run stops at, besides the iteration limit: one check for
+/// the runner between iterations and between rules' commits, and for a
+/// commit between its levels of nodes.
+struct Limits {
+    start: Instant,
+    time: Duration,
+    nodes: usize,
+    bytes: usize,
+    cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl Limits {
+    /// The first limit reached, in this order: time (read only when
+    /// `clock`: the clock costs more than a small commit), the size of
+    /// `egraph` in nodes, then in bytes, then the cancel flag.
+    fn check<L: Language, N: Analysis<L>>(
+        &self,
+        egraph: &EGraph<L, N>,
+        clock: bool,
+    ) -> Result<(), StopReason> {
+        self.check_growth(egraph, clock)?;
+        self.check_cancel()
+    }
+
+    /// [`Limits::check`] without the cancel flag.
+    fn check_growth<L: Language, N: Analysis<L>>(
+        &self,
+        egraph: &EGraph<L, N>,
+        clock: bool,
+    ) -> Result<(), StopReason> {
+        if clock {
+            let elapsed = self.start.elapsed();
+            if elapsed > self.time {
+                return Err(StopReason::TimeLimit(elapsed.as_secs_f64()));
+            }
+        }
+        let size = egraph.total_size();
+        if size > self.nodes {
+            return Err(StopReason::NodeLimit(size));
+        }
+        let bytes = egraph.approx_bytes();
+        if bytes > self.bytes {
+            return Err(StopReason::MemoryLimit(bytes));
+        }
+        Ok(())
+    }
+
+    /// [`Limits::check`]'s cancel flag.
+    fn check_cancel(&self) -> Result<(), StopReason> {
+        match &self.cancel {
+            Some(c) if c.load(Ordering::Relaxed) => Err(StopReason::Other("cancelled".into())),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A run with a pool moves onto a pool thread once the hashcons holds this
 /// many nodes (see [`Runner::run`]). The hashcons also keeps the stale
 /// forms of merged nodes: egg's math_associate_adds (1,939 canonical
@@ -580,21 +636,27 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         }
     }
 
+    /// The limits checked between iterations: [`Limits::check`]'s, with
+    /// the iteration limit before the cancel flag.
     fn check_limits(&self) -> Result<(), StopReason> {
-        let elapsed = self.start.expect("started").elapsed();
-        if elapsed > self.time_limit {
-            return Err(StopReason::TimeLimit(elapsed.as_secs_f64()));
-        }
-        self.check_size()?;
+        let limits = self.limits();
+        limits.check_growth(&self.egraph, true)?;
         if self.iterations.len() >= self.iter_limit {
             return Err(StopReason::IterationLimit(self.iterations.len()));
         }
-        if let Some(c) = &self.cancel {
-            if c.load(std::sync::atomic::Ordering::Relaxed) {
-                return Err(StopReason::Other("cancelled".into()));
-            }
+        limits.check_cancel()
+    }
+
+    /// The limits as of now (the run must have started), owned, so that
+    /// a commit, which holds the e-graph mutably, checks them too.
+    fn limits(&self) -> Limits {
+        Limits {
+            start: self.start.expect("started"),
+            time: self.time_limit,
+            nodes: self.node_limit,
+            bytes: self.memory_limit,
+            cancel: self.cancel.clone(),
         }
-        Ok(())
     }
 
     fn run_one(&mut self, rules: &[Rewrite<L, N>]) -> Iteration {
@@ -606,6 +668,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             ..Default::default()
         };
         let ids_before = self.egraph.number_of_ids();
+        let limits = self.limits();
         let mut result = self.check_limits();
         if result.is_ok() {
             let mut hooks = std::mem::take(&mut self.hooks);
@@ -726,7 +789,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             it.search_time = (t_found - t0).as_secs_f64();
             it.total_time = it.search_time;
             it.stop_reason = Some(
-                self.check_limits_mid_iteration()
+                limits
+                    .check(&self.egraph, true)
                     .err()
                     .unwrap_or_else(|| StopReason::Other("cancelled".into())),
             );
@@ -917,7 +981,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             it.apply_time = it.stage_time;
             it.total_time = (t_staged - t0).as_secs_f64();
             it.stop_reason = Some(
-                self.check_limits_mid_iteration()
+                limits
+                    .check(&self.egraph, true)
                     .err()
                     .unwrap_or_else(|| StopReason::Other("cancelled".into())),
             );
@@ -943,7 +1008,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             }
             if prev_rule.is_some() {
                 let clock = clock_due(unclocked_matches, unclocked_rules);
-                result = self.check_limits_between_rules(clock);
+                result = limits.check(&self.egraph, clock);
                 if result.is_err() {
                     break;
                 }
@@ -959,16 +1024,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     .filter(|a| !a.is_empty()),
             );
             if !buffers.is_empty() {
-                let (node_limit, memory_limit) = (self.node_limit, self.memory_limit);
                 // Whether a limit cut this commit short (then some of its
                 // matches were dropped, and the iteration must stop with
                 // that limit, never look saturated).
                 let stopped = std::cell::Cell::new(false);
                 let over = |eg: &EGraph<L, N>| {
-                    let over = eg.total_size() > node_limit
-                        || eg.approx_bytes() > memory_limit
-                        || deadline.is_some_and(|d| Instant::now() > d)
-                        || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed));
+                    let over = limits.check(eg, true).is_err();
                     stopped.set(stopped.get() || over);
                     over
                 };
@@ -984,8 +1045,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     // Time, size and memory only grow, so the full check
                     // names the limit; only a cancel flag can be cleared
                     // meanwhile, and then the stop is a cancellation.
-                    result = self
-                        .check_limits_mid_iteration()
+                    result = limits
+                        .check(&self.egraph, true)
                         .and(Err(StopReason::Other("cancelled".into())));
                     break;
                 }
@@ -997,7 +1058,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             // this iteration did is complete. A run that goes on reads the
             // clock first thing in the next iteration.
             let clock = clock_due(unclocked_matches, unclocked_rules);
-            result = self.check_limits_between_rules(clock);
+            result = limits.check(&self.egraph, clock);
         }
         if result.is_ok() && cut {
             result = Err(StopReason::Other(format!(
@@ -1057,40 +1118,6 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             floor[r] = st.total - searched;
         }
         (limit, floor)
-    }
-
-    fn check_limits_mid_iteration(&self) -> Result<(), StopReason> {
-        self.check_limits_between_rules(true)
-    }
-
-    /// The limits checked between two rules' commits; the time limit only
-    /// when `clock` (reading the clock costs more than a small commit).
-    fn check_limits_between_rules(&self, clock: bool) -> Result<(), StopReason> {
-        if clock {
-            let elapsed = self.start.expect("started").elapsed();
-            if elapsed > self.time_limit {
-                return Err(StopReason::TimeLimit(elapsed.as_secs_f64()));
-            }
-        }
-        self.check_size()?;
-        if let Some(c) = &self.cancel {
-            if c.load(std::sync::atomic::Ordering::Relaxed) {
-                return Err(StopReason::Other("cancelled".into()));
-            }
-        }
-        Ok(())
-    }
-
-    fn check_size(&self) -> Result<(), StopReason> {
-        let size = self.egraph.total_size();
-        if size > self.node_limit {
-            return Err(StopReason::NodeLimit(size));
-        }
-        let bytes = self.egraph.approx_bytes();
-        if bytes > self.memory_limit {
-            return Err(StopReason::MemoryLimit(bytes));
-        }
-        Ok(())
     }
 
     /// With backoff, an apparent fixed point only counts when no rule is
