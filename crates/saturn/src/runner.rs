@@ -395,32 +395,61 @@ fn make_items<L: Language, N: Analysis<L>>(
             chunk = chunk.min(((ITEM_NS / cost) as usize).max(1));
         }
         let pat = &rules[r].searcher;
-        let mut s = 0;
-        let mut k = 0;
-        // The large classes not yet passed (both lists ascend).
-        let mut large = large;
         debug_assert!(roots.windows(2).all(|w| w[0] < w[1]), "roots ascend");
-        while k < roots.len() {
-            while large.first().is_some_and(|&c| c < roots[k]) {
-                large = &large[1..];
+        // Roots `from..to` as items of `chunk` roots, the last shorter.
+        let chunks = |items: &mut Vec<Item>, from: usize, to: usize| {
+            let mut a = from;
+            while a < to {
+                let b = (a + chunk).min(to);
+                items.push(Item {
+                    rule: r,
+                    start: a,
+                    end: b,
+                    nodes: None,
+                    poll: false,
+                    timed: false,
+                });
+                a = b;
             }
-            let big = if threads > 1 && large.first() == Some(&roots[k]) {
-                pat.root_nodes(egraph, roots[k])
-                    .filter(|range| range.len() > SPLIT_NODES)
+        };
+        // The large classes among the roots, each split into pieces when
+        // its nodes for the pattern's root are many; the roots between
+        // them are chunked. Both lists ascend, so the shorter one's
+        // entries are searched in the other, and no step is taken per
+        // root: on lambda_fib, a walk over every root made this function
+        // cost 0.47 ms per run at one thread and 1.58 ms at two (now 0.08
+        // and 0.72 ms, most of it finding the large roots' node ranges).
+        let mut s = 0;
+        if threads > 1 {
+            let hits: Vec<usize> = if large.len() <= roots.len() {
+                let mut from = 0;
+                large
+                    .iter()
+                    .filter_map(|c| match roots[from..].binary_search(c) {
+                        Ok(i) => {
+                            from += i + 1;
+                            Some(from - 1)
+                        }
+                        Err(i) => {
+                            from += i;
+                            None
+                        }
+                    })
+                    .collect()
             } else {
-                None
+                (0..roots.len())
+                    .filter(|&k| large.binary_search(&roots[k]).is_ok())
+                    .collect()
             };
-            if let Some(range) = big {
-                if s < k {
-                    items.push(Item {
-                        rule: r,
-                        start: s,
-                        end: k,
-                        nodes: None,
-                        poll: false,
-                        timed: false,
-                    });
-                }
+            for k in hits {
+                let c = roots[k];
+                let Some(range) = pat
+                    .root_nodes(egraph, c)
+                    .filter(|range| range.len() > SPLIT_NODES)
+                else {
+                    continue;
+                };
+                chunks(&mut items, s, k);
                 let mut a = range.start;
                 while a < range.end {
                     let b = (a + PIECE_NODES).min(range.end);
@@ -434,33 +463,10 @@ fn make_items<L: Language, N: Analysis<L>>(
                     });
                     a = b;
                 }
-                k += 1;
-                s = k;
-            } else {
-                k += 1;
-                if k - s == chunk {
-                    items.push(Item {
-                        rule: r,
-                        start: s,
-                        end: k,
-                        nodes: None,
-                        poll: false,
-                        timed: false,
-                    });
-                    s = k;
-                }
+                s = k + 1;
             }
         }
-        if s < roots.len() {
-            items.push(Item {
-                rule: r,
-                start: s,
-                end: roots.len(),
-                nodes: None,
-                poll: false,
-                timed: false,
-            });
-        }
+        chunks(&mut items, s, roots.len());
     }
     for k in 0..items.len() {
         let first_of_rule = k == 0 || items[k - 1].rule != items[k].rule;
