@@ -359,12 +359,12 @@ const SPLIT_NODES: usize = crate::egraph::LARGE_CLASS;
 /// Nodes per piece of a split root. Each piece is an item of its own, with
 /// the per-item cost of one (its match buffers, its result slot, its share
 /// of the counting after the search), so pieces must be large enough for
-/// that cost to vanish next to their matching; 256 root nodes are still
-/// far fewer than the large classes hold that splitting spreads over the
-/// threads. At 16 nodes, lambda_function_repeat's searches at two threads
-/// made 27,347 pieces per run (of 34,035 items); at 256, 2,736 (of 9,387),
-/// and the run's medians of matching fell from 34.9-37.7 ms to 31.8-33.9
-/// ms, of planning from 12.9-13.9 ms to 12.4-13.7 ms.
+/// that cost to vanish next to their matching, and small enough that one
+/// huge class still spreads over the threads. At 16 nodes,
+/// lambda_function_repeat's searches at two threads made 27,347 pieces per
+/// run (of 34,035 items); at 256, 2,736 (of 9,387), and the run's medians
+/// of matching fell from 34.9-37.7 ms to 31.8-33.9 ms, of planning from
+/// 12.9-13.9 ms to 12.4-13.7 ms.
 const PIECE_NODES: usize = 256;
 
 /// Cuts the planned searches into work items: chunks of roots, and large
