@@ -305,10 +305,22 @@ impl Limits {
 
     /// [`Limits::check`]'s cancel flag.
     fn check_cancel(&self) -> Result<(), StopReason> {
-        match &self.cancel {
-            Some(c) if c.load(Ordering::Relaxed) => Err(StopReason::Other("cancelled".into())),
-            _ => Ok(()),
+        if self.cancelled() {
+            return Err(StopReason::Other("cancelled".into()));
         }
+        Ok(())
+    }
+
+    /// Whether the cancel flag is set.
+    fn cancelled(&self) -> bool {
+        self.cancel
+            .as_deref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// When the time limit runs out (`None`: too far to represent).
+    fn deadline(&self) -> Option<Instant> {
+        self.start.checked_add(self.time)
     }
 }
 
@@ -637,15 +649,14 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             // As egg: limits are checked after each iteration too, so an
             // iteration limit of n runs exactly n iterations.
             if self.stop_reason.is_none() {
-                self.stop_reason = self.check_limits().err();
+                self.stop_reason = self.check_limits(&self.limits()).err();
             }
         }
     }
 
     /// The limits checked between iterations: [`Limits::check`]'s, with
     /// the iteration limit before the cancel flag.
-    fn check_limits(&self) -> Result<(), StopReason> {
-        let limits = self.limits();
+    fn check_limits(&self, limits: &Limits) -> Result<(), StopReason> {
         limits.check_growth(&self.egraph, true)?;
         if self.iterations.len() >= self.iter_limit {
             return Err(StopReason::IterationLimit(self.iterations.len()));
@@ -675,7 +686,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         };
         let ids_before = self.egraph.number_of_ids();
         let limits = self.limits();
-        let mut result = self.check_limits();
+        let mut result = self.check_limits(&limits);
         if result.is_ok() {
             let mut hooks = std::mem::take(&mut self.hooks);
             result = hooks
@@ -711,14 +722,13 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let egraph = &self.egraph;
         // Workers poll the deadline and the cancel flag between items, so a
         // long search stops promptly; the e-graph is untouched by search.
-        let deadline = self.start.and_then(|s| s.checked_add(self.time_limit));
+        let deadline = limits.deadline();
         let past = |t: Instant| deadline.is_some_and(|d| t > d);
-        let cancel = self.cancel.as_deref();
         let abort = std::sync::atomic::AtomicBool::new(false);
         let should_abort = |item: &Item| {
             abort.load(std::sync::atomic::Ordering::Relaxed)
-                || (item.poll && deadline.is_some_and(|d| Instant::now() > d))
-                || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+                || (item.poll && past(Instant::now()))
+                || limits.cancelled()
         };
         // With backoff, a rule is banned when its matches over all roots
         // exceed its limit. Once the matches found so far make that
@@ -927,8 +937,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             par_map(&units, |u| {
                 let item = &items[u.item];
                 if abort.load(std::sync::atomic::Ordering::Relaxed)
-                    || (u.poll && deadline.is_some_and(|d| Instant::now() > d))
-                    || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+                    || (u.poll && past(Instant::now()))
+                    || limits.cancelled()
                 {
                     // Past the deadline or cancelled: stage nothing more.
                     abort.store(true, std::sync::atomic::Ordering::Relaxed);
