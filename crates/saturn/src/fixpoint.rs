@@ -72,7 +72,10 @@
 //! caveat remains: whether a phase runs dry is decided by ids made, which
 //! exceed the closure's nodes by the congruent copies made before the
 //! union that merges them; a closure within that slack of the node limit
-//! or of the id room may run dry in one run and not in another. A phase
+//! or of the id room may run dry in one run and not in another (the
+//! saturated e-graph is the same either way, and the caller renumbers a
+//! saturated run finished in rounds canonically, so its output is too;
+//! the rounds and joins differ by one). A phase
 //! on an e-graph of fewer than [`SEQUENTIAL_PHASE_NODES`] nodes runs on
 //! one thread, where the ids it makes depend only on its input, so its
 //! room can be small without that risk.
@@ -202,6 +205,9 @@ pub(crate) struct AsyncStats {
     /// rounds.
     pub rolled_back: bool,
     pub stop_reason: Option<StopReason>,
+    /// The input's ids: a renumbering keeps their meaning (see
+    /// [`renumbered`]).
+    pub keep: usize,
 }
 
 /// What a class gained since the last join.
@@ -1687,6 +1693,27 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
     crate::par::sequentially(|| run_on(egraph, rules, cfg, start, pool))
 }
 
+/// E-graphs of fewer ids are renumbered and freed on the calling thread
+/// alone (see [`renumbered`], [`renumbered_on`]): waking pool threads
+/// costs more (0.05-0.1 ms on this project's VM, about a whole `async`
+/// run on egg's smallest math cases).
+const SMALL_RENUMBERING: usize = 4096;
+
+/// [`renumbered`], for a caller outside `pool`: on the pool when there is
+/// one and the e-graph is large enough to share, else on this thread.
+pub(crate) fn renumbered_on<L: Language, N: Analysis<L> + Default>(
+    egraph: EGraph<L, N>,
+    keep: usize,
+    pool: Option<&rayon::ThreadPool>,
+) -> EGraph<L, N> {
+    match pool {
+        Some(p) if egraph.number_of_ids() >= SMALL_RENUMBERING => {
+            p.install(|| renumbered(egraph, keep, Some(p)))
+        }
+        _ => crate::par::sequentially(|| renumbered(egraph, keep, None)),
+    }
+}
+
 /// Frees `value` as a job on `pool` when there is one (an idle pool
 /// thread takes it, or the caller's when it next waits for work), else
 /// here: freeing a large phase's tables or a replaced e-graph takes
@@ -1703,13 +1730,15 @@ fn free_on<T: Send + 'static>(pool: Option<&rayon::ThreadPool>, value: T) {
 /// (the renumbering would be the identity) or when some class has no
 /// finite term. The original is freed [on `pool`](free_on) (0.25-0.45
 /// ms on `peephole`).
-fn renumbered<L: Language, N: Analysis<L> + Default>(
+pub(crate) fn renumbered<L: Language, N: Analysis<L> + Default>(
     mut egraph: EGraph<L, N>,
     keep: usize,
     pool: Option<&rayon::ThreadPool>,
 ) -> EGraph<L, N> {
     if egraph.number_of_ids() > keep {
         if let Some(copy) = egraph.canonical_copy(keep) {
+            // A small e-graph is freed sooner than a pool thread wakes up.
+            let pool = pool.filter(|_| egraph.number_of_ids() >= SMALL_RENUMBERING);
             free_on(pool, egraph);
             return copy;
         }
@@ -1790,6 +1819,7 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
         mut nonlocal,
         keep,
     } = run;
+    stats.keep = keep;
     loop {
         if stats.phases >= cfg.iter_limit {
             stats.stop_reason = Some(StopReason::IterationLimit(stats.phases));

@@ -32,13 +32,18 @@
 //!
 //! `passes` and `bsp` are deterministic: the e-graph and the report's
 //! counts do not depend on the thread count. `async` interleaves workers,
-//! so its match and task counts vary between runs, but its e-graph, stop
-//! reason and rounds do not: phases that run dry end at a fixed point
+//! so its match and task counts vary between runs, but its e-graph and
+//! stop reason do not: phases that run dry end at a fixed point
 //! that depends only on their start, the result is renumbered
 //! canonically, and a phase stopped part-way by the node limit, its id
 //! room or a match budget is rolled back and the run finished in `bsp`
 //! rounds ([`ScheduleReport::rolled_back`]; details and one caveat in
-//! `src/fixpoint.rs`). Under every strategy a time limit or cancellation
+//! `src/fixpoint.rs`). A run so finished that saturates is renumbered
+//! canonically too, so it is written out as a run of phases that ran dry
+//! would be. That matters for the caveat: whether a phase on several
+//! threads runs dry can depend on timing (it makes congruent copies
+//! before the unions that merge them, and on an overloaded machine enough
+//! to fill its room), and then so do the rounds and joins, by one. Under every strategy a time limit or cancellation
 //! leaves a valid e-graph whose contents depend on timing. On a
 //! rule set whose runs terminate (and whose conditions only become true as
 //! the e-graph grows, such as `(= ?a ?b)`), all three reach the same
@@ -971,7 +976,18 @@ impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
             StopReason::IterationLimit(n) => StopReason::IterationLimit(n + stats.phases),
             other => other,
         };
-        (runner.egraph, report)
+        let mut egraph = runner.egraph;
+        if report.stop_reason == StopReason::Saturated {
+            // Whether a phase on several threads runs dry can depend on
+            // timing (see `src/fixpoint.rs`), and the rounds number ids
+            // otherwise than a run of phases. Both saturate to the same
+            // e-graph: named canonically, as a run of phases names it,
+            // it is written out the same either way.
+            let t = Instant::now();
+            egraph = crate::fixpoint::renumbered_on(egraph, stats.keep, pool.as_deref());
+            report.rebuild_time += t.elapsed().as_secs_f64();
+        }
+        (egraph, report)
     }
 
     /// The first limit reached before starting a pass run, if any.

@@ -173,6 +173,47 @@ fn small_async_phases_on_one_thread_agree() {
     }
 }
 
+/// A saturating `async` run whose first phase is undone goes on in `bsp`
+/// rounds, and is written out as a run whose phases run dry. Here, by
+/// default (a small phase on one thread, with room for 4x the input plus
+/// 64 ids), the first phase cannot hold the closure of commutativity and
+/// associativity over five summands (185 nodes, from 9) and is undone; on
+/// two threads with the parallel phases' room (1,024 ids) it runs dry.
+/// Both saturate to the same e-graph, and both name it canonically, so
+/// the dumps are equal: the output does not depend on which happened
+/// (which, on several threads, can depend on timing).
+#[test]
+fn an_undone_phase_writes_what_a_dry_one_writes() {
+    let p = Pipeline::new().pass(
+        "ac",
+        vec![
+            rewrite!("comm"; "(+ ?a ?b)" => "(+ ?b ?a)"),
+            rewrite!("assoc"; "(+ ?a (+ ?b ?c))" => "(+ (+ ?a ?b) ?c)"),
+        ],
+    );
+    let terms = &["(+ a (+ b (+ c (+ d e))))", "(+ e d)"];
+    let (undone, _) = run_phases(&p, Strategy::Async, terms, 1, false);
+    let (dry, _) = run_phases(&p, Strategy::Async, terms, 2, true);
+    let (bsp, _) = run_phases(&p, Strategy::Bsp, terms, 1, false);
+    assert_eq!(undone.report.rolled_back, 1, "{}", undone.report);
+    assert_eq!(dry.report.rolled_back, 0, "{}", dry.report);
+    for out in [&undone, &dry, &bsp] {
+        assert_eq!(out.report.stop_reason, StopReason::Saturated);
+        // The five leaves, and 3^5 - 2 * 2^5 + 1 sums: one per way to
+        // split each set of two or more summands in two.
+        assert_eq!(out.egraph.total_number_of_nodes(), 5 + 180);
+    }
+    assert_eq!(
+        undone.egraph.dump().to_string(),
+        dry.egraph.dump().to_string()
+    );
+    assert_ne!(
+        bsp.egraph.dump().to_string(),
+        dry.egraph.dump().to_string(),
+        "rounds number ids otherwise: the test would not tell"
+    );
+}
+
 /// For every class, the least term by (size, text): a best term that does
 /// not depend on how ids were numbered, unlike [`Extractor`]'s tie-break.
 fn canonical_best(eg: &EGraph<SymbolLang, ()>) -> HashMap<Id, (usize, String)> {
@@ -271,9 +312,20 @@ fn assert_same_saturation(
     assert_eq!(r.joins, r.rounds, "one join per phase");
     assert_eq!(r.pass_runs, 1);
     assert!(r.tasks > 0, "dirty classes were processed");
+    // A phase that does not run dry is undone and the run goes on in
+    // `bsp` rounds, which costs the undone phase's join. Whether a phase
+    // on several threads runs dry depends on timing: it makes the
+    // closure's nodes plus congruent copies, built over classes before
+    // the unions that merge them, and on 8 threads sharing 2 cores a
+    // descheduled worker can hold such a union back long enough for the
+    // others to fill the phase's room with copies (one run in ten made
+    // 1,024 ids of 49 distinct nodes). See the caveat in
+    // `src/fixpoint.rs`; with the default, a small phase runs on one
+    // thread and this cannot happen (`small_async_phases_on_one_thread_agree`).
+    assert!(r.rolled_back <= 1);
     assert!(
-        r.joins <= b.report.joins,
-        "async needs no more joins than bsp: {r}\n{}",
+        r.joins <= b.report.joins + r.rolled_back,
+        "async needs no more joins than bsp, plus one for a phase undone: {r}\n{}",
         b.report
     );
     [p, b, a]
