@@ -3,9 +3,12 @@
 //! `async`, whose workers interleave), and all keep to the schedule-wide
 //! limits.
 
+mod common;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
+use common::lcg;
 use saturn::rules::{parse_rules, Predicates};
 use saturn::schedule::{Pipeline, Schedule, Scheduled, Strategy, StrategyError};
 use saturn::*;
@@ -850,18 +853,6 @@ fn async_reaches_the_node_limit_through_exploding_searches() {
             "{threads} threads: {r}"
         );
         out.egraph.check_invariants().unwrap();
-    }
-}
-
-/// A fixed-seed pseudo-random source (a 64-bit LCG): `next(m)` is in
-/// `0..m`.
-fn lcg(seed: u64) -> impl FnMut(usize) -> usize {
-    let mut state = seed;
-    move |m: usize| {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 33) as usize) % m
     }
 }
 

@@ -7,10 +7,13 @@
 //! (`cargo test --test stress -- --nocapture`).
 #![cfg(not(loom))]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use common::Lcg;
 use saturn::rules::{parse_rules, Predicates};
 use saturn::{Hashcons, Id, RecExpr, Rewrite, Runner, StopReason, SymbolLang, UnionFind};
 
@@ -22,22 +25,6 @@ fn scaled(release: usize, debug: usize) -> usize {
         debug
     } else {
         release
-    }
-}
-
-/// A small deterministic generator (no dependency, same on every run).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
     }
 }
 

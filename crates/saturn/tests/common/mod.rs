@@ -25,6 +25,32 @@ pub fn cases(release: u32) -> Config {
     }
 }
 
+/// A fixed-seed pseudo-random source (a 64-bit LCG): the same sequence
+/// on every machine, so generated inputs are the same from run to run.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// The next 31 bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    /// The next number in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// [`Lcg::below`] as a closure, seeded with `seed`.
+pub fn lcg(seed: u64) -> impl FnMut(usize) -> usize {
+    let mut rng = Lcg(seed);
+    move |m| rng.below(m)
+}
+
 /// A plain tree term over a small signature, independent of the engine.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Term {
