@@ -12,9 +12,11 @@
 //! cases, whether the case's goals ended up in the start term's class.
 //! Counts come from the first thread count; they are deterministic, and a
 //! `!` marks a row where another thread count disagreed: possible when a
-//! time limit cut a run (an `async` phase that a node limit stops part-way
-//! is rolled back and finished in `bsp` rounds, so those agree too; see
-//! `saturn::schedule`).
+//! time limit cut a run, or when whether an `async` phase on several
+//! threads ran dry depended on timing (an undone phase counts, with the
+//! `bsp` rounds after it; see `saturn::schedule`). An `async` phase that
+//! a node limit stops part-way is undone and finished in `bsp` rounds, so
+//! those rows agree.
 //!
 //! Strategies: `bsp` (all rules, one join per round), `passes` (each pass to
 //! its fixed point, sweeps until nothing changes), `async` (dirty classes
@@ -523,8 +525,10 @@ fn print_table(rows: &[Row], pools: &[(usize, Arc<rayon::ThreadPool>)]) {
             .iter()
             .map(|outs| median(outs.iter().map(|o| o.report.total_time).collect()) * 1e3)
             .collect();
-        // Every count, `async`'s rounds and joins included, is
-        // reproducible (see `saturn::schedule`), as is the stop reason.
+        // Every count, `async`'s rounds and joins included, and the stop
+        // reason are reproducible, unless a time limit cut a run or an
+        // `async` phase's running dry depended on timing (see
+        // `saturn::schedule`): such a row gets a `!`.
         let key = |r: &ScheduleReport| (counts(r), stop_kind(r));
         let same = row
             .per_threads

@@ -72,10 +72,11 @@
 //! caveat remains: whether a phase runs dry is decided by ids made, which
 //! exceed the closure's nodes by the congruent copies made before the
 //! union that merges them; a closure within that slack of the node limit
-//! or of the id room may run dry in one run and not in another (the
-//! saturated e-graph is the same either way, and the caller renumbers a
-//! saturated run finished in rounds canonically, so its output is too;
-//! the rounds and joins differ by one). A phase
+//! or of the id room may run dry in one run and not in another. A run
+//! that saturates either way ends with the same e-graph, and the caller
+//! renumbers one finished in rounds canonically, so its output is the
+//! same too; its rounds and joins are not (the undone phase plus the
+//! rounds after it, against the phases). A phase
 //! on an e-graph of fewer than [`SEQUENTIAL_PHASE_NODES`] nodes runs on
 //! one thread, where the ids it makes depend only on its input, so its
 //! room can be small without that risk.
@@ -1699,14 +1700,16 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
 /// run on egg's smallest math cases).
 const SMALL_RENUMBERING: usize = 4096;
 
-/// [`renumbered`], for a caller outside `pool`: on the pool when there is
-/// one and the e-graph is large enough to share, else on this thread.
+/// [`renumbered`], for a caller outside `pool`: on the pool when it has
+/// several threads and the e-graph is large enough to share, else on this
+/// thread. (Unless the e-graph has no canonical copy, which only an
+/// analysis that prunes nodes can cause: then it is returned as it is.)
 pub(crate) fn renumbered_on<L: Language, N: Analysis<L> + Default>(
     egraph: EGraph<L, N>,
     keep: usize,
     pool: Option<&rayon::ThreadPool>,
 ) -> EGraph<L, N> {
-    match pool {
+    match pool.filter(|p| p.current_num_threads() > 1) {
         Some(p) if egraph.number_of_ids() >= SMALL_RENUMBERING => {
             p.install(|| renumbered(egraph, keep, Some(p)))
         }

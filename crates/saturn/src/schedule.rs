@@ -32,18 +32,21 @@
 //!
 //! `passes` and `bsp` are deterministic: the e-graph and the report's
 //! counts do not depend on the thread count. `async` interleaves workers,
-//! so its match and task counts vary between runs, but its e-graph and
-//! stop reason do not: phases that run dry end at a fixed point
+//! so its match and task counts vary between runs. Its e-graph and stop
+//! reason do not, as a rule: phases that run dry end at a fixed point
 //! that depends only on their start, the result is renumbered
 //! canonically, and a phase stopped part-way by the node limit, its id
 //! room or a match budget is rolled back and the run finished in `bsp`
-//! rounds ([`ScheduleReport::rolled_back`]; details and one caveat in
-//! `src/fixpoint.rs`). A run so finished that saturates is renumbered
-//! canonically too, so it is written out as a run of phases that ran dry
-//! would be. That matters for the caveat: whether a phase on several
-//! threads runs dry can depend on timing (it makes congruent copies
-//! before the unions that merge them, and on an overloaded machine enough
-//! to fill its room), and then so do the rounds and joins, by one. Under every strategy a time limit or cancellation
+//! rounds ([`ScheduleReport::rolled_back`]; details in `src/fixpoint.rs`).
+//! A run so finished that saturates is renumbered canonically too, so it
+//! is written out as a run of phases that ran dry would be. That matters
+//! for the one caveat: whether a phase on several threads runs dry can
+//! depend on timing (it makes congruent copies before the unions that
+//! merge them, and on an overloaded machine it can make enough to fill
+//! its room). Then the rounds and joins depend on timing (a run that
+//! undoes a phase counts it and the `bsp` rounds after it), and so do the
+//! e-graph and stop reason of a run that a round or node limit stops
+//! rather than saturation. Under every strategy a time limit or cancellation
 //! leaves a valid e-graph whose contents depend on timing. On a
 //! rule set whose runs terminate (and whose conditions only become true as
 //! the e-graph grows, such as `(= ?a ?b)`), all three reach the same
