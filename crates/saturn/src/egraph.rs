@@ -352,11 +352,16 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
     /// copy in a class and in the hashcons, plus parent lists. Cheap to
     /// compute (a few counters), so the runner checks it often.
     pub fn approx_bytes(&self) -> usize {
+        Self::bytes_for(self.uf.len(), self.memo.len())
+    }
+
+    /// [`EGraph::approx_bytes`] of an e-graph with `ids` ids and `entries`
+    /// hashcons entries.
+    pub(crate) fn bytes_for(ids: usize, entries: usize) -> usize {
         let node = std::mem::size_of::<L>();
-        let ids = self.uf.len();
         let per_id = node + 8 + 4 + std::mem::size_of::<Option<EClass<L, N::Data>>>();
-        let entries = self.memo.len();
-        ids * per_id + entries * (2 * node + 8 + 2 * 4)
+        ids.saturating_mul(per_id)
+            .saturating_add(entries.saturating_mul(2 * node + 8 + 2 * 4))
     }
 
     /// The canonical classes, in id order.

@@ -56,10 +56,10 @@
 //! runs that saturate and runs stopped *between* phases by the iteration
 //! or node limit (measured in canonical nodes, not hashcons entries).
 //!
-//! A phase that does not run dry, because it passed the node limit, used
-//! up its ids (4x the e-graph: an explosion, which rounds handle better,
-//! since an analysis's `modify` runs at every join) or cut a search at the
-//! match budget, holds what the workers happened to reach. It is *rolled
+//! A phase that does not run dry, because it passed the node or memory
+//! limit, used up its ids (4x the e-graph: an explosion, which rounds
+//! handle better, since an analysis's `modify` runs at every join) or cut
+//! a search at the match budget, holds what the workers happened to reach. It is *rolled
 //! back*: the union-find is restored from a snapshot taken before the
 //! phase, and the hashcons loses what the phase inserted (the layer over
 //! its table is dropped after a run's first phase, whose table is the
@@ -71,8 +71,8 @@
 //! (valid and sound, but timing-dependent, as under every strategy). One
 //! caveat remains: whether a phase runs dry is decided by ids made, which
 //! exceed the closure's nodes by the congruent copies made before the
-//! union that merges them; a closure within that slack of the node limit
-//! or of the id room may run dry in one run and not in another. A run
+//! union that merges them; a closure within that slack of the node or
+//! memory limit or of the id room may run dry in one run and not in another. A run
 //! that saturates either way ends with the same e-graph, and the caller
 //! renumbers one finished in rounds canonically, so its output is the
 //! same too; its rounds and joins are not (the undone phase plus the
@@ -135,10 +135,24 @@ fn shard_of(id: Id) -> usize {
     (id.index() / SHARD_RUN) & (SHARDS - 1)
 }
 
+/// [`EGraph::approx_bytes`] counted over `nodes` canonical nodes (see
+/// [`EGraph::total_number_of_nodes`]): one id and one hashcons entry each. It is what the e-graph would take without the
+/// congruent copies a phase made before the unions that merged them, so it
+/// is at most `approx_bytes`, and it depends only on the e-graph's
+/// structure, not on how many copies thread timing let a phase make.
+/// Between phases the memory limit is checked against it, so that where a
+/// run of phases that ran dry stops does not depend on timing.
+fn canonical_bytes<L: Language, N: Analysis<L>>(nodes: usize) -> usize {
+    EGraph::<L, N>::bytes_for(nodes, nodes)
+}
+
 /// Limits and threads for an asynchronous run.
 pub(crate) struct AsyncConfig {
     pub iter_limit: usize,
     pub node_limit: usize,
+    /// Estimated bytes (see [`EGraph::approx_bytes`]; between phases,
+    /// [`canonical_bytes`]).
+    pub memory_limit: usize,
     pub time_limit: Duration,
     pub cancel: Option<Arc<AtomicBool>>,
     pub pool: Option<Arc<rayon::ThreadPool>>,
@@ -267,6 +281,7 @@ struct Phase<'g, L: Language, N: Analysis<L>> {
     deadline: Option<Instant>,
     start: Instant,
     node_limit: usize,
+    memory_limit: usize,
     cancel: Option<Arc<AtomicBool>>,
     tasks: AtomicUsize,
     matches: AtomicUsize,
@@ -472,6 +487,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             deadline: start.checked_add(cfg.time_limit),
             start,
             node_limit: cfg.node_limit,
+            memory_limit: cfg.memory_limit,
             cancel: cfg.cancel.clone(),
             tasks: AtomicUsize::new(0),
             matches: AtomicUsize::new(0),
@@ -545,8 +561,11 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
 
     fn check_limits(&self) -> bool {
         let size = self.eg.total_size();
+        let bytes = self.eg.approx_bytes();
         if size > self.node_limit {
             self.hit(StopReason::NodeLimit(size));
+        } else if bytes > self.memory_limit {
+            self.hit(StopReason::MemoryLimit(bytes));
         } else if self.deadline.is_some_and(|d| Instant::now() > d) {
             self.hit(StopReason::TimeLimit(self.start.elapsed().as_secs_f64()));
         } else if self
@@ -1837,6 +1856,11 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
             stats.stop_reason = Some(StopReason::NodeLimit(size));
             break;
         }
+        let bytes = canonical_bytes::<L, N>(size);
+        if bytes > cfg.memory_limit {
+            stats.stop_reason = Some(StopReason::MemoryLimit(bytes));
+            break;
+        }
         if let (false, Some(pool)) = (installed, pool) {
             if size >= cfg.sequential_below {
                 // Large enough for parallel phases: on to the pool.
@@ -1893,7 +1917,13 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
         let t_join = Instant::now();
         stats.phase_time += (t_join - t).as_secs_f64();
         let (full, cut) = (stop & STOP_FULL != 0, stop & STOP_CUT != 0);
-        if full || cut || matches!(limit, Some(StopReason::NodeLimit(_))) {
+        if full
+            || cut
+            || matches!(
+                limit,
+                Some(StopReason::NodeLimit(_) | StopReason::MemoryLimit(_))
+            )
+        {
             // The phase did not run dry: what it holds depends on timing.
             // Undo it and hand the last join's e-graph, renumbered
             // canonically (so its ids depend only on its structure), to
@@ -2034,6 +2064,7 @@ mod tests {
         AsyncConfig {
             iter_limit: 100,
             node_limit: 100_000,
+            memory_limit: usize::MAX,
             time_limit: Duration::from_secs(30),
             cancel: None,
             pool: pool.map(|n| {
@@ -2091,6 +2122,47 @@ mod tests {
             assert_eq!(stats.phases, 1, "{threads:?}");
             let d = eg.lookup_expr(&"(d x)".parse().unwrap());
             assert_eq!(d, Some(eg.find(ids[0])));
+        }
+    }
+
+    /// Between phases the memory limit is checked over canonical nodes: a
+    /// phase too short to check it itself (it does every 8 tasks) ends past
+    /// it, keeps its work, and the run stops before the next phase.
+    #[test]
+    fn the_memory_limit_stops_a_run_between_phases() {
+        let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
+            rewrite!("grow"; "(f ?x)" => "(g (h ?x))"),
+            // Binds (h x), made in phase 1: deferred to phase 2.
+            rewrite!("done"; "(g ?y)" => "(done ?y)")
+                .with_condition(|_: &EGraph<SymbolLang, ()>, _: Id, _: &crate::Subst| true),
+        ];
+        for threads in [None, Some(2)] {
+            let mut eg = EGraph::<SymbolLang, ()>::default();
+            eg.add_expr(&"(f x)".parse().unwrap());
+            eg.rebuild();
+            // Exactly the input's size: phase 1 starts, and ends past it.
+            let limit = eg.approx_bytes();
+            let bytes = |eg: &EGraph<SymbolLang, ()>| {
+                canonical_bytes::<SymbolLang, ()>(eg.total_number_of_nodes())
+            };
+            assert_eq!(bytes(&eg), limit);
+            let cfg = AsyncConfig {
+                memory_limit: limit,
+                sequential_below: SEQUENTIAL_PHASE_NODES,
+                ..cfg(threads)
+            };
+            let (eg, stats) = run(eg, &rules, &cfg, Instant::now());
+            assert!(
+                matches!(stats.stop_reason, Some(StopReason::MemoryLimit(b)) if b > limit),
+                "{:?}",
+                stats.stop_reason
+            );
+            assert_eq!(stats.phases, 1, "{threads:?}");
+            assert!(!stats.rolled_back);
+            eg.check_invariants().unwrap();
+            assert!(eg.lookup_expr(&"(g (h x))".parse().unwrap()).is_some());
+            assert!(eg.lookup_expr(&"(done (h x))".parse().unwrap()).is_none());
+            assert!(bytes(&eg) <= eg.approx_bytes());
         }
     }
 

@@ -80,10 +80,10 @@
 //!
 //! # Limits and threads
 //!
-//! The iteration (round), node and time limits hold for the whole schedule:
-//! under `passes`, each pass run gets the remaining round and time budget
-//! and the same node limit (it is a bound on the shared e-graph), and no
-//! pass starts once a limit is reached. The parallel phases of every run
+//! The iteration (round), node, memory and time limits hold for the whole
+//! schedule: under `passes`, each pass run gets the remaining round and
+//! time budget and the same node and memory limits (they bound the shared
+//! e-graph), and no pass starts once a limit is reached. The parallel phases of every run
 //! use one thread pool, made once per [`Schedule::run`] from
 //! [`Schedule::with_threads`] or given with [`Schedule::with_pool`].
 //!
@@ -626,8 +626,8 @@ pub struct Scheduled<L: Language, N: Analysis<L>> {
 
 /// A pipeline, a strategy, limits for the whole run, and threads.
 ///
-/// Defaults are the [`Runner`]'s: 30 rounds, 10,000 nodes, 5 seconds, one
-/// thread, incremental matching on. Run it with [`Schedule::run`] as many
+/// Defaults are the [`Runner`]'s: 30 rounds, 10,000 nodes, no memory
+/// limit, 5 seconds, one thread, incremental matching on. Run it with [`Schedule::run`] as many
 /// times as needed. The analysis must be `Default`: every run makes a
 /// [`Runner`] and hands it the e-graph.
 ///
@@ -654,6 +654,7 @@ pub struct Schedule<L: Language, N: Analysis<L>> {
     iter_limit: usize,
     pass_iter_limit: usize,
     node_limit: usize,
+    memory_limit: usize,
     time_limit: Duration,
     threads: usize,
     incremental: bool,
@@ -678,6 +679,7 @@ impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
             iter_limit: 30,
             pass_iter_limit: usize::MAX,
             node_limit: 10_000,
+            memory_limit: usize::MAX,
             time_limit: Duration::from_secs(5),
             threads: 1,
             incremental: true,
@@ -769,6 +771,39 @@ impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
     /// ```
     pub fn with_node_limit(mut self, n: usize) -> Self {
         self.node_limit = n;
+        self
+    }
+
+    /// Stops once the e-graph's estimated heap size
+    /// ([`EGraph::approx_bytes`]) passes this many bytes, like
+    /// [`Runner::with_memory_limit`] ([`StopReason::MemoryLimit`]). No
+    /// limit by default. Like the node limit, it bounds the shared e-graph:
+    /// every pass run gets the whole of it. Under `async`, a phase that
+    /// passes it is undone like one that passes the node limit, and the run
+    /// goes on in `bsp` rounds; between phases it is checked against the
+    /// canonical nodes only (what the e-graph takes without the congruent
+    /// copies a phase made, which depend on timing), so where a run stops
+    /// does not depend on timing either.
+    ///
+    /// ```
+    /// use saturn::schedule::{Pipeline, Schedule, Strategy};
+    /// use saturn::*;
+    ///
+    /// // Commutativity and associativity over a long sum: an explosion.
+    /// let p = Pipeline::<SymbolLang, ()>::new().pass("ac", vec![
+    ///     rewrite!("comm"; "(+ ?a ?b)" => "(+ ?b ?a)"),
+    ///     rewrite!("assoc"; "(+ ?a (+ ?b ?c))" => "(+ (+ ?a ?b) ?c)"),
+    /// ]);
+    /// let mut eg = EGraph::default();
+    /// eg.add_expr(&"(+ a (+ b (+ c (+ d (+ e (+ f (+ g h)))))))".parse().unwrap());
+    /// let out = Schedule::new(p, Strategy::Bsp)
+    ///     .with_node_limit(usize::MAX)
+    ///     .with_memory_limit(1 << 20)
+    ///     .run(eg);
+    /// assert!(matches!(out.report.stop_reason, StopReason::MemoryLimit(b) if b > 1 << 20));
+    /// ```
+    pub fn with_memory_limit(mut self, bytes: usize) -> Self {
+        self.memory_limit = bytes;
         self
     }
 
@@ -906,6 +941,7 @@ impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
             .with_incremental(self.incremental)
             .with_iter_limit(iter_limit)
             .with_node_limit(self.node_limit)
+            .with_memory_limit(self.memory_limit)
             .with_time_limit(time_limit);
         if let Some(p) = pool {
             r = r.with_pool(p.clone());
@@ -942,6 +978,7 @@ impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
         let cfg = crate::fixpoint::AsyncConfig {
             iter_limit: self.iter_limit,
             node_limit: self.node_limit,
+            memory_limit: self.memory_limit,
             time_limit: self.time_limit,
             cancel: self.cancel.clone(),
             pool: pool.clone(),
@@ -1007,6 +1044,10 @@ impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
         let size = egraph.total_size();
         if size > self.node_limit {
             return Err(StopReason::NodeLimit(size));
+        }
+        let bytes = egraph.approx_bytes();
+        if bytes > self.memory_limit {
+            return Err(StopReason::MemoryLimit(bytes));
         }
         if rounds >= self.iter_limit {
             return Err(StopReason::IterationLimit(rounds));

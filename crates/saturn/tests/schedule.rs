@@ -648,6 +648,86 @@ fn async_at_a_node_limit_is_deterministic() {
     }
 }
 
+/// `schedule` on `eg` with `limit` bytes and no node limit, checked to
+/// stop there with a valid e-graph.
+fn run_to_memory_limit(
+    schedule: Schedule<SymbolLang, ()>,
+    eg: EGraph<SymbolLang, ()>,
+    limit: usize,
+) -> Scheduled<SymbolLang, ()> {
+    let out = schedule
+        .with_iter_limit(1_000)
+        .with_node_limit(usize::MAX)
+        .with_memory_limit(limit)
+        .with_time_limit(Duration::from_secs(120))
+        .run(eg);
+    let r = &out.report;
+    assert!(
+        matches!(r.stop_reason, StopReason::MemoryLimit(b) if b > limit),
+        "{r}"
+    );
+    out.egraph.check_invariants().unwrap();
+    out
+}
+
+#[test]
+fn async_at_a_memory_limit_is_deterministic() {
+    // The phase that passes the limit is undone and the run goes on in
+    // `bsp` rounds: the same stop, rounds and e-graph at every thread
+    // count, with phases forced onto the threads.
+    let ops: &[(&str, usize)] = &[("f", 1), ("g", 2)];
+    let owned = random_terms(7, 400, 4, ops, &["x", "y", "z"]);
+    let terms: Vec<&str> = owned.iter().map(|s| s.as_str()).collect();
+    let (set, compiler_terms) = compiler_example();
+    let compiler = Pipeline::from_rule_set(&set);
+    let cases: [(&Pipeline<SymbolLang, ()>, usize, usize); 3] = [
+        (&growing(), 200_000, 1),
+        (&growing(), 800_000, 1),
+        (&compiler, 1_000_000, 3),
+    ];
+    for (pipeline, limit, repeats) in cases {
+        let mut seen: Option<String> = None;
+        for threads in [1, 2, 4, 8] {
+            for _ in 0..repeats {
+                let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+                let mut roots = vec![];
+                let mut inputs: Vec<RecExpr<SymbolLang>> = vec![];
+                if repeats == 1 {
+                    inputs.extend(terms.iter().map(|t| t.parse().unwrap()));
+                } else {
+                    inputs.extend(compiler_terms.iter().cloned());
+                }
+                for t in &inputs {
+                    roots.push(eg.add_expr(t));
+                }
+                let schedule = Schedule::new(pipeline.clone(), Strategy::Async)
+                    .with_threads(threads)
+                    .with_parallel_async_phases();
+                let out = run_to_memory_limit(schedule, eg, limit);
+                let r = &out.report;
+                for (t, &root) in inputs.iter().zip(&roots) {
+                    assert_eq!(
+                        out.egraph.lookup_expr(t),
+                        Some(out.egraph.find(root)),
+                        "the input is still in its class"
+                    );
+                }
+                let got = format!(
+                    "{:?} {} {}\n{}",
+                    r.stop_reason,
+                    r.rounds,
+                    r.rolled_back,
+                    out.egraph.dump()
+                );
+                match &seen {
+                    None => seen = Some(got),
+                    Some(want) => assert!(*want == got, "limit {limit}, {threads} threads"),
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn iteration_limit_is_global() {
     for strategy in Strategy::ALL.iter().copied() {
@@ -683,9 +763,8 @@ fn iteration_limit_is_global() {
     assert!(r.passes[1].runs >= 2 && r.passes[1].unions > 0, "{r}");
 }
 
-#[test]
-fn node_limit_is_global() {
-    // Associativity and commutativity over a long sum: a blow-up.
+/// Associativity and commutativity (two passes) and a long sum: a blow-up.
+fn ac_blowup() -> (Pipeline<SymbolLang, ()>, &'static str) {
     let ac = Pipeline::<SymbolLang, ()>::new()
         .pass("comm", vec![rewrite!("comm"; "(+ ?a ?b)" => "(+ ?b ?a)")])
         .pass(
@@ -695,7 +774,15 @@ fn node_limit_is_global() {
                 rewrite!("assoc-rev"; "(+ (+ ?a ?b) ?c)" => "(+ ?a (+ ?b ?c))"),
             ],
         );
-    let sum = "(+ x1 (+ x2 (+ x3 (+ x4 (+ x5 (+ x6 (+ x7 (+ x8 x9))))))))";
+    (
+        ac,
+        "(+ x1 (+ x2 (+ x3 (+ x4 (+ x5 (+ x6 (+ x7 (+ x8 x9))))))))",
+    )
+}
+
+#[test]
+fn node_limit_is_global() {
+    let (ac, sum) = ac_blowup();
     for strategy in Strategy::ALL.iter().copied() {
         for threads in [1, 2] {
             let (eg, roots) = egraph_of(&[sum]);
@@ -715,6 +802,29 @@ fn node_limit_is_global() {
                 out.egraph.lookup_expr(&input),
                 Some(out.egraph.find(roots[0]))
             );
+        }
+    }
+}
+
+#[test]
+fn memory_limit_is_global() {
+    // The blow-up of `node_limit_is_global`, bounded by bytes alone: every
+    // strategy stops gracefully, the input still in its class and its best
+    // term no bigger.
+    let (ac, sum) = ac_blowup();
+    let input: RecExpr<SymbolLang> = sum.parse().unwrap();
+    let limit = 256 << 10;
+    for strategy in Strategy::ALL.iter().copied() {
+        for threads in [1, 2] {
+            let (eg, roots) = egraph_of(&[sum]);
+            let schedule = Schedule::new(ac.clone(), strategy).with_threads(threads);
+            let out = run_to_memory_limit(schedule, eg, limit);
+            let r = &out.report;
+            assert!(out.egraph.approx_bytes() > limit, "{r}");
+            let root = out.egraph.find(roots[0]);
+            assert_eq!(out.egraph.lookup_expr(&input), Some(root));
+            let (cost, _) = Extractor::new(&out.egraph, AstSize).find_best(root);
+            assert!(cost <= input.len(), "{r}");
         }
     }
 }
