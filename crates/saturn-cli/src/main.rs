@@ -85,6 +85,10 @@ enum Command {
         /// Time limit in seconds.
         #[arg(long, default_value_t = 10.0)]
         time_limit: f64,
+        /// Memory limit in MiB of the e-graph's estimated size (see
+        /// `saturn::EGraph::approx_bytes`); none by default.
+        #[arg(long, value_name = "MIB")]
+        memory_limit: Option<u64>,
         /// Rule scheduler.
         #[arg(long, value_enum, default_value_t = Sched::Backoff)]
         scheduler: Sched,
@@ -131,6 +135,11 @@ enum Command {
         /// thread-independent only where a function saturates.
         #[arg(long, value_enum, default_value_t = OptScheduler::Runner)]
         scheduler: OptScheduler,
+        /// Memory limit in MiB of each function's e-graph (its estimated
+        /// size); none by default. Saturation stops there and the function
+        /// is optimized from what it reached.
+        #[arg(long, value_name = "MIB")]
+        memory_limit: Option<u64>,
         /// Never show a progress bar.
         #[arg(long)]
         no_progress: bool,
@@ -194,23 +203,45 @@ fn read(path: &PathBuf) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The limits of `saturn run`.
+struct RunLimits {
+    iter: usize,
+    nodes: usize,
+    /// Seconds.
+    time: f64,
+    /// Estimated bytes.
+    memory: usize,
+}
+
+impl RunLimits {
+    fn time(&self) -> Result<Duration, String> {
+        Duration::try_from_secs_f64(self.time)
+            .map_err(|_| format!("--time-limit: {} is not a number of seconds", self.time))
+    }
+}
+
+/// `--memory-limit` in MiB as bytes (none: no limit).
+fn memory_bytes(mib: Option<u64>) -> usize {
+    mib.map_or(usize::MAX, |m| {
+        usize::try_from(m.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+    })
+}
+
 fn run(
     rules_path: &PathBuf,
     terms_path: &PathBuf,
     threads: usize,
-    iter_limit: usize,
-    node_limit: usize,
-    time_limit: f64,
+    limits: &RunLimits,
     scheduler: Sched,
     incremental: bool,
 ) -> Result<(), String> {
     let (set, terms) = load_rules_and_terms(rules_path, terms_path)?;
     let mut runner = Runner::default()
         .with_threads(threads)
-        .with_iter_limit(iter_limit)
-        .with_node_limit(node_limit)
-        .with_time_limit(Duration::from_secs_f64(time_limit))
+        .with_iter_limit(limits.iter)
+        .with_node_limit(limits.nodes)
+        .with_memory_limit(limits.memory)
+        .with_time_limit(limits.time()?)
         .with_incremental(incremental)
         .with_scheduler(match scheduler {
             Sched::Simple => Scheduler::Simple,
@@ -290,15 +321,12 @@ pub(crate) fn parse_rules_and_terms(
 }
 
 /// `saturn run --strategy NAME`: the rule file's passes under a schedule.
-#[allow(clippy::too_many_arguments)]
 fn run_schedule(
     rules_path: &PathBuf,
     terms_path: &PathBuf,
     strategy: &str,
     threads: usize,
-    iter_limit: usize,
-    node_limit: usize,
-    time_limit: f64,
+    limits: &RunLimits,
     incremental: bool,
 ) -> Result<(), String> {
     let strategy: Strategy = strategy.parse().map_err(|e| format!("--strategy: {e}"))?;
@@ -312,9 +340,10 @@ fn run_schedule(
     let roots: Vec<Id> = terms.iter().map(|t| egraph.add_expr(t)).collect();
     let out = Schedule::new(pipeline, strategy)
         .with_threads(threads)
-        .with_iter_limit(iter_limit)
-        .with_node_limit(node_limit)
-        .with_time_limit(Duration::from_secs_f64(time_limit))
+        .with_iter_limit(limits.iter)
+        .with_node_limit(limits.nodes)
+        .with_memory_limit(limits.memory)
+        .with_time_limit(limits.time()?)
         .with_incremental(incremental)
         .run(egraph);
     let ex = Extractor::new(&out.egraph, AstSize);
@@ -382,9 +411,12 @@ fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String
                 &root.join("arith.rules"),
                 &root.join("arith.terms"),
                 1,
-                30,
-                20_000,
-                10.0,
+                &RunLimits {
+                    iter: 30,
+                    nodes: 20_000,
+                    time: 10.0,
+                    memory: usize::MAX,
+                },
                 Sched::Backoff,
                 true,
             )
@@ -396,31 +428,24 @@ fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String
             iter_limit,
             node_limit,
             time_limit,
+            memory_limit,
             scheduler,
             no_incremental,
             strategy,
-        }) => match strategy {
-            Some(name) => run_schedule(
-                &rules,
-                &terms,
-                &name,
-                threads,
-                iter_limit,
-                node_limit,
-                time_limit,
-                !no_incremental,
-            ),
-            None => run(
-                &rules,
-                &terms,
-                threads,
-                iter_limit,
-                node_limit,
-                time_limit,
-                scheduler,
-                !no_incremental,
-            ),
-        },
+        }) => {
+            let limits = RunLimits {
+                iter: iter_limit,
+                nodes: node_limit,
+                time: time_limit,
+                memory: memory_bytes(memory_limit),
+            };
+            match strategy {
+                Some(name) => {
+                    run_schedule(&rules, &terms, &name, threads, &limits, !no_incremental)
+                }
+                None => run(&rules, &terms, threads, &limits, scheduler, !no_incremental),
+            }
+        }
         Some(Command::Opt {
             inputs,
             out_dir,
@@ -430,12 +455,14 @@ fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String
             stats_file,
             dag,
             scheduler,
+            memory_limit,
             no_progress,
             measure,
             measure_threads,
             runs,
         }) => {
             let strategy = scheduler.strategy();
+            let memory_limit = memory_bytes(memory_limit);
             if measure {
                 if measure_threads.contains(&0) || measure_threads.is_empty() {
                     return Err("--measure-threads needs counts of at least 1".into());
@@ -443,6 +470,7 @@ fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String
                 let template = saturn_clif::Options {
                     dag,
                     strategy,
+                    memory_limit,
                     ..saturn_clif::Options::default()
                 };
                 return opt::measure(&inputs, &measure_threads, runs, &template);
@@ -456,6 +484,7 @@ fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String
                 stats_file,
                 dag,
                 strategy,
+                memory_limit,
                 progress: !no_progress,
             };
             opt::run(&args, jobserver)

@@ -368,6 +368,8 @@ pub struct OptArgs {
     pub dag: bool,
     /// Saturation schedule (`None`: saturn-clif's runner).
     pub strategy: Option<saturn::schedule::Strategy>,
+    /// Saturation memory limit per function, in estimated bytes.
+    pub memory_limit: usize,
     /// Show a progress bar (when stderr is a terminal and there are many
     /// functions).
     pub progress: bool,
@@ -413,6 +415,7 @@ pub fn run(args: &OptArgs, jobserver: Option<jobserver::Client>) -> Result<(), S
     let template = saturn_clif::Options {
         dag: args.dag,
         strategy: args.strategy,
+        memory_limit: args.memory_limit,
         ..saturn_clif::Options::default()
     };
     let results = optimize_all(&inputs, jobs, &exec, &template, &tick)?;

@@ -520,3 +520,62 @@ fn opt_schedulers_give_optimized_thread_independent_output() {
     let bad = saturn(&["opt", s(d.path()), "--scheduler", "llvm"]);
     assert!(!bad.status.success());
 }
+
+#[test]
+fn run_stops_at_the_memory_limit_and_bad_limits_are_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let rules = d.path().join("ac.rules");
+    let terms = d.path().join("ac.terms");
+    std::fs::write(
+        &rules,
+        "comm: (+ ?a ?b) => (+ ?b ?a)\nassoc: (+ ?a (+ ?b ?c)) => (+ (+ ?a ?b) ?c)\n",
+    )
+    .unwrap();
+    let sum = "(+ a (+ b (+ c (+ d (+ e (+ f (+ g (+ h (+ i j)))))))))";
+    std::fs::write(&terms, format!("{sum}\n")).unwrap();
+    let limited = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            s(&rules),
+            s(&terms),
+            "--node-limit",
+            "100000000",
+            "--iter-limit",
+            "1000",
+            "--memory-limit",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        saturn(&args)
+    };
+    for extra in [
+        &[][..],
+        &["--strategy", "passes"][..],
+        &["--strategy", "bsp", "--threads", "2"][..],
+        &["--strategy", "async", "--threads", "2"][..],
+    ] {
+        let o = limited(extra);
+        let out = ok(&o);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("MemoryLimit("), "{extra:?}: {err}");
+        // The term is printed, no bigger than it came in (19 nodes).
+        assert!(
+            out.starts_with(sum) && out.contains("(size 19 -> 19)"),
+            "{extra:?}: {out}"
+        );
+    }
+    for (flag, value) in [
+        ("--time-limit", "-1"),
+        ("--time-limit", "1e300"),
+        ("--memory-limit", "-1"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let o = saturn(&["run", s(&rules), s(&terms), &arg]);
+        assert!(!o.status.success(), "{flag} {value}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(flag) && !err.contains("panicked"),
+            "{flag} {value}: {err}"
+        );
+    }
+}

@@ -85,6 +85,11 @@ pub struct Options {
     /// the search read the clock for every rule (measured: about 2% of
     /// the time).
     pub time_limit: Duration,
+    /// Saturation memory limit, in estimated bytes of the function's
+    /// e-graph ([`saturn::EGraph::approx_bytes`]); `usize::MAX` (the
+    /// default) is none. Saturation stops gracefully past it, and the
+    /// function is still optimized from what it reached.
+    pub memory_limit: usize,
     /// How saturation is scheduled: `None` (the default) is one
     /// [`saturn::Runner`] over the selected rules; `Some` runs them as one
     /// pass under a [`saturn::schedule::Strategy`] (`passes`, `bsp`,
@@ -106,6 +111,7 @@ impl Default for Options {
             iter_limit: 2,
             node_factor: 4,
             time_limit: Duration::MAX,
+            memory_limit: usize::MAX,
             strategy: None,
         }
     }
@@ -375,6 +381,7 @@ fn optimize_ctx(
         ))
         .with_iter_limit(opts.iter_limit)
         .with_node_limit((n0 * opts.node_factor).max(10_000))
+        .with_memory_limit(opts.memory_limit)
         .with_time_limit(opts.time_limit)
         // Incremental matching: the second iteration searches only the
         // roots the first one changed (measured with the current rule set:
@@ -400,6 +407,7 @@ fn optimize_ctx(
             let mut schedule = saturn::schedule::Schedule::new(pipeline, strategy)
                 .with_iter_limit(opts.iter_limit)
                 .with_node_limit((n0 * opts.node_factor).max(10_000))
+                .with_memory_limit(opts.memory_limit)
                 .with_time_limit(opts.time_limit);
             if opts.threads > 1 && n0 >= opts.par_min_nodes {
                 schedule = match &opts.pool {

@@ -61,9 +61,8 @@ block0:
     assert!(count_insts(&g) <= 3, "{g}");
 }
 
-#[test]
-fn simplifies_identities_and_gvn() {
-    let (f, g) = opt("function %f(i32, i32) -> i32 {
+/// Identities and a common subexpression: all of it folds to one `return`.
+const IDENTITIES: &str = "function %f(i32, i32) -> i32 {
 block0(v0: i32, v1: i32):
     v2 = iadd v0, v1
     v3 = isub v2, v1
@@ -71,7 +70,11 @@ block0(v0: i32, v1: i32):
     v5 = bxor v2, v4
     v6 = bor v3, v5
     return v6
-}");
+}";
+
+#[test]
+fn simplifies_identities_and_gvn() {
+    let (f, g) = opt(IDENTITIES);
     assert_eq!(count_insts(&g), 1, "{g}");
     let a = [DataValue::I32(7), DataValue::I32(-3)];
     assert_eq!(call(&f, &a), call(&g, &a));
@@ -136,4 +139,39 @@ fn bad_clif_is_an_error_with_a_line() {
 fn rule_files_parse() {
     let n = saturn_clif::rules::all_rules().unwrap().len();
     assert!(n > 100);
+}
+
+#[test]
+fn a_memory_limit_stops_saturation_and_the_output_stays_valid() {
+    use saturn::schedule::Strategy;
+    let f = parse_functions(IDENTITIES).unwrap().remove(0);
+    let a = [DataValue::I32(7), DataValue::I32(-3)];
+    for strategy in [
+        None,
+        Some(Strategy::Passes),
+        Some(Strategy::Bsp),
+        Some(Strategy::Async),
+    ] {
+        let run = |memory_limit| {
+            let mut g = f.clone();
+            let opts = Options {
+                memory_limit,
+                strategy,
+                ..Options::default()
+            };
+            let stats = optimize(&mut g, &flags(), &opts).expect("optimizes and verifies");
+            (g, stats)
+        };
+        let (free, free_stats) = run(usize::MAX);
+        // Any e-graph is over zero bytes: saturation stops before its first
+        // round, and the function is still lowered back, valid and equal.
+        let (g, stats) = run(0);
+        assert!(stats.nodes < free_stats.nodes, "{strategy:?}");
+        assert!(count_insts(&g) <= count_insts(&f), "{strategy:?}: {g}");
+        assert!(
+            count_insts(&free) < count_insts(&g),
+            "{strategy:?}: {free} vs {g}"
+        );
+        assert_eq!(call(&f, &a), call(&g, &a), "{strategy:?}");
+    }
 }
