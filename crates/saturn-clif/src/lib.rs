@@ -94,8 +94,8 @@ pub struct Options {
     /// [`saturn::Runner`] over the selected rules; `Some` runs them as one
     /// pass under a [`saturn::schedule::Strategy`] (`passes`, `bsp`,
     /// `async`) with the same limits. Under `async` the iteration limit
-    /// bounds phases, not rounds, and a run cut by the node limit may
-    /// depend on thread timing.
+    /// bounds phases, not rounds, and a run cut by the node or memory limit
+    /// may depend on thread timing.
     pub strategy: Option<saturn::schedule::Strategy>,
 }
 

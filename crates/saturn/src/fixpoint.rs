@@ -53,11 +53,13 @@
 //! result, renumbered canonically at the end ([`EGraph::canonical_copy`]:
 //! the input's ids keep their meaning, every other id depends only on the
 //! e-graph's structure), is the same for any thread count. That covers
-//! runs that saturate and runs stopped *between* phases by the iteration
-//! or node limit (measured in canonical nodes, not hashcons entries).
+//! runs that saturate and runs stopped *between* phases by the iteration,
+//! node or memory limit (measured in canonical nodes, not hashcons entries
+//! or ids; a join's `modify` can grow the e-graph past them).
 //!
 //! A phase that does not run dry, because it passed the node or memory
-//! limit, used up its ids (4x the e-graph: an explosion, which rounds
+//! limit (seen by a worker, which checks every few tasks, or at the
+//! phase's end), used up its ids (4x the e-graph: an explosion, which rounds
 //! handle better, since an analysis's `modify` runs at every join) or cut
 //! a search at the match budget, holds what the workers happened to reach. It is *rolled
 //! back*: the union-find is restored from a snapshot taken before the
@@ -69,16 +71,16 @@
 //! goes on from there in `bsp` rounds, which are deterministic. Only a
 //! time limit or a cancellation leaves a phase's partial work in place
 //! (valid and sound, but timing-dependent, as under every strategy). One
-//! caveat remains: whether a phase runs dry is decided by ids made, which
-//! exceed the closure's nodes by the congruent copies made before the
-//! union that merges them; a closure within that slack of the node or
-//! memory limit or of the id room may run dry in one run and not in another. A run
-//! that saturates either way ends with the same e-graph, and the caller
-//! renumbers one finished in rounds canonically, so its output is the
-//! same too; its rounds and joins are not (the undone phase plus the
-//! rounds after it, against the phases). A phase
-//! on an e-graph of fewer than [`SEQUENTIAL_PHASE_NODES`] nodes runs on
-//! one thread, where the ids it makes depend only on its input, so its
+//! caveat remains: whether a phase runs dry is decided by ids made (and
+//! hashcons entries), which exceed the closure's nodes by the congruent
+//! copies made before the union that merges them; a closure within that
+//! slack of the node or memory limit or of the id room may run dry in one
+//! run and not in another. A run that saturates either way ends with the
+//! same e-graph, and the caller renumbers one finished in rounds
+//! canonically, so its output is the same too; its rounds and joins are
+//! not (the undone phase plus the rounds after it, against the phases). A
+//! phase on an e-graph of fewer than [`SEQUENTIAL_PHASE_NODES`] nodes runs
+//! on one thread, where the ids it makes depend only on its input, so its
 //! room can be small without that risk.
 //!
 //! # Trade-offs
@@ -136,12 +138,13 @@ fn shard_of(id: Id) -> usize {
 }
 
 /// [`EGraph::approx_bytes`] counted over `nodes` canonical nodes (see
-/// [`EGraph::total_number_of_nodes`]): one id and one hashcons entry each. It is what the e-graph would take without the
-/// congruent copies a phase made before the unions that merged them, so it
-/// is at most `approx_bytes`, and it depends only on the e-graph's
-/// structure, not on how many copies thread timing let a phase make.
-/// Between phases the memory limit is checked against it, so that where a
-/// run of phases that ran dry stops does not depend on timing.
+/// [`EGraph::total_number_of_nodes`]): one id and one hashcons entry each.
+/// After a rebuild every canonical node has an id of its own and a
+/// hashcons entry, so this is at most `approx_bytes`; the difference is
+/// the ids that merged (among them the congruent copies a phase made, how
+/// many depending on timing) and stale entries. It depends only on the
+/// e-graph's structure, so the memory limit is checked against it between
+/// phases, where a run that ran dry must stop whatever the timing.
 fn canonical_bytes<L: Language, N: Analysis<L>>(nodes: usize) -> usize {
     EGraph::<L, N>::bytes_for(nodes, nodes)
 }
@@ -493,7 +496,10 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             matches: AtomicUsize::new(0),
             room,
             made: AtomicUsize::new(0),
-            match_budget: match_budget(cfg.node_limit),
+            match_budget: match_budget(
+                cfg.node_limit
+                    .min(cfg.memory_limit / EGraph::<L, N>::bytes_for(1, 1)),
+            ),
             scratch: (0..threads.max(1)).map(|_| Mutex::default()).collect(),
             later: (0..threads.max(1)).map(|_| Mutex::default()).collect(),
         }
@@ -1307,7 +1313,8 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
 }
 
 /// How many matches one search at one class may return (twice the node
-/// limit, at least 16,384): a search that big (commutativity and
+/// limit, at least 16,384; the memory limit counts as a node limit of one
+/// id and one hashcons entry per node): a search that big (commutativity and
 /// associativity over a class of hundreds of nodes) would take more memory
 /// than the e-graph it is bounded by, and applying it could pass the node
 /// limit twice over (most of its matches re-derive what is there: a larger
@@ -1913,6 +1920,19 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
             let new_nodes = ph.dispose(phase_pool);
             (new_nodes, merged, deferred, limit, nonlocal)
         };
+        // Workers check the limits every few tasks, so a phase can end past
+        // the node or memory limit without any of them seeing it; sizes
+        // only grow within a phase, so one check at its end sees it.
+        let limit = limit.or_else(|| {
+            let (size, bytes) = (egraph.total_size(), egraph.approx_bytes());
+            if size > cfg.node_limit {
+                Some(StopReason::NodeLimit(size))
+            } else if bytes > cfg.memory_limit {
+                Some(StopReason::MemoryLimit(bytes))
+            } else {
+                None
+            }
+        });
         stats.phases += 1;
         let t_join = Instant::now();
         stats.phase_time += (t_join - t).as_secs_f64();
@@ -2125,44 +2145,97 @@ mod tests {
         }
     }
 
-    /// Between phases the memory limit is checked over canonical nodes: a
-    /// phase too short to check it itself (it does every 8 tasks) ends past
-    /// it, keeps its work, and the run stops before the next phase.
+    /// A phase too short for its workers to check the limits (they do every
+    /// 8 tasks) that ends past the memory or node limit is undone all the
+    /// same: the phase's end checks them.
     #[test]
-    fn the_memory_limit_stops_a_run_between_phases() {
-        let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
-            rewrite!("grow"; "(f ?x)" => "(g (h ?x))"),
-            // Binds (h x), made in phase 1: deferred to phase 2.
-            rewrite!("done"; "(g ?y)" => "(done ?y)")
-                .with_condition(|_: &EGraph<SymbolLang, ()>, _: Id, _: &crate::Subst| true),
-        ];
+    fn a_phase_that_ends_past_a_limit_is_undone() {
+        let rules: Vec<Rewrite<SymbolLang, ()>> = vec![rewrite!("grow"; "(f ?x)" => "(g (h ?x))")];
         for threads in [None, Some(2)] {
-            let mut eg = EGraph::<SymbolLang, ()>::default();
-            eg.add_expr(&"(f x)".parse().unwrap());
+            for by_bytes in [false, true] {
+                let mut eg = EGraph::<SymbolLang, ()>::default();
+                eg.add_expr(&"(f x)".parse().unwrap());
+                eg.rebuild();
+                let before = eg.dump().to_string();
+                // Exactly the input's size: phase 1 starts, and ends past it.
+                let cfg = if by_bytes {
+                    AsyncConfig {
+                        memory_limit: eg.approx_bytes(),
+                        ..cfg(threads)
+                    }
+                } else {
+                    AsyncConfig {
+                        node_limit: eg.total_size(),
+                        ..cfg(threads)
+                    }
+                };
+                let cfg = AsyncConfig {
+                    sequential_below: SEQUENTIAL_PHASE_NODES,
+                    ..cfg
+                };
+                let (eg, stats) = run(eg, &rules, &cfg, Instant::now());
+                assert!(stats.rolled_back, "{threads:?} {by_bytes}");
+                assert_eq!(stats.phases, 1, "{threads:?} {by_bytes}");
+                assert!(stats.tasks < 8, "{}: short enough", stats.tasks);
+                assert_eq!(eg.dump().to_string(), before);
+            }
+        }
+    }
+
+    /// Tags classes holding a node `(mark _)`; `modify` adds the leaf `tag`
+    /// to them, so a join can grow the e-graph.
+    #[derive(Default)]
+    struct Tag;
+
+    impl Analysis<SymbolLang> for Tag {
+        type Data = bool;
+        fn make(_: &EGraph<SymbolLang, Self>, n: &SymbolLang) -> bool {
+            n.op.as_str() == "mark"
+        }
+        fn merge(&self, a: &mut bool, b: bool) -> crate::DidMerge {
+            crate::merge_max(a, b)
+        }
+        fn modify(eg: &mut EGraph<SymbolLang, Self>, id: Id) {
+            if eg[id].data {
+                let tag = eg.add(SymbolLang::leaf("tag"));
+                eg.union(id, tag);
+            }
+        }
+    }
+
+    /// Between phases the memory limit is checked over canonical nodes: a
+    /// phase that ends within it is kept, its join's `modify` grows the
+    /// e-graph past it, and the run stops before the next phase.
+    #[test]
+    fn a_join_that_passes_the_memory_limit_stops_the_run() {
+        let rules: Vec<Rewrite<SymbolLang, Tag>> = vec![rewrite!("mark"; "(f ?x)" => "(mark ?x)")];
+        let canonical = |eg: &EGraph<SymbolLang, Tag>| {
+            canonical_bytes::<SymbolLang, Tag>(eg.total_number_of_nodes())
+        };
+        for threads in [None, Some(2)] {
+            let mut eg = EGraph::<SymbolLang, Tag>::default();
+            eg.add_expr(&"(f a)".parse().unwrap());
             eg.rebuild();
-            // Exactly the input's size: phase 1 starts, and ends past it.
-            let limit = eg.approx_bytes();
-            let bytes = |eg: &EGraph<SymbolLang, ()>| {
-                canonical_bytes::<SymbolLang, ()>(eg.total_number_of_nodes())
-            };
-            assert_eq!(bytes(&eg), limit);
+            assert_eq!(canonical(&eg), eg.approx_bytes());
+            // The phase makes one id, (mark a), and one hashcons entry.
+            let limit = canonical_bytes::<SymbolLang, Tag>(eg.total_size() + 1);
             let cfg = AsyncConfig {
                 memory_limit: limit,
                 sequential_below: SEQUENTIAL_PHASE_NODES,
                 ..cfg(threads)
             };
             let (eg, stats) = run(eg, &rules, &cfg, Instant::now());
-            assert!(
-                matches!(stats.stop_reason, Some(StopReason::MemoryLimit(b)) if b > limit),
-                "{:?}",
-                stats.stop_reason
-            );
+            assert!(!stats.rolled_back, "{threads:?}");
             assert_eq!(stats.phases, 1, "{threads:?}");
-            assert!(!stats.rolled_back);
+            assert_eq!(
+                stats.stop_reason,
+                Some(StopReason::MemoryLimit(canonical(&eg))),
+                "{threads:?}"
+            );
+            assert!(canonical(&eg) > limit && canonical(&eg) <= eg.approx_bytes());
             eg.check_invariants().unwrap();
-            assert!(eg.lookup_expr(&"(g (h x))".parse().unwrap()).is_some());
-            assert!(eg.lookup_expr(&"(done (h x))".parse().unwrap()).is_none());
-            assert!(bytes(&eg) <= eg.approx_bytes());
+            let tag = eg.lookup_expr(&"tag".parse().unwrap());
+            assert_eq!(tag, eg.lookup_expr(&"(f a)".parse().unwrap()));
         }
     }
 
@@ -2462,9 +2535,7 @@ mod tests {
             n.op.as_str() == "z"
         }
         fn merge(&self, a: &mut bool, b: bool) -> crate::DidMerge {
-            let r = crate::DidMerge(!*a && b, *a && !b);
-            *a |= b;
-            r
+            crate::merge_max(a, b)
         }
         fn modify(eg: &mut EGraph<SymbolLang, Self>, id: Id) {
             if eg[id].data {

@@ -35,8 +35,8 @@
 //! so its match and task counts vary between runs. Its e-graph and stop
 //! reason do not, as a rule: phases that run dry end at a fixed point
 //! that depends only on their start, the result is renumbered
-//! canonically, and a phase stopped part-way by the node limit, its id
-//! room or a match budget is rolled back and the run finished in `bsp`
+//! canonically, and a phase stopped part-way by the node or memory limit,
+//! its id room or a match budget is rolled back and the run finished in `bsp`
 //! rounds ([`ScheduleReport::rolled_back`]; details in `src/fixpoint.rs`).
 //! A run so finished that saturates is renumbered canonically too, so it
 //! is written out as a run of phases that ran dry would be. That matters
@@ -45,8 +45,8 @@
 //! merge them, and on an overloaded machine it can make enough to fill
 //! its room). Then the rounds and joins depend on timing (a run that
 //! undoes a phase counts it and the `bsp` rounds after it), and so do the
-//! e-graph and stop reason of a run that a round or node limit stops
-//! rather than saturation. Under every strategy a time limit or cancellation
+//! e-graph and stop reason of a run that a round, node or memory limit
+//! stops rather than saturation. Under every strategy a time limit or cancellation
 //! leaves a valid e-graph whose contents depend on timing. On a
 //! rule set whose runs terminate (and whose conditions only become true as
 //! the e-graph grows, such as `(= ?a ?b)`), all three reach the same
@@ -780,10 +780,11 @@ impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
     /// limit by default. Like the node limit, it bounds the shared e-graph:
     /// every pass run gets the whole of it. Under `async`, a phase that
     /// passes it is undone like one that passes the node limit, and the run
-    /// goes on in `bsp` rounds; between phases it is checked against the
-    /// canonical nodes only (what the e-graph takes without the congruent
-    /// copies a phase made, which depend on timing), so where a run stops
-    /// does not depend on timing either.
+    /// goes on in `bsp` rounds. Between phases it is checked against the
+    /// canonical nodes only, at one id and one hashcons entry each (the
+    /// number [`StopReason::MemoryLimit`] then reports), which does not
+    /// depend on timing; the caveat of the node limit remains (see the
+    /// [module docs](self)).
     ///
     /// ```
     /// use saturn::schedule::{Pipeline, Schedule, Strategy};

@@ -705,6 +705,7 @@ fn async_at_a_memory_limit_is_deterministic() {
                     .with_parallel_async_phases();
                 let out = run_to_memory_limit(schedule, eg, limit);
                 let r = &out.report;
+                assert_eq!(r.rolled_back, 1, "{r}");
                 for (t, &root) in inputs.iter().zip(&roots) {
                     assert_eq!(
                         out.egraph.lookup_expr(t),
@@ -723,6 +724,40 @@ fn async_at_a_memory_limit_is_deterministic() {
                     None => seen = Some(got),
                     Some(want) => assert!(*want == got, "limit {limit}, {threads} threads"),
                 }
+            }
+        }
+    }
+}
+
+/// A phase whose closure passes the memory limit by a few nodes, with
+/// 2,000 seeds over 8 threads: a worker checks the limits every few tasks,
+/// so whether one sees the crossing depends on how the seeds were split;
+/// the phase's end checks them too, so the phase is undone every time.
+#[test]
+fn async_undoes_a_phase_that_ends_just_past_the_memory_limit() {
+    let grow = Pipeline::<SymbolLang, ()>::new()
+        .pass("grow", vec![rewrite!("grow"; "(f ?x)" => "(g (h ?x))")]);
+    let terms: Vec<String> = (0..2_000).map(|i| format!("(f x{i})")).collect();
+    let terms: Vec<&str> = terms.iter().map(|t| t.as_str()).collect();
+    let (one, _) = egraph_of(&["x"]);
+    let per_node = one.approx_bytes();
+    // The closure: x, (f x), (h x) and (g (h x)) per term.
+    let closure = 4 * terms.len();
+    for short in [8, 64] {
+        let limit = per_node * (closure - short) - 1;
+        let mut seen: Option<String> = None;
+        for _ in 0..5 {
+            let (eg, _) = egraph_of(&terms);
+            let schedule = Schedule::new(grow.clone(), Strategy::Async)
+                .with_threads(8)
+                .with_parallel_async_phases();
+            let out = run_to_memory_limit(schedule, eg, limit);
+            let r = &out.report;
+            assert_eq!(r.rolled_back, 1, "{short} nodes short: {r}");
+            let got = format!("{:?} {}\n{}", r.stop_reason, r.rounds, out.egraph.dump());
+            match &seen {
+                None => seen = Some(got),
+                Some(want) => assert!(*want == got, "{short} nodes short"),
             }
         }
     }
