@@ -59,7 +59,9 @@ pub enum StopReason {
     /// The time limit was exceeded (seconds elapsed).
     TimeLimit(f64),
     /// The memory limit was exceeded (estimated bytes, see
-    /// [`EGraph::approx_bytes`]).
+    /// [`EGraph::approx_bytes`]; an `async` schedule stopped between phases
+    /// counts canonical nodes only, see
+    /// [`Schedule::with_memory_limit`](crate::schedule::Schedule::with_memory_limit)).
     MemoryLimit(usize),
     /// A hook or the caller stopped it.
     Other(String),
@@ -339,19 +341,18 @@ const PAR_MIN_MATCHES: usize = 512;
 /// Matches per staging unit.
 const STAGE_UNIT: usize = 256;
 
-/// The most matches a round stages without backoff: 16 per node the node
-/// limit leaves room for, and at least 2^16. Applying that many almost
-/// always passes the node limit; a round that finds more stages the first
-/// ones in commit order (rule order, then match order: the same at every
-/// thread count) and the run stops after it, with [`StopReason::NodeLimit`]
-/// when the commit reached the limit, else [`StopReason::Other`]. (It
-/// cannot go on: the matches left out would be lost to incremental
-/// matching, and the next round would find the same first ones again.)
-fn match_budget(node_limit: usize, size: usize) -> usize {
-    node_limit
-        .saturating_sub(size)
-        .saturating_mul(16)
-        .max(1 << 16)
+/// The most matches a round stages without backoff: 16 per node the
+/// limits leave `room` for (see [`Runner::room`]), and at least 2^16.
+/// Applying that many almost always passes the node or memory limit; a
+/// round that finds more stages the first ones in commit order (rule
+/// order, then match order: the same at every thread count) and the run
+/// stops after it, with [`StopReason::NodeLimit`] or
+/// [`StopReason::MemoryLimit`] when the commit reached that limit, else
+/// [`StopReason::Other`]. (It cannot go on: the matches left out would be
+/// lost to incremental matching, and the next round would find the same
+/// first ones again.)
+fn match_budget(room: usize) -> usize {
+    room.saturating_mul(16).max(1 << 16)
 }
 
 /// A piece of staging work: the matches `matches` (indices into an item's
@@ -902,7 +903,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // matches, the first ones in commit order, and the run stops
         // after it (see `match_budget`).
         let budget = match self.scheduler {
-            Scheduler::Simple => match_budget(self.node_limit, self.egraph.total_size()),
+            Scheduler::Simple => match_budget(self.room()),
             Scheduler::Backoff { .. } => usize::MAX,
         };
         let mut cut = false;
@@ -1111,6 +1112,17 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         }
         it.stop_reason = result.err();
         it
+    }
+
+    /// The nodes the node and memory limits leave room for: hashcons
+    /// entries under the node limit, and under the memory limit at one id
+    /// and one entry per node (the least a new node takes; see
+    /// [`EGraph::approx_bytes`]).
+    fn room(&self) -> usize {
+        let nodes = self.node_limit.saturating_sub(self.egraph.total_size());
+        let per_node = EGraph::<L, N>::bytes_for(1, 1);
+        let bytes = self.memory_limit.saturating_sub(self.egraph.approx_bytes()) / per_node;
+        nodes.min(bytes)
     }
 
     /// Per rule, the match count above which backoff bans it this
@@ -1326,6 +1338,34 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::SymbolLang;
+
+    /// The room a round's match budget is sized by is the smaller of what
+    /// the node limit and the memory limit leave.
+    #[test]
+    fn the_match_budget_room_obeys_both_limits() {
+        let runner = || {
+            Runner::<SymbolLang, ()>::default()
+                .with_expr(&"(+ a (* b c))".parse().unwrap())
+                .with_node_limit(usize::MAX)
+        };
+        let per_node = EGraph::<SymbolLang, ()>::bytes_for(1, 1);
+        let r = runner();
+        let (size, bytes) = (r.egraph.total_size(), r.egraph.approx_bytes());
+        assert_eq!(size, 5);
+        assert!(r.room() > usize::MAX / (2 * per_node), "no memory limit");
+        let r = runner().with_memory_limit(bytes + 10 * per_node + per_node / 2);
+        assert_eq!(r.room(), 10);
+        let r = runner().with_memory_limit(bytes / 2);
+        assert_eq!(r.room(), 0, "already past the memory limit");
+        let r = runner()
+            .with_memory_limit(bytes + 10 * per_node)
+            .with_node_limit(size + 3);
+        assert_eq!(r.room(), 3);
+        assert_eq!(match_budget(3), 1 << 16);
+        assert_eq!(match_budget(10_000), 160_000);
+        assert_eq!(match_budget(usize::MAX), usize::MAX);
+    }
 
     #[test]
     fn merge_sorted_is_the_sorted_union() {
