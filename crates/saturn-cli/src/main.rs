@@ -74,8 +74,8 @@ enum Command {
         /// A file of terms, one s-expression each.
         terms: PathBuf,
         /// Worker threads.
-        #[arg(long, default_value_t = 1)]
-        threads: usize,
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        threads: u16,
         /// Iteration limit.
         #[arg(long, default_value_t = 30)]
         iter_limit: usize,
@@ -216,7 +216,7 @@ struct RunLimits {
 impl RunLimits {
     fn time(&self) -> Result<Duration, String> {
         Duration::try_from_secs_f64(self.time)
-            .map_err(|_| format!("--time-limit: {} is not a number of seconds", self.time))
+            .map_err(|e| format!("--time-limit {:?}: {e}", self.time))
     }
 }
 
@@ -433,6 +433,7 @@ fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String
             no_incremental,
             strategy,
         }) => {
+            let threads = usize::from(threads);
             let limits = RunLimits {
                 iter: iter_limit,
                 nodes: node_limit,

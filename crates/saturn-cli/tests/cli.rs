@@ -568,6 +568,8 @@ fn run_stops_at_the_memory_limit_and_bad_limits_are_errors() {
         ("--time-limit", "-1"),
         ("--time-limit", "1e300"),
         ("--memory-limit", "-1"),
+        ("--threads", "0"),
+        ("--threads", "100000000"),
     ] {
         let arg = format!("{flag}={value}");
         let o = saturn(&["run", s(&rules), s(&terms), &arg]);
