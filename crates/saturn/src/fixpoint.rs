@@ -73,9 +73,10 @@
 //! (valid and sound, but timing-dependent, as under every strategy). One
 //! caveat remains: whether a phase runs dry is decided by ids made (and
 //! hashcons entries), which exceed the closure's nodes by the congruent
-//! copies made before the union that merges them; a closure within that
-//! slack of the node or memory limit or of the id room may run dry in one
-//! run and not in another. A run that saturates either way ends with the
+//! copies made before the union that merges them and by stale hashcons
+//! entries, accumulated over the run's phases (their number depends on
+//! timing); a closure within that slack of the node or memory limit or of
+//! the id room may run dry in one run and not in another. A run that saturates either way ends with the
 //! same e-graph, and the caller renumbers one finished in rounds
 //! canonically, so its output is the same too; its rounds and joins are
 //! not (the undone phase plus the rounds after it, against the phases). A

@@ -35,9 +35,10 @@
 //! so its match and task counts vary between runs. Its e-graph and stop
 //! reason do not, as a rule: phases that run dry end at a fixed point
 //! that depends only on their start, the result is renumbered
-//! canonically, and a phase stopped part-way by the node or memory limit,
-//! its id room or a match budget is rolled back and the run finished in `bsp`
-//! rounds ([`ScheduleReport::rolled_back`]; details in `src/fixpoint.rs`).
+//! canonically, and a phase that passes the node or memory limit (part-way
+//! or at its end), outgrows its id room or passes a match budget is rolled
+//! back and the run finished in `bsp` rounds
+//! ([`ScheduleReport::rolled_back`]; details in `src/fixpoint.rs`).
 //! A run so finished that saturates is renumbered canonically too, so it
 //! is written out as a run of phases that ran dry would be. That matters
 //! for the one caveat: whether a phase on several threads runs dry can
@@ -512,8 +513,9 @@ pub struct ScheduleReport {
     /// Dirty classes processed (`async` only: each is every rule run at
     /// one class; 0 under the others).
     pub tasks: usize,
-    /// `async` phases undone because they did not run dry (a node limit,
-    /// the phase's id capacity or a match budget cut them; 0 or 1): the
+    /// `async` phases undone because they did not run dry (the node or
+    /// memory limit, part-way or at the phase's end, the phase's id
+    /// capacity or a match budget cut them; 0 or 1): the
     /// run went on from the last join in `bsp` rounds, which `rounds`
     /// and `joins` include, as they include the undone phase.
     pub rolled_back: usize,
