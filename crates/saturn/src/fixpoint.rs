@@ -112,11 +112,12 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::egraph::op_bit;
+use crate::limits::Limits;
 use crate::pattern::{ENodeOrVar, NodeList, NodeSource};
 use crate::rewrite::Ref;
 use crate::{Actions, Analysis, AppendOnlyVec, EGraph, Id, Language, Rewrite, StopReason};
@@ -153,12 +154,11 @@ fn canonical_bytes<L: Language, N: Analysis<L>>(nodes: usize) -> usize {
 /// Limits and threads for an asynchronous run.
 pub(crate) struct AsyncConfig {
     pub iter_limit: usize,
-    pub node_limit: usize,
-    /// Estimated bytes (see [`EGraph::approx_bytes`]; between phases,
-    /// [`canonical_bytes`]).
-    pub memory_limit: usize,
-    pub time_limit: Duration,
-    pub cancel: Option<Arc<AtomicBool>>,
+    /// Time, nodes, bytes and cancel flag, checked by workers and at the
+    /// end of each phase; between phases, the nodes and bytes of canonical
+    /// nodes are checked against them (see [`canonical_bytes`]). The run
+    /// started at `limits.start`.
+    pub limits: Limits,
     pub pool: Option<Arc<rayon::ThreadPool>>,
     /// Phases on e-graphs of fewer nodes run on one thread (see
     /// [`SEQUENTIAL_PHASE_NODES`]).
@@ -281,12 +281,7 @@ struct Phase<'g, L: Language, N: Analysis<L>> {
     /// 0 while running; else `STOP_LIMIT` or `STOP_FULL` bits.
     stop: AtomicUsize,
     limit: Mutex<Option<StopReason>>,
-    /// `None` when the time limit is too far to represent (no limit).
-    deadline: Option<Instant>,
-    start: Instant,
-    node_limit: usize,
-    memory_limit: usize,
-    cancel: Option<Arc<AtomicBool>>,
+    limits: Limits,
     tasks: AtomicUsize,
     matches: AtomicUsize,
     /// Ids this phase may make, and how many it tried to.
@@ -457,7 +452,6 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         eg: &'g EGraph<L, N>,
         index: &'g RuleIndex<'g, L, N>,
         cfg: &AsyncConfig,
-        start: Instant,
         room: usize,
         threads: usize,
     ) -> Self {
@@ -488,19 +482,12 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             nonlocal: Mutex::default(),
             stop: AtomicUsize::new(0),
             limit: Mutex::new(None),
-            deadline: start.checked_add(cfg.time_limit),
-            start,
-            node_limit: cfg.node_limit,
-            memory_limit: cfg.memory_limit,
-            cancel: cfg.cancel.clone(),
+            limits: cfg.limits.clone(),
             tasks: AtomicUsize::new(0),
             matches: AtomicUsize::new(0),
             room,
             made: AtomicUsize::new(0),
-            match_budget: match_budget(
-                cfg.node_limit
-                    .min(cfg.memory_limit / EGraph::<L, N>::bytes_for(1, 1)),
-            ),
+            match_budget: match_budget(cfg.limits.most_nodes::<L, N>()),
             scratch: (0..threads.max(1)).map(|_| Mutex::default()).collect(),
             later: (0..threads.max(1)).map(|_| Mutex::default()).collect(),
         }
@@ -566,21 +553,11 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         self.stop.fetch_or(STOP_LIMIT, Ordering::Relaxed);
     }
 
+    /// Checks the limits (see [`Limits::check`]), recording the first one
+    /// reached; true once the phase is stopped, by this or anything else.
     fn check_limits(&self) -> bool {
-        let size = self.eg.total_size();
-        let bytes = self.eg.approx_bytes();
-        if size > self.node_limit {
-            self.hit(StopReason::NodeLimit(size));
-        } else if bytes > self.memory_limit {
-            self.hit(StopReason::MemoryLimit(bytes));
-        } else if self.deadline.is_some_and(|d| Instant::now() > d) {
-            self.hit(StopReason::TimeLimit(self.start.elapsed().as_secs_f64()));
-        } else if self
-            .cancel
-            .as_ref()
-            .is_some_and(|c| c.load(Ordering::Relaxed))
-        {
-            self.hit(StopReason::Other("cancelled".into()));
+        if let Err(reason) = self.limits.check(self.eg, true) {
+            self.hit(reason);
         }
         self.stopped()
     }
@@ -1708,7 +1685,6 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
     egraph: EGraph<L, N>,
     rules: &[Rewrite<L, N>],
     cfg: &AsyncConfig,
-    start: Instant,
 ) -> (EGraph<L, N>, AsyncStats) {
     // Everything, joins and the renumbering included, runs on the
     // configured threads: on the pool, or on this thread alone. A run
@@ -1718,7 +1694,7 @@ pub(crate) fn run<L: Language, N: Analysis<L> + Default>(
     // pool thread and back would cost two wake-ups, 0.07 ms on this
     // project's VM, as much as a whole run on egg's smallest cases.
     let pool = cfg.pool.as_deref().filter(|p| p.current_num_threads() > 1);
-    crate::par::sequentially(|| run_on(egraph, rules, cfg, start, pool))
+    crate::par::sequentially(|| run_on(egraph, rules, cfg, pool))
 }
 
 /// E-graphs of fewer ids are renumbered and freed on the calling thread
@@ -1782,7 +1758,6 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
     mut egraph: EGraph<L, N>,
     rules: &[Rewrite<L, N>],
     cfg: &AsyncConfig,
-    start: Instant,
     pool: Option<&rayon::ThreadPool>,
 ) -> (EGraph<L, N>, AsyncStats) {
     let index = RuleIndex::new(rules);
@@ -1813,7 +1788,7 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         nonlocal: FxHashSet::default(),
         keep,
     };
-    run_phases(run, &index, cfg, start, pool, false)
+    run_phases(run, &index, cfg, pool, false)
 }
 
 /// Where an asynchronous run stands between two phases.
@@ -1836,7 +1811,6 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
     run: Run<L, N>,
     index: &RuleIndex<'_, L, N>,
     cfg: &AsyncConfig,
-    start: Instant,
     pool: Option<&rayon::ThreadPool>,
     installed: bool,
 ) -> (EGraph<L, N>, AsyncStats) {
@@ -1860,12 +1834,12 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
         // on timing), while the nodes of a phase that ran dry depend only
         // on its input.
         let size = egraph.total_number_of_nodes();
-        if size > cfg.node_limit {
+        if size > cfg.limits.nodes {
             stats.stop_reason = Some(StopReason::NodeLimit(size));
             break;
         }
         let bytes = canonical_bytes::<L, N>(size);
-        if bytes > cfg.memory_limit {
+        if bytes > cfg.limits.bytes {
             stats.stop_reason = Some(StopReason::MemoryLimit(bytes));
             break;
         }
@@ -1880,11 +1854,12 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
                     nonlocal,
                     keep,
                 };
-                return pool.install(|| run_phases(run, index, cfg, start, Some(pool), true));
+                return pool.install(|| run_phases(run, index, cfg, Some(pool), true));
             }
         }
         let t = Instant::now();
-        // Ids for this phase: up to one past the node limit (a phase that
+        // Ids for this phase: up to one past the node limit, or the nodes
+        // the memory limit holds (see `Limits::most_nodes`; a phase that
         // needs more would pass it; at least `PARALLEL_ROOM`), and at most
         // 4x the e-graph (at least `PARALLEL_ROOM`, or `sequential_room`
         // for a phase on one thread): a phase that
@@ -1900,7 +1875,8 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
         };
         let phase_pool = if sequential { None } else { pool };
         let room = cfg
-            .node_limit
+            .limits
+            .most_nodes::<L, N>()
             .saturating_sub(size)
             .saturating_add(1)
             .max(PARALLEL_ROOM)
@@ -1911,7 +1887,7 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
         let stop;
         let (new_nodes, merged, deferred, limit, ph_nonlocal) = {
             let threads = phase_pool.map_or(1, |p| p.current_num_threads());
-            let ph = Phase::new(&egraph, index, cfg, start, room, threads);
+            let ph = Phase::new(&egraph, index, cfg, room, threads);
             ph.run(&seeds, &ancestors_of, phase_pool);
             stats.tasks += ph.tasks.load(Ordering::Relaxed);
             stats.matches += ph.matches.load(Ordering::Relaxed);
@@ -1924,16 +1900,7 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
         // Workers check the limits every few tasks, so a phase can end past
         // the node or memory limit without any of them seeing it; sizes
         // only grow within a phase, so one check at its end sees it.
-        let limit = limit.or_else(|| {
-            let (size, bytes) = (egraph.total_size(), egraph.approx_bytes());
-            if size > cfg.node_limit {
-                Some(StopReason::NodeLimit(size))
-            } else if bytes > cfg.memory_limit {
-                Some(StopReason::MemoryLimit(bytes))
-            } else {
-                None
-            }
-        });
+        let limit = limit.or_else(|| cfg.limits.check_growth(&egraph, false).err());
         stats.phases += 1;
         let t_join = Instant::now();
         stats.phase_time += (t_join - t).as_secs_f64();
@@ -2080,14 +2047,18 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
 mod tests {
     use super::*;
     use crate::{rewrite, SymbolLang};
+    use std::time::Duration;
 
     fn cfg(pool: Option<usize>) -> AsyncConfig {
         AsyncConfig {
             iter_limit: 100,
-            node_limit: 100_000,
-            memory_limit: usize::MAX,
-            time_limit: Duration::from_secs(30),
-            cancel: None,
+            limits: Limits {
+                start: Instant::now(),
+                time: Duration::from_secs(30),
+                nodes: 100_000,
+                bytes: usize::MAX,
+                cancel: None,
+            },
             pool: pool.map(|n| {
                 Arc::new(
                     rayon::ThreadPoolBuilder::new()
@@ -2122,7 +2093,7 @@ mod tests {
                     .map(|x| eg.add_expr(&x.parse().unwrap()))
                     .collect();
                 eg.rebuild();
-                let (eg, stats) = run(eg, rules, &cfg(t), Instant::now());
+                let (eg, stats) = run(eg, rules, &cfg(t));
                 assert_eq!(stats.stop_reason, Some(StopReason::Saturated), "{t:?}");
                 eg.check_invariants().unwrap();
                 (t, eg, ids, stats)
@@ -2159,22 +2130,16 @@ mod tests {
                 eg.rebuild();
                 let before = eg.dump().to_string();
                 // Exactly the input's size: phase 1 starts, and ends past it.
-                let cfg = if by_bytes {
-                    AsyncConfig {
-                        memory_limit: eg.approx_bytes(),
-                        ..cfg(threads)
-                    }
-                } else {
-                    AsyncConfig {
-                        node_limit: eg.total_size(),
-                        ..cfg(threads)
-                    }
-                };
-                let cfg = AsyncConfig {
+                let mut cfg = AsyncConfig {
                     sequential_below: SEQUENTIAL_PHASE_NODES,
-                    ..cfg
+                    ..cfg(threads)
                 };
-                let (eg, stats) = run(eg, &rules, &cfg, Instant::now());
+                if by_bytes {
+                    cfg.limits.bytes = eg.approx_bytes();
+                } else {
+                    cfg.limits.nodes = eg.total_size();
+                }
+                let (eg, stats) = run(eg, &rules, &cfg);
                 assert!(stats.rolled_back, "{threads:?} {by_bytes}");
                 assert_eq!(stats.phases, 1, "{threads:?} {by_bytes}");
                 assert!(stats.tasks < 8, "{}: short enough", stats.tasks);
@@ -2220,12 +2185,12 @@ mod tests {
             assert_eq!(canonical(&eg), eg.approx_bytes());
             // The phase makes one id, (mark a), and one hashcons entry.
             let limit = canonical_bytes::<SymbolLang, Tag>(eg.total_size() + 1);
-            let cfg = AsyncConfig {
-                memory_limit: limit,
+            let mut cfg = AsyncConfig {
                 sequential_below: SEQUENTIAL_PHASE_NODES,
                 ..cfg(threads)
             };
-            let (eg, stats) = run(eg, &rules, &cfg, Instant::now());
+            cfg.limits.bytes = limit;
+            let (eg, stats) = run(eg, &rules, &cfg);
             assert!(!stats.rolled_back, "{threads:?}");
             assert_eq!(stats.phases, 1, "{threads:?}");
             assert_eq!(
@@ -2283,7 +2248,7 @@ mod tests {
                 sequential_below: SEQUENTIAL_PHASE_NODES,
                 ..cfg(threads)
             };
-            let (eg, stats) = run(eg, &rules, &cfg, Instant::now());
+            let (eg, stats) = run(eg, &rules, &cfg);
             assert_eq!(stats.stop_reason, Some(StopReason::Saturated));
             assert!(!stats.rolled_back);
             assert_eq!(stats.phases, 2, "{threads:?}");
@@ -2330,7 +2295,7 @@ mod tests {
                 sequential_below: SEQUENTIAL_PHASE_NODES,
                 ..cfg(threads)
             };
-            let (eg, stats) = run(eg, &rules, &cfg, Instant::now());
+            let (eg, stats) = run(eg, &rules, &cfg);
             assert!(stats.rolled_back, "{threads:?}");
             assert_eq!(stats.phases, 1);
             assert_eq!(sequential_room(2), 72);
@@ -2575,7 +2540,7 @@ mod tests {
         let mut eg = EGraph::<SymbolLang, ()>::default();
         let root = eg.add_expr(&"(f x y)".parse().unwrap());
         eg.rebuild();
-        let (eg, stats) = run(eg, &rules, &cfg(Some(2)), Instant::now());
+        let (eg, stats) = run(eg, &rules, &cfg(Some(2)));
         assert_eq!(stats.stop_reason, Some(StopReason::Saturated));
         assert_eq!(stats.phases, 1);
         let done = eg.lookup_expr(&"done".parse().unwrap());

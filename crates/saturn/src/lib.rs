@@ -11,6 +11,7 @@ mod fixpoint;
 mod hashcons;
 mod id;
 mod language;
+mod limits;
 mod macros;
 mod neighborhood;
 mod par;

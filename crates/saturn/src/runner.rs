@@ -42,6 +42,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::id::merge_sorted;
+use crate::limits::Limits;
 use crate::neighborhood::{ChangeLog, Neighborhood, Scratch};
 use crate::par::{par_map, sequentially_if};
 use crate::pattern::{FlatMatches, Sink};
@@ -258,74 +259,6 @@ fn clock_due(matches: usize, rules: usize) -> bool {
     matches >= CLOCK_MATCHES || rules >= CLOCK_RULES
 }
 
-/// The limits a run stops at, besides the iteration limit: one check for
-/// the runner between iterations and between rules' commits, and for a
-/// commit between its levels of nodes.
-struct Limits {
-    start: Instant,
-    time: Duration,
-    nodes: usize,
-    bytes: usize,
-    cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
-}
-
-impl Limits {
-    /// The first limit reached, in this order: time (read only when
-    /// `clock`: the clock costs more than a small commit), the size of
-    /// `egraph` in nodes, then in bytes, then the cancel flag.
-    fn check<L: Language, N: Analysis<L>>(
-        &self,
-        egraph: &EGraph<L, N>,
-        clock: bool,
-    ) -> Result<(), StopReason> {
-        self.check_growth(egraph, clock)?;
-        self.check_cancel()
-    }
-
-    /// [`Limits::check`] without the cancel flag.
-    fn check_growth<L: Language, N: Analysis<L>>(
-        &self,
-        egraph: &EGraph<L, N>,
-        clock: bool,
-    ) -> Result<(), StopReason> {
-        if clock {
-            let elapsed = self.start.elapsed();
-            if elapsed > self.time {
-                return Err(StopReason::TimeLimit(elapsed.as_secs_f64()));
-            }
-        }
-        let size = egraph.total_size();
-        if size > self.nodes {
-            return Err(StopReason::NodeLimit(size));
-        }
-        let bytes = egraph.approx_bytes();
-        if bytes > self.bytes {
-            return Err(StopReason::MemoryLimit(bytes));
-        }
-        Ok(())
-    }
-
-    /// [`Limits::check`]'s cancel flag.
-    fn check_cancel(&self) -> Result<(), StopReason> {
-        if self.cancelled() {
-            return Err(StopReason::Other("cancelled".into()));
-        }
-        Ok(())
-    }
-
-    /// Whether the cancel flag is set.
-    fn cancelled(&self) -> bool {
-        self.cancel
-            .as_deref()
-            .is_some_and(|c| c.load(Ordering::Relaxed))
-    }
-
-    /// When the time limit runs out (`None`: too far to represent).
-    fn deadline(&self) -> Option<Instant> {
-        self.start.checked_add(self.time)
-    }
-}
-
 /// A run with a pool moves onto a pool thread once the hashcons holds this
 /// many nodes (see [`Runner::run`]). The hashcons also keeps the stale
 /// forms of merged nodes: egg's math_associate_adds (1,939 canonical
@@ -342,7 +275,7 @@ const PAR_MIN_MATCHES: usize = 512;
 const STAGE_UNIT: usize = 256;
 
 /// The most matches a round stages without backoff: 16 per node the
-/// limits leave `room` for (see [`Runner::room`]), and at least 2^16.
+/// limits leave `room` for (see [`Limits::room`]), and at least 2^16.
 /// Applying that many almost always passes the node or memory limit; a
 /// round that finds more stages the first ones in commit order (rule
 /// order, then match order: the same at every thread count) and the run
@@ -903,7 +836,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // matches, the first ones in commit order, and the run stops
         // after it (see `match_budget`).
         let budget = match self.scheduler {
-            Scheduler::Simple => match_budget(self.room()),
+            Scheduler::Simple => match_budget(limits.room(&self.egraph)),
             Scheduler::Backoff { .. } => usize::MAX,
         };
         let mut cut = false;
@@ -1112,17 +1045,6 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         }
         it.stop_reason = result.err();
         it
-    }
-
-    /// The nodes the node and memory limits leave room for: hashcons
-    /// entries under the node limit, and under the memory limit at one id
-    /// and one entry per node (the least a new node takes; see
-    /// [`EGraph::approx_bytes`]).
-    fn room(&self) -> usize {
-        let nodes = self.node_limit.saturating_sub(self.egraph.total_size());
-        let per_node = EGraph::<L, N>::bytes_for(1, 1);
-        let bytes = self.memory_limit.saturating_sub(self.egraph.approx_bytes()) / per_node;
-        nodes.min(bytes)
     }
 
     /// Per rule, the match count above which backoff bans it this
@@ -1338,30 +1260,10 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::SymbolLang;
 
-    /// The room a round's match budget is sized by is the smaller of what
-    /// the node limit and the memory limit leave.
     #[test]
-    fn the_match_budget_room_obeys_both_limits() {
-        let runner = || {
-            Runner::<SymbolLang, ()>::default()
-                .with_expr(&"(+ a (* b c))".parse().unwrap())
-                .with_node_limit(usize::MAX)
-        };
-        let per_node = EGraph::<SymbolLang, ()>::bytes_for(1, 1);
-        let r = runner();
-        let (size, bytes) = (r.egraph.total_size(), r.egraph.approx_bytes());
-        assert_eq!(size, 5);
-        assert!(r.room() > usize::MAX / (2 * per_node), "no memory limit");
-        let r = runner().with_memory_limit(bytes + 10 * per_node + per_node / 2);
-        assert_eq!(r.room(), 10);
-        let r = runner().with_memory_limit(bytes / 2);
-        assert_eq!(r.room(), 0, "already past the memory limit");
-        let r = runner()
-            .with_memory_limit(bytes + 10 * per_node)
-            .with_node_limit(size + 3);
-        assert_eq!(r.room(), 3);
+    fn the_match_budget_is_16_per_node_of_room_and_at_least_2_16() {
+        assert_eq!(match_budget(0), 1 << 16);
         assert_eq!(match_budget(3), 1 << 16);
         assert_eq!(match_budget(10_000), 160_000);
         assert_eq!(match_budget(usize::MAX), usize::MAX);

@@ -131,6 +131,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::limits::Limits;
 use crate::rules::RuleSet;
 use crate::{Analysis, EGraph, FromOp, Iteration, Language, Rewrite, Runner, Scheduler};
 use crate::{StopReason, Symbol};
@@ -980,14 +981,11 @@ impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
         let mut report = ScheduleReport::new(Strategy::Async);
         let cfg = crate::fixpoint::AsyncConfig {
             iter_limit: self.iter_limit,
-            node_limit: self.node_limit,
-            memory_limit: self.memory_limit,
-            time_limit: self.time_limit,
-            cancel: self.cancel.clone(),
+            limits: self.limits(start),
             pool: pool.clone(),
             sequential_below: self.sequential_below,
         };
-        let (egraph, stats) = crate::fixpoint::run(egraph, self.pipeline.rules(), &cfg, start);
+        let (egraph, stats) = crate::fixpoint::run(egraph, self.pipeline.rules(), &cfg);
         report.rounds = stats.phases;
         report.joins = stats.phases;
         report.pass_runs = 1;
@@ -1033,34 +1031,32 @@ impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
         (egraph, report)
     }
 
-    /// The first limit reached before starting a pass run, if any.
+    /// The first limit reached before starting a pass run, if any: the
+    /// runner's limits, in their order (see `src/limits.rs`), then the
+    /// rounds.
     fn check_budget(
         &self,
         egraph: &EGraph<L, N>,
         rounds: usize,
         start: Instant,
     ) -> Result<(), StopReason> {
-        let elapsed = start.elapsed();
-        if elapsed > self.time_limit {
-            return Err(StopReason::TimeLimit(elapsed.as_secs_f64()));
-        }
-        let size = egraph.total_size();
-        if size > self.node_limit {
-            return Err(StopReason::NodeLimit(size));
-        }
-        let bytes = egraph.approx_bytes();
-        if bytes > self.memory_limit {
-            return Err(StopReason::MemoryLimit(bytes));
-        }
+        self.limits(start).check(egraph, true)?;
         if rounds >= self.iter_limit {
             return Err(StopReason::IterationLimit(rounds));
         }
-        if let Some(c) = &self.cancel {
-            if c.load(std::sync::atomic::Ordering::Relaxed) {
-                return Err(StopReason::Other("cancelled".into()));
-            }
-        }
         Ok(())
+    }
+
+    /// The time, node, memory and cancel limits of a run started at
+    /// `start`.
+    fn limits(&self, start: Instant) -> Limits {
+        Limits {
+            start,
+            time: self.time_limit,
+            nodes: self.node_limit,
+            bytes: self.memory_limit,
+            cancel: self.cancel.clone(),
+        }
     }
 
     fn run_passes(
