@@ -175,11 +175,6 @@ impl FlatMatches {
         }
         s
     }
-
-    /// True when nothing was found.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.n == 0
-    }
 }
 
 impl Sink for FlatMatches {

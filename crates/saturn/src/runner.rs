@@ -79,6 +79,13 @@ pub struct Iteration {
     pub applied: Vec<(Symbol, usize)>,
     /// Matches found (over searched roots, banned rules excluded).
     pub n_matches: usize,
+    /// Matches the search kept for applying. Without backoff, a search
+    /// keeps a root's matches only while the matches before them (in
+    /// commit order, as far as it knows yet) leave room in the round's
+    /// match budget; the others are only counted. So this is at most the
+    /// budget plus what was found before the search knew the budget was
+    /// full (on one thread: at most one root's matches more).
+    pub n_stored: usize,
     /// Root classes searched, summed over rules.
     pub roots_searched: usize,
     /// Seconds in search (and scheduling).
@@ -216,7 +223,10 @@ impl<L: Language, N: Analysis<L> + Default> Default for Runner<L, N> {
 
 /// Search results of one work item: (root, number of matches) per root
 /// with matches, and all the matches in root order.
-type Found = (Vec<(Id, u32)>, FlatMatches);
+/// An item's matches: (root, count) for each root with some, the matches
+/// kept, and whether some were only counted because the matches before
+/// them already filled the round's match budget.
+type Found = (Vec<(Id, u32)>, FlatMatches, bool);
 
 /// One unit of parallel work: a rule and a slice of its roots, or one
 /// root and a range of its class's nodes for the pattern's root.
@@ -671,6 +681,33 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // what the rule's total keeps whatever this search finds (the
         // counts of roots not searched now).
         let (limit, floor) = self.ban_bounds(&plans);
+        // Without backoff nothing bounds a round's matches: one rule over
+        // an associative-commutative blow-up can find tens of millions in
+        // an e-graph of thousands of nodes, and staging them would take
+        // seconds and gigabytes, although the node limit stops the commit
+        // long before their end. So a round stages at most `budget`
+        // matches, the first ones in commit order, and the run stops
+        // after it (see `match_budget`). The search keeps only matches
+        // that can be among them: `before` is the matches of the leading
+        // items that have finished (items `0..next`), a lower bound of
+        // the matches before any item still running; once it and an
+        // item's own matches reach the budget, the item's later roots are
+        // only counted. (The e-graph does not change during search, so the
+        // budget is known now.)
+        let budget = match self.scheduler {
+            Scheduler::Simple => match_budget(limits.room(&self.egraph)),
+            Scheduler::Backoff { .. } => usize::MAX,
+        };
+        let bounded = budget != usize::MAX;
+        let before = std::sync::atomic::AtomicUsize::new(0);
+        let frontier = std::sync::Mutex::new(0usize);
+        // Per item: its match count plus one once it has finished.
+        let finished: Vec<std::sync::atomic::AtomicUsize> = if bounded {
+            (0..items.len()).map(|_| Default::default()).collect()
+        } else {
+            vec![]
+        };
+        let item_ids: Vec<usize> = (0..items.len()).collect();
         let so_far: Vec<std::sync::atomic::AtomicUsize> =
             (0..rules.len()).map(|_| Default::default()).collect();
         // Per rule: nanoseconds and roots of its timed items (none on
@@ -684,10 +721,11 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // are searched on this thread.
         let n_roots: usize = items.iter().map(|x| x.end - x.start).sum();
         let found: Vec<Found> = sequentially_if(n_roots < PAR_MIN_ROOTS, || {
-            par_map(&items, |item| {
+            par_map(&item_ids, |&k| {
+                let item = &items[k];
                 if should_abort(item) {
                     abort.store(true, std::sync::atomic::Ordering::Relaxed);
-                    return (vec![], FlatMatches::default());
+                    return (vec![], FlatMatches::default(), false);
                 }
                 let r = item.rule;
                 let started = item.timed.then(Instant::now);
@@ -701,8 +739,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     floor[r] + so_far[r].load(std::sync::atomic::Ordering::Relaxed) + mine
                         > limit[r]
                 };
+                let full = |mine: usize| {
+                    bounded && before.load(std::sync::atomic::Ordering::Acquire) + mine >= budget
+                };
                 let mut mine = 0;
-                let mut counting = limit[r] != usize::MAX && certain(0);
+                let mut truncated = full(0);
+                let mut counting = truncated || (limit[r] != usize::MAX && certain(0));
                 for &root in &roots[item.start..item.end] {
                     let range = item.nodes.clone();
                     let n = if counting {
@@ -718,7 +760,27 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                         per_root.push((root, n as u32));
                     }
                     mine += n;
+                    if !counting && full(mine) {
+                        (counting, truncated) = (true, true);
+                    }
                     counting = counting || (limit[r] != usize::MAX && certain(mine));
+                }
+                if bounded {
+                    // Done: move the frontier past the leading finished
+                    // items. (Stored before locking, so whoever locks last
+                    // sees it.)
+                    finished[k].store(mine + 1, std::sync::atomic::Ordering::Release);
+                    let mut next = frontier.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut sum = 0;
+                    while *next < finished.len() {
+                        let f = finished[*next].load(std::sync::atomic::Ordering::Acquire);
+                        if f == 0 {
+                            break;
+                        }
+                        sum += f - 1;
+                        *next += 1;
+                    }
+                    before.fetch_add(sum, std::sync::atomic::Ordering::Release);
                 }
                 if limit[r] != usize::MAX {
                     so_far[r].fetch_add(mine, std::sync::atomic::Ordering::Relaxed);
@@ -728,9 +790,10 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
                     n.fetch_add((item.end - item.start) as u64, Ordering::Relaxed);
                 }
-                (per_root, substs)
+                (per_root, substs, truncated)
             })
         });
+        drop(item_ids);
         let t_found = Instant::now();
         it.match_time = (t_found - tm).as_secs_f64();
         if abort.load(std::sync::atomic::Ordering::Relaxed) || past(tm) || past(t_found) {
@@ -776,7 +839,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // once (roots come in increasing order, so growing to each root
         // would zero a few slots at a time, a `memset` call each).
         let n_ids = self.egraph.number_of_ids();
-        for (item, (per_root, _)) in items.iter().zip(&found) {
+        for (item, (per_root, substs, _)) in items.iter().zip(&found) {
+            it.n_stored += substs.len();
             let st = &mut self.states[item.rule];
             for &(root, n) in per_root {
                 if st.counts.len() <= root.index() {
@@ -828,25 +892,16 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let mut units: Vec<StageUnit> = Vec::with_capacity(items.len());
         let mut unit_of: Vec<usize> = Vec::with_capacity(items.len() + 1);
         let mut n_staged = 0;
-        // Without backoff nothing bounds a round's matches: one rule over
-        // an associative-commutative blow-up can find tens of millions in
-        // an e-graph of thousands of nodes, and staging them would take
-        // seconds and gigabytes, although the node limit stops the commit
-        // long before their end. So a round stages at most `budget`
-        // matches, the first ones in commit order, and the run stops
-        // after it (see `match_budget`).
-        let budget = match self.scheduler {
-            Scheduler::Simple => match_budget(limits.room(&self.egraph)),
-            Scheduler::Backoff { .. } => usize::MAX,
-        };
+        // The first `budget` matches in commit order (see above); an item
+        // whose later matches were only counted holds the budget's end.
         let mut cut = false;
-        for (k, (item, (per_root, substs))) in items.iter().zip(&found).enumerate() {
+        for (k, (item, (per_root, substs, truncated))) in items.iter().zip(&found).enumerate() {
             unit_of.push(units.len());
-            if !accept[item.rule] || substs.is_empty() || cut {
+            if !accept[item.rule] || cut {
                 continue;
             }
             let take = substs.len().min(budget - n_staged);
-            cut = take < substs.len();
+            cut = take < substs.len() || *truncated;
             n_staged += take;
             let (mut j, mut pos, mut a) = (0, 0, 0);
             while a < take {
@@ -878,7 +933,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     abort.store(true, std::sync::atomic::Ordering::Relaxed);
                     return Actions::default();
                 }
-                let (per_root, substs) = &found[u.item];
+                let (per_root, substs, _) = &found[u.item];
                 let rule = &rules[item.rule];
                 // A pattern rule without conditions is staged from the
                 // bindings: its slots and right-hand side, once per unit.

@@ -247,3 +247,45 @@ fn hooks_may_change_the_egraph() {
         .expect("rule fired after the hook");
     assert_eq!(r.egraph.find(g), r.egraph.find(r.roots[0]));
 }
+
+/// Without backoff, a round's search keeps only the matches that can be
+/// within its match budget (16 per node of room under the node limit);
+/// the rest are counted. The result is the same at every thread count.
+#[test]
+fn a_huge_round_keeps_only_the_matches_it_can_apply() {
+    let input = long_sum(16);
+    let mut dumps = vec![];
+    for threads in [1, 2] {
+        let r = Runner::default()
+            .with_expr(&input)
+            .with_node_limit(100_000)
+            .with_iter_limit(1_000)
+            .with_time_limit(Duration::from_secs(600))
+            .with_scheduler(Scheduler::Simple)
+            .with_threads(threads)
+            .run(&ac_rules());
+        let last = r.iterations.last().unwrap();
+        let budget = 16 * (100_000 - last.egraph_nodes);
+        eprintln!(
+            "{threads} thread(s): {} matches, {} kept, budget {budget}",
+            last.n_matches, last.n_stored
+        );
+        // The round found far more than it may apply, and kept far fewer.
+        assert!(last.n_matches > 3 * budget / 2, "{}", last.n_matches);
+        assert!(last.n_stored >= budget && last.n_stored < last.n_matches);
+        if threads == 1 {
+            // In order on one thread: past the budget by at most the
+            // matches of the root that reached it (at most a few
+            // thousand on this input).
+            assert!(last.n_stored <= budget + 16_384, "{}", last.n_stored);
+        }
+        // Earlier rounds, under the budget, keep everything.
+        for it in &r.iterations[..r.iterations.len() - 1] {
+            assert_eq!(it.n_stored, it.n_matches);
+        }
+        assert!(matches!(r.stop_reason, Some(StopReason::NodeLimit(_))));
+        r.egraph.check_invariants().unwrap();
+        dumps.push(r.egraph.dump().to_string());
+    }
+    assert_eq!(dumps[0], dumps[1]);
+}
