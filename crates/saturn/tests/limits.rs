@@ -270,13 +270,17 @@ fn a_huge_round_keeps_only_the_matches_it_can_apply() {
             "{threads} thread(s): {} matches, {} kept, budget {budget}",
             last.n_matches, last.n_stored
         );
-        // The round found far more than it may apply, and kept far fewer.
+        // The round found far more than it may apply, and kept all it
+        // applies.
         assert!(last.n_matches > 3 * budget / 2, "{}", last.n_matches);
-        assert!(last.n_stored >= budget && last.n_stored < last.n_matches);
+        assert!(last.n_stored >= budget && last.n_stored <= last.n_matches);
         if threads == 1 {
-            // In order on one thread: past the budget by at most the
-            // matches of the root that reached it (at most a few
-            // thousand on this input).
+            // In order on one thread, it knows where the budget ends: past
+            // it by at most the matches of the root that reached it (at
+            // most a few thousand on this input). On several threads,
+            // items that finish ahead of the earlier ones cannot know yet
+            // and keep theirs (at worst all of them, when the first item
+            // finishes last).
             assert!(last.n_stored <= budget + 16_384, "{}", last.n_stored);
         }
         // Earlier rounds, under the budget, keep everything.
