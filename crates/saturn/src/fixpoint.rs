@@ -1834,13 +1834,8 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
         // on timing), while the nodes of a phase that ran dry depend only
         // on its input.
         let size = egraph.total_number_of_nodes();
-        if size > cfg.limits.nodes {
-            stats.stop_reason = Some(StopReason::NodeLimit(size));
-            break;
-        }
-        let bytes = canonical_bytes::<L, N>(size);
-        if bytes > cfg.limits.bytes {
-            stats.stop_reason = Some(StopReason::MemoryLimit(bytes));
+        if let Err(reason) = cfg.limits.check_sizes(size, canonical_bytes::<L, N>(size)) {
+            stats.stop_reason = Some(reason);
             break;
         }
         if let (false, Some(pool)) = (installed, pool) {

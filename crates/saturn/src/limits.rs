@@ -62,11 +62,17 @@ impl Limits {
                 return Err(StopReason::TimeLimit(elapsed.as_secs_f64()));
             }
         }
-        let size = egraph.total_size();
-        if size > self.nodes {
-            return Err(StopReason::NodeLimit(size));
+        self.check_sizes(egraph.total_size(), egraph.approx_bytes())
+    }
+
+    /// The node limit against `nodes`, then the memory limit against
+    /// `bytes`: [`Limits::check_growth`]'s size checks, for measures other
+    /// than the e-graph's counters (`async` between phases counts
+    /// canonical nodes).
+    pub fn check_sizes(&self, nodes: usize, bytes: usize) -> Result<(), StopReason> {
+        if nodes > self.nodes {
+            return Err(StopReason::NodeLimit(nodes));
         }
-        let bytes = egraph.approx_bytes();
         if bytes > self.bytes {
             return Err(StopReason::MemoryLimit(bytes));
         }
@@ -97,17 +103,22 @@ impl Limits {
     /// memory limit holds at the least a node takes (one id and one
     /// hashcons entry; see [`EGraph::approx_bytes`]).
     pub fn most_nodes<L: Language, N: Analysis<L>>(&self) -> usize {
-        self.nodes.min(self.bytes / EGraph::<L, N>::bytes_for(1, 1))
+        self.nodes.min(self.bytes / per_node::<L, N>())
     }
 
     /// The nodes the limits leave `egraph` room for, measured as
     /// [`Limits::most_nodes`] measures them.
     pub fn room<L: Language, N: Analysis<L>>(&self, egraph: &EGraph<L, N>) -> usize {
         let nodes = self.nodes.saturating_sub(egraph.total_size());
-        let per_node = EGraph::<L, N>::bytes_for(1, 1);
-        let bytes = self.bytes.saturating_sub(egraph.approx_bytes()) / per_node;
+        let bytes = self.bytes.saturating_sub(egraph.approx_bytes()) / per_node::<L, N>();
         nodes.min(bytes)
     }
+}
+
+/// The least bytes a node takes: one id and one hashcons entry (see
+/// [`EGraph::approx_bytes`]).
+fn per_node<L: Language, N: Analysis<L>>() -> usize {
+    EGraph::<L, N>::bytes_for(1, 1)
 }
 
 #[cfg(all(test, not(loom)))]
