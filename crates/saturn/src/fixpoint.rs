@@ -57,32 +57,31 @@
 //! node or memory limit (measured in canonical nodes, not hashcons entries
 //! or ids; a join's `modify` can grow the e-graph past them).
 //!
-//! A phase that does not run dry, because it passed the node or memory
-//! limit (seen by a worker, which checks every few tasks, or at the
-//! phase's end), used up its ids (4x the e-graph: an explosion, which rounds
-//! handle better, since an analysis's `modify` runs at every join) or cut
-//! a search at the match budget, holds what the workers happened to reach. It is *rolled
-//! back*: the union-find is restored from a snapshot taken before the
-//! phase, and the hashcons loses what the phase inserted (the layer over
-//! its table is dropped after a run's first phase, whose table is the
-//! input's; after later ones, which may have left stale entries whose
-//! number depends on timing, it is rebuilt from the classes); the phase
-//! wrote nothing else. The e-graph is renumbered canonically, and the caller
-//! goes on from there in `bsp` rounds, which are deterministic. Only a
-//! time limit or a cancellation leaves a phase's partial work in place
-//! (valid and sound, but timing-dependent, as under every strategy). One
-//! caveat remains: whether a phase runs dry is decided by ids made (and
-//! hashcons entries), which exceed the closure's nodes by the congruent
-//! copies made before the union that merges them and by stale hashcons
-//! entries, accumulated over the run's phases (their number depends on
-//! timing); a closure within that slack of the node or memory limit or of
-//! the id room may run dry in one run and not in another. A run that saturates either way ends with the
-//! same e-graph, and the caller renumbers one finished in rounds
-//! canonically, so its output is the same too; its rounds and joins are
-//! not (the undone phase plus the rounds after it, against the phases). A
-//! phase on an e-graph of fewer than [`SEQUENTIAL_PHASE_NODES`] nodes runs
-//! on one thread, where the ids it makes depend only on its input, so its
-//! room can be small without that risk.
+//! A phase that does not run dry, because it passed the node or memory limit
+//! (seen by a worker, which checks every few tasks, or at the phase's end),
+//! used up its ids (4x the e-graph: an explosion, which rounds handle better,
+//! since an analysis's `modify` runs at every join) or cut a search at the
+//! match budget, holds what the workers happened to reach. It is *rolled back*:
+//! the union-find is restored from a snapshot taken before the phase, and the
+//! hashcons loses what the phase inserted (the layer over its table is dropped
+//! after a run's first phase, whose table is the input's; after later ones,
+//! which may have left stale entries whose number depends on timing, it is
+//! rebuilt from the classes); the phase wrote nothing else. The e-graph is
+//! renumbered canonically, and the caller goes on from there in `bsp` rounds,
+//! which are deterministic. Only a time limit or a cancellation leaves a
+//! phase's partial work in place (valid and sound, but timing-dependent, as
+//! under every strategy). One caveat remains: whether a phase runs dry is
+//! decided by ids made (and hashcons entries), which exceed the closure's nodes
+//! by the congruent copies made before the union that merges them and by stale
+//! hashcons entries, accumulated over the run's phases (their number depends on
+//! timing); a closure within that slack of the node or memory limit or of the
+//! id room may run dry in one run and not in another. A run that saturates
+//! either way ends with the same e-graph, and the caller renumbers one finished
+//! in rounds canonically, so its output is the same too; its rounds and joins
+//! are not (the undone phase plus the rounds after it, against the phases). A
+//! phase on an e-graph of fewer than [`SEQUENTIAL_PHASE_NODES`] nodes runs on
+//! one thread, where the ids it makes depend only on its input, so its room can
+//! be small without that risk.
 //!
 //! # Trade-offs
 //! * Joins are rare (usually a handful per run), but a class may be

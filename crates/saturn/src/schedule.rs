@@ -31,29 +31,27 @@
 //!   dirty classes processed.
 //!
 //! `passes` and `bsp` are deterministic: the e-graph and the report's
-//! counts do not depend on the thread count. `async` interleaves workers,
-//! so its match and task counts vary between runs. Its e-graph and stop
-//! reason do not, as a rule: phases that run dry end at a fixed point
-//! that depends only on their start, the result is renumbered
-//! canonically, and a phase that passes the node or memory limit (part-way
-//! or at its end), outgrows its id room or passes a match budget is rolled
-//! back and the run finished in `bsp` rounds
-//! ([`ScheduleReport::rolled_back`]; details in `src/fixpoint.rs`).
-//! A run so finished that saturates is renumbered canonically too, so it
-//! is written out as a run of phases that ran dry would be. That matters
-//! for the one caveat: whether a phase on several threads runs dry can
-//! depend on timing (it makes congruent copies before the unions that
-//! merge them, and on an overloaded machine it can make enough to fill
-//! its room). Then the rounds and joins depend on timing (a run that
-//! undoes a phase counts it and the `bsp` rounds after it), and so do the
-//! e-graph and stop reason of a run that a round, node or memory limit
-//! stops rather than saturation. Under every strategy a time limit or cancellation
-//! leaves a valid e-graph whose contents depend on timing. On a
-//! rule set whose runs terminate (and whose conditions only become true as
-//! the e-graph grows, such as `(= ?a ?b)`), all three reach the same
-//! saturated e-graph, the least one closed under all rules: it has the
-//! same classes and nodes (up to the naming of ids), the same equivalences
-//! and the same best terms.
+//! counts do not depend on the thread count. `async` interleaves workers, so
+//! its match and task counts vary between runs. Its e-graph and stop reason do
+//! not, as a rule: phases that run dry end at a fixed point that depends only
+//! on their start, the result is renumbered canonically, and a phase that
+//! passes the node or memory limit (part-way or at its end), outgrows its id
+//! room or passes a match budget is rolled back and the run finished in `bsp`
+//! rounds ([`ScheduleReport::rolled_back`]; details in `src/fixpoint.rs`). A
+//! run so finished that saturates is renumbered canonically too, so it is
+//! written out as a run of phases that ran dry would be. That matters for the
+//! one caveat: whether a phase on several threads runs dry can depend on timing
+//! (it makes congruent copies before the unions that merge them, and on an
+//! overloaded machine it can make enough to fill its room). Then the rounds and
+//! joins depend on timing (a run that undoes a phase counts it and the `bsp`
+//! rounds after it), and so do the e-graph and stop reason of a run that a
+//! round, node or memory limit stops rather than saturation. Under every
+//! strategy a time limit or cancellation leaves a valid e-graph whose contents
+//! depend on timing. On a rule set whose runs terminate (and whose conditions
+//! only become true as the e-graph grows, such as `(= ?a ?b)`), all three reach
+//! the same saturated e-graph, the least one closed under all rules: it has the
+//! same classes and nodes (up to the naming of ids), the same equivalences and
+//! the same best terms.
 //!
 //! # Trade-offs
 //!
@@ -82,9 +80,9 @@
 //! # Limits and threads
 //!
 //! The iteration (round), node, memory and time limits hold for the whole
-//! schedule: under `passes`, each pass run gets the remaining round and
-//! time budget and the same node and memory limits (they bound the shared
-//! e-graph), and no pass starts once a limit is reached. The parallel phases of every run
+//! schedule: under `passes`, each pass run gets the remaining round and time
+//! budget and the same node and memory limits (they bound the shared e-graph),
+//! and no pass starts once a limit is reached. The parallel phases of every run
 //! use one thread pool, made once per [`Schedule::run`] from
 //! [`Schedule::with_threads`] or given with [`Schedule::with_pool`].
 //!
@@ -629,9 +627,9 @@ pub struct Scheduled<L: Language, N: Analysis<L>> {
 
 /// A pipeline, a strategy, limits for the whole run, and threads.
 ///
-/// Defaults are the [`Runner`]'s: 30 rounds, 10,000 nodes, no memory
-/// limit, 5 seconds, one thread, incremental matching on. Run it with [`Schedule::run`] as many
-/// times as needed. The analysis must be `Default`: every run makes a
+/// Defaults are the [`Runner`]'s: 30 rounds, 10,000 nodes, no memory limit, 5
+/// seconds, one thread, incremental matching on. Run it with [`Schedule::run`]
+/// as many times as needed. The analysis must be `Default`: every run makes a
 /// [`Runner`] and hands it the e-graph.
 ///
 /// ```
