@@ -105,6 +105,11 @@ pub struct Iteration {
     pub total_time: f64,
     /// Unions found by rebuild.
     pub n_rebuilds: usize,
+    /// Threads its parallel phases could spread over: the pool's, or 1
+    /// when it ran on the calling thread (a one-thread run, or a run with
+    /// a pool while its e-graph is small; see [`Runner::run`]). Phases
+    /// with little work run on one thread either way.
+    pub threads: usize,
     /// Why the run stopped here, if it did.
     pub stop_reason: Option<StopReason>,
 }
@@ -548,6 +553,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
     }
 
     /// Runs `rules` until saturation or a limit.
+    ///
+    /// With more than one thread, iterations run on the calling thread
+    /// while the hashcons holds fewer than 8,192 nodes (handing phases of
+    /// a small e-graph to the pool costs more than they take), then on a
+    /// pool thread; [`Iteration::threads`] says which. The result is the
+    /// same either way.
     pub fn run(mut self, rules: &[Rewrite<L, N>]) -> Self {
         // Lock-free hashcons lookups in the rounds, even on an e-graph an
         // asynchronous run left layered.
@@ -626,6 +637,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let mut it = Iteration {
             egraph_nodes: self.egraph.total_size(),
             egraph_classes: self.egraph.number_of_classes(),
+            threads: crate::par::threads(),
             ..Default::default()
         };
         let ids_before = self.egraph.number_of_ids();

@@ -454,3 +454,49 @@ fn large_batches_and_large_classes_are_rebuilt_as_on_one_thread() {
         assert_eq!(on(2), one);
     }
 }
+
+/// `Iteration::threads` says where each iteration ran: on one thread
+/// throughout a one-thread run; with two threads, on the calling thread
+/// while the hashcons is small (under 8,192 nodes) and on the pool's two
+/// threads from the first iteration that starts past that.
+#[test]
+fn iterations_report_the_threads_they_ran_on() {
+    // Commutativity and associativity over a sum of nine terms: the
+    // e-graph passes 8,192 nodes within a few iterations.
+    let mut s = "x9".to_string();
+    for i in (1..9).rev() {
+        s = format!("(+ x{i} {s})");
+    }
+    let expr: RecExpr<SymbolLang> = s.parse().unwrap();
+    let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
+        rewrite!("comm"; "(+ ?a ?b)" => "(+ ?b ?a)"),
+        rewrite!("assoc"; "(+ ?a (+ ?b ?c))" => "(+ (+ ?a ?b) ?c)"),
+    ];
+    let run = |threads: usize| {
+        Runner::default()
+            .with_threads(threads)
+            .with_scheduler(Scheduler::Simple)
+            .with_iter_limit(8)
+            .with_node_limit(40_000)
+            .with_expr(&expr)
+            .run(&rules)
+    };
+    let one = run(1);
+    assert!(one.iterations.iter().all(|it| it.threads == 1));
+    let two = run(2);
+    assert_eq!(two.iterations.len(), one.iterations.len());
+    let first_on_pool = two
+        .iterations
+        .iter()
+        .position(|it| it.egraph_nodes >= 8192)
+        .expect("the e-graph passes 8,192 nodes");
+    assert!(first_on_pool > 0);
+    for (k, it) in two.iterations.iter().enumerate() {
+        let expected = if k < first_on_pool { 1 } else { 2 };
+        assert_eq!(
+            it.threads, expected,
+            "iteration {k} at {} nodes",
+            it.egraph_nodes
+        );
+    }
+}
