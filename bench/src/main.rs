@@ -13,6 +13,14 @@
 //! iteration for the same reason), in which case the sizes must be equal.
 //! The last lines count the comparable cases whose sizes differ and the
 //! cases that stopped unlike egg; CI requires both to be 0.
+//!
+//! Before them, one line per largest case (by nodes) gives its speedup at
+//! the second thread count and what the engine lets that count reach:
+//! the share of the one-thread time spent matching and staging in the
+//! iterations the wider run ran on its pool (the phases that spread over
+//! threads; see `Iteration::threads`), and Amdahl's bound from it, since
+//! planning, commits, rebuilds and the iterations of a small e-graph run on
+//! one thread.
 
 mod lambda;
 mod math;
@@ -28,6 +36,9 @@ struct Row {
     egg: Outcome,
     egg_times: Vec<f64>,
     sat: Vec<(usize, Outcome, Vec<f64>)>,
+    /// Median over runs of [`suite::parallel_share`] of the first thread
+    /// count's run against the second's (none with one thread count).
+    share: Option<f64>,
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -134,6 +145,14 @@ fn main() {
         }
         eprintln!();
         let egg_times: Vec<f64> = egg_runs.iter().map(|o| o.seconds).collect();
+        let share = (sat_runs.len() > 1).then(|| {
+            let mut shares: Vec<f64> = sat_runs[0]
+                .iter()
+                .zip(&sat_runs[1])
+                .map(|(one, wide)| suite::parallel_share(one, wide))
+                .collect();
+            median(&mut shares)
+        });
         let sat = pools
             .iter()
             .zip(sat_runs)
@@ -148,6 +167,7 @@ fn main() {
             egg: egg_runs[0].clone(),
             egg_times,
             sat,
+            share,
         });
     }
     print_table(&rows, &threads);
@@ -243,7 +263,7 @@ fn print_table(rows: &[Row], threads: &[usize]) {
     let cols = 3 * threads.len() + 8;
     println!("{}", "|---".repeat(cols) + "|");
     let mut ratios = vec![];
-    let mut by_size: Vec<(usize, String, f64, f64)> = vec![];
+    let mut by_size: Vec<(usize, String, f64, f64, Option<f64>)> = vec![];
     let mut mismatches = 0;
     // Cases where Saturn stopped at another iteration or for another kind
     // of reason than egg, neither at a time limit: with the same rules,
@@ -323,6 +343,7 @@ fn print_table(rows: &[Row], threads: &[usize]) {
                 r.case.name.to_string(),
                 sat_ms[0] / sat_ms[1],
                 paired[0],
+                r.share,
             ));
         }
     }
@@ -333,11 +354,24 @@ fn print_table(rows: &[Row], threads: &[usize]) {
         geomean(&ratios)
     );
     by_size.sort_by_key(|b| std::cmp::Reverse(b.0));
-    for (nodes, name, sp, paired) in by_size.iter().take(3) {
-        println!(
+    for (nodes, name, sp, paired, share) in by_size.iter().take(3) {
+        print!(
             "largest: {name} ({nodes} nodes): {}-thread speedup {sp:.2}x (paired {paired:.2}x)",
             threads[1]
         );
+        // What the engine as it stands lets more threads gain (see
+        // `suite::parallel_share`).
+        match share {
+            Some(p) if threads[0] == 1 && *p > 0.0 => println!(
+                "; parallel share at 1 thread {:.0}% (matching and staging on the pool), so at most {:.2}x",
+                p * 100.0,
+                suite::amdahl(*p, threads[1])
+            ),
+            Some(_) if threads[0] == 1 => {
+                println!("; every iteration ran on the calling thread (small e-graph), so at most 1.00x")
+            }
+            _ => println!(),
+        }
     }
     let proved_mismatch = rows
         .iter()

@@ -61,6 +61,33 @@ pub struct Outcome {
     pub classes: usize,
     pub stop: String,
     pub proved: bool,
+    /// Per iteration (Saturn only; empty for egg): the threads it could
+    /// use (`Iteration::threads`) and its seconds in the phases that
+    /// spread over them (matching and staging).
+    pub steps: Vec<(usize, f64)>,
+}
+
+/// The share of a one-thread run's time that matching and staging took
+/// in the iterations that the same case run on `wide` (on more threads)
+/// ran on its pool: the part more threads can speed up as the engine
+/// stands (planning, commits, rebuilds and the iterations run on the
+/// calling thread stay serial). Runs are deterministic, so iteration `k`
+/// of both is the same work.
+pub fn parallel_share(one: &Outcome, wide: &Outcome) -> f64 {
+    let par: f64 = one
+        .steps
+        .iter()
+        .zip(&wide.steps)
+        .filter(|(_, (threads, _))| *threads > 1)
+        .map(|((_, secs), _)| secs)
+        .fold(0.0, |a, b| a + b);
+    (par / one.seconds).min(1.0)
+}
+
+/// Amdahl's bound: the most `threads` threads can speed up a run of which
+/// `share` can spread over them and the rest cannot.
+pub fn amdahl(share: f64, threads: usize) -> f64 {
+    1.0 / ((1.0 - share) + share / threads as f64)
 }
 
 impl Outcome {
@@ -278,6 +305,7 @@ where
         proved: goals
             .iter()
             .all(|g| g.search_eclass(&runner.egraph, id).is_some()),
+        steps: vec![],
     }
 }
 
@@ -370,5 +398,10 @@ where
         proved: goals
             .iter()
             .all(|g| !g.search_eclass(&runner.egraph, id).is_empty()),
+        steps: runner
+            .iterations
+            .iter()
+            .map(|it| (it.threads, it.match_time + it.stage_time))
+            .collect(),
     }
 }
