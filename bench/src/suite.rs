@@ -69,11 +69,20 @@ pub struct Outcome {
 
 /// The share of a one-thread run's time that matching and staging took
 /// in the iterations that the same case run on `wide` (on more threads)
-/// ran on its pool: the part more threads can speed up as the engine
-/// stands (planning, commits, rebuilds and the iterations run on the
-/// calling thread stay serial). Runs are deterministic, so iteration `k`
-/// of both is the same work.
-pub fn parallel_share(one: &Outcome, wide: &Outcome) -> f64 {
+/// ran on its pool: the phases built to spread over threads. (Commits,
+/// rebuilds and planning spread only in parts, on large batches; the
+/// iterations run on the calling thread not at all.) Runs are
+/// deterministic, so iteration `k` of both is the same work; `None` when
+/// the two runs did not do the same iterations (a time limit can stop
+/// each at another point).
+pub fn parallel_share(one: &Outcome, wide: &Outcome) -> Option<f64> {
+    let same = one.iterations == wide.iterations
+        && one.steps.len() == wide.steps.len()
+        && one.stop == wide.stop
+        && !one.stop.starts_with("TimeLimit");
+    if !same || one.seconds <= 0.0 {
+        return None;
+    }
     let par: f64 = one
         .steps
         .iter()
@@ -81,11 +90,11 @@ pub fn parallel_share(one: &Outcome, wide: &Outcome) -> f64 {
         .filter(|(_, (threads, _))| *threads > 1)
         .map(|((_, secs), _)| secs)
         .fold(0.0, |a, b| a + b);
-    (par / one.seconds).min(1.0)
+    Some((par / one.seconds).min(1.0))
 }
 
-/// Amdahl's bound: the most `threads` threads can speed up a run of which
-/// `share` can spread over them and the rest cannot.
+/// Amdahl's law: the speedup on `threads` threads of a run of which
+/// `share` spreads perfectly over them and the rest not at all.
 pub fn amdahl(share: f64, threads: usize) -> f64 {
     1.0 / ((1.0 - share) + share / threads as f64)
 }

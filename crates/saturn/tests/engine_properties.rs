@@ -478,6 +478,9 @@ fn iterations_report_the_threads_they_ran_on() {
             .with_scheduler(Scheduler::Simple)
             .with_iter_limit(8)
             .with_node_limit(40_000)
+            // No time limit in reach: a debug build on a loaded machine
+            // must stop where a release build does.
+            .with_time_limit(std::time::Duration::from_secs(3600))
             .with_expr(&expr)
             .run(&rules)
     };
