@@ -2275,8 +2275,14 @@ mod tests {
     /// With the default setting, a phase on a tiny e-graph runs on one
     /// thread and is taken for an explosion after `sequential_room` ids
     /// (72 for 2 nodes), not 1,024: unbounded growth from one node is
-    /// undone after half as many tasks (two ids each), the same at every
-    /// thread setting, and hands the input back untouched.
+    /// undone after 36 productive tasks (two ids each) and one that finds
+    /// the room full, at every thread setting, and hands the input back
+    /// untouched. (Each step costs one task more when `f` and `s` share a
+    /// bit of the operator summary, which is a hash of the interned
+    /// symbols' numbers: whether they do depends on the order this process
+    /// interned symbols in, so on the other tests run before this one. A
+    /// CI run got 73 tasks. The summary may over-approximate; a class
+    /// queued for a rule it cannot match costs a task and nothing else.)
     #[test]
     fn a_tiny_e_graph_s_explosion_is_undone_early() {
         let rules: Vec<Rewrite<SymbolLang, ()>> = vec![rewrite!("grow"; "(f ?a)" => "(f (s ?a))")];
@@ -2293,7 +2299,11 @@ mod tests {
             assert!(stats.rolled_back, "{threads:?}");
             assert_eq!(stats.phases, 1);
             assert_eq!(sequential_room(2), 72);
-            assert_eq!(stats.tasks, 72 / 2 + 1, "{threads:?}");
+            assert!(
+                (72 / 2 + 1..=72 + 1).contains(&stats.tasks),
+                "{threads:?}: {} tasks",
+                stats.tasks
+            );
             assert_eq!(eg.dump().to_string(), before);
         }
     }
