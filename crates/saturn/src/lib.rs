@@ -37,7 +37,7 @@ pub use language::{FromOp, FromOpError, Language, LanguageChildren, RecExpr};
 #[doc(hidden)]
 pub use par::helpers_running;
 pub use par::{set_spin_wait, spin_wait};
-pub use pattern::{ENodeOrVar, Pattern};
+pub use pattern::{ENodeOrVar, Pattern, MAX_PATTERN_CHILDREN, MAX_PATTERN_DEPTH};
 pub use rewrite::{Actions, Applier, Condition, ConditionEqual, Ref, Rewrite};
 pub use runner::{Hook, Iteration, Runner, Scheduler, StopReason};
 pub use subst::{Subst, Var};

@@ -277,18 +277,34 @@ pub struct Pattern<L> {
     depth: usize,
 }
 
+/// The deepest pattern accepted: nodes nested at most this many levels
+/// below the root. Matching recurses once per level, and a pool thread's
+/// stack (2 MiB by default) overflowed at depth 10,000 on two threads;
+/// real rules are a handful of levels deep. Parsing a deeper pattern is
+/// an error (see [`Pattern::from_sexp`]).
+pub const MAX_PATTERN_DEPTH: usize = 1000;
+
+/// The most child positions (summed over a pattern's nodes) a pattern may
+/// have: its compiled program names each by a 16-bit register.
+pub const MAX_PATTERN_CHILDREN: usize = u16::MAX as usize - 1;
+
 impl<L: Language> Pattern<L> {
     /// Builds a pattern from nodes in post-order (the last is the root).
     ///
     /// # Panics
-    /// If a child index does not point to an earlier node, or `ast` is
-    /// empty; parse patterns from text to get errors instead.
+    /// If a child index does not point to an earlier node, `ast` is empty,
+    /// or the pattern is deeper than [`MAX_PATTERN_DEPTH`] or has more than
+    /// [`MAX_PATTERN_CHILDREN`] child positions; parse patterns from text
+    /// to get errors instead.
     pub fn from_ast(ast: Vec<ENodeOrVar<L>>) -> Self {
         assert!(!ast.is_empty(), "empty pattern");
+        // In order of first occurrence (a set for the lookups: a pattern
+        // may have tens of thousands of variables).
         let mut vars = vec![];
+        let mut seen = rustc_hash::FxHashSet::default();
         for n in &ast {
             if let ENodeOrVar::Var(v) = n {
-                if !vars.contains(v) {
+                if seen.insert(*v) {
                     vars.push(*v);
                 }
             }
@@ -307,6 +323,8 @@ impl<L: Language> Pattern<L> {
 
     fn compile(&mut self) {
         let mut var_reg: Vec<Option<u16>> = vec![None; self.vars.len()];
+        let var_index: rustc_hash::FxHashMap<Var, usize> =
+            self.vars.iter().enumerate().map(|(k, &v)| (v, k)).collect();
         // (pattern index, register, depth)
         let mut todo = vec![(self.ast.len() - 1, 0u16, 0usize)];
         let mut next_reg = 1u16;
@@ -315,15 +333,26 @@ impl<L: Language> Pattern<L> {
             depth = depth.max(d);
             match &self.ast[idx] {
                 ENodeOrVar::Var(v) => {
-                    let k = self.vars.iter().position(|x| x == v).expect("collected");
+                    let k = var_index[v];
                     match var_reg[k] {
                         Some(r) => self.program.push(Instr::Compare { i: r, j: reg }),
                         None => var_reg[k] = Some(reg),
                     }
                 }
                 ENodeOrVar::ENode(n) => {
+                    assert!(
+                        d <= MAX_PATTERN_DEPTH,
+                        "a pattern may nest at most {MAX_PATTERN_DEPTH} levels"
+                    );
                     let out = next_reg;
-                    next_reg += n.children().len() as u16;
+                    next_reg = u16::try_from(n.children().len())
+                        .ok()
+                        .and_then(|k| next_reg.checked_add(k))
+                        .unwrap_or_else(|| {
+                            panic!(
+                                "a pattern may have at most {MAX_PATTERN_CHILDREN} child positions"
+                            )
+                        });
                     // Children zeroed: the template then sorts first among
                     // the nodes it matches, for the binary search in `run`.
                     self.program.push(Instr::Bind {
@@ -616,15 +645,35 @@ fn copy_children(regs: &mut [Id], cs: &[Id]) {
 }
 
 impl<L: FromOp> Pattern<L> {
-    /// Parses a pattern from an s-expression (for rule files).
+    /// Parses a pattern from an s-expression (for rule files). A pattern
+    /// nested deeper than [`MAX_PATTERN_DEPTH`] levels, or with more than
+    /// [`MAX_PATTERN_CHILDREN`] child positions, is an error at the node
+    /// that passes the limit.
+    ///
+    /// ```
+    /// use saturn::{Pattern, SymbolLang, MAX_PATTERN_DEPTH};
+    /// // Nodes at depths 0 to MAX_PATTERN_DEPTH + 1: one level too many.
+    /// let n = MAX_PATTERN_DEPTH + 2;
+    /// let deep = "(f ".repeat(n) + "?x" + &")".repeat(n);
+    /// let err = deep.parse::<Pattern<SymbolLang>>().unwrap_err();
+    /// assert!(err.to_string().contains("deeper than"), "{err}");
+    /// ```
     pub fn from_sexp(s: &Sexp) -> Result<Self, ParseError> {
         let mut ast = vec![];
-        build_pattern(s, &mut ast)?;
+        let mut children = 0;
+        build_pattern(s, &mut ast, 0, &mut children)?;
         Ok(Pattern::from_ast(ast))
     }
 }
 
-fn build_pattern<L: FromOp>(s: &Sexp, ast: &mut Vec<ENodeOrVar<L>>) -> Result<Id, ParseError> {
+/// Appends the pattern `s`, `depth` levels below the root, to `ast` in
+/// post-order; `children` counts the child positions so far.
+fn build_pattern<L: FromOp>(
+    s: &Sexp,
+    ast: &mut Vec<ENodeOrVar<L>>,
+    depth: usize,
+    children: &mut usize,
+) -> Result<Id, ParseError> {
     let (op, args, pos): (&str, &[Sexp], Pos) = match s {
         Sexp::Atom(a, p) => (a, &[], *p),
         Sexp::List(items, p) => match items.split_first() {
@@ -649,11 +698,24 @@ fn build_pattern<L: FromOp>(s: &Sexp, ast: &mut Vec<ENodeOrVar<L>>) -> Result<Id
         ast.push(ENodeOrVar::Var(v));
         return Ok(Id::from(ast.len() - 1));
     }
-    let mut children = Vec::with_capacity(args.len());
-    for a in args {
-        children.push(build_pattern(a, ast)?);
+    if depth > MAX_PATTERN_DEPTH {
+        return Err(ParseError::new(
+            pos,
+            format!("pattern nested deeper than {MAX_PATTERN_DEPTH} levels"),
+        ));
     }
-    let node = L::from_op(op, children).map_err(|e| ParseError::new(pos, e.to_string()))?;
+    *children += args.len();
+    if *children > MAX_PATTERN_CHILDREN {
+        return Err(ParseError::new(
+            pos,
+            format!("pattern with more than {MAX_PATTERN_CHILDREN} child positions"),
+        ));
+    }
+    let mut kids = Vec::with_capacity(args.len());
+    for a in args {
+        kids.push(build_pattern(a, ast, depth + 1, children)?);
+    }
+    let node = L::from_op(op, kids).map_err(|e| ParseError::new(pos, e.to_string()))?;
     ast.push(ENodeOrVar::ENode(node));
     Ok(Id::from(ast.len() - 1))
 }

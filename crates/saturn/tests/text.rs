@@ -650,3 +650,63 @@ fn columns_count_characters() {
     let e = "(ƒ x) )".parse::<RecExpr<SymbolLang>>().unwrap_err();
     assert_eq!(at(&e), (1, 7));
 }
+
+/// A pattern `n` levels deep: `(f (f ... (f ?x)))` with `n` `f`s, so its
+/// deepest node is at depth `n - 1`.
+fn nested(n: usize, leaf: &str) -> String {
+    "(f ".repeat(n) + leaf + &")".repeat(n)
+}
+
+/// Patterns past the depth or width the matcher supports are rule-file
+/// errors at the node that passes the limit (they used to overflow a
+/// pool thread's stack, or wrap the matcher's 16-bit registers and panic);
+/// patterns at the limits parse and match, on two threads too.
+#[test]
+fn patterns_past_the_matcher_s_limits_are_located_errors() {
+    // Depth: nodes at depths 0..=MAX_PATTERN_DEPTH are accepted.
+    let ok = nested(MAX_PATTERN_DEPTH + 1, "?x");
+    let set = sym_rules(&format!("peel: {ok} => ?x\n")).unwrap();
+    let too_deep = nested(MAX_PATTERN_DEPTH + 2, "?x");
+    let e = rule_err::<SymbolLang>(&format!("\n  peel: {too_deep} => ?x\n"));
+    assert!(e.to_string().contains("deeper than"), "{e}");
+    // The innermost `(f`, at depth MAX_PATTERN_DEPTH + 1: line 2, after
+    // "  peel: " and that many "(f ".
+    assert_eq!(at(&e), (2, 9 + 3 * (MAX_PATTERN_DEPTH as u32 + 1)));
+    // The pattern at the limit matches a term as deep, on two threads
+    // (pool threads have rayon's default stack).
+    let term: RecExpr<SymbolLang> = nested(MAX_PATTERN_DEPTH + 1, "x").parse().unwrap();
+    let runner = Runner::default()
+        .with_threads(2)
+        .with_expr(&term)
+        .with_iter_limit(1)
+        .run(&set.rules);
+    let x = runner.egraph.lookup_expr(&"x".parse().unwrap()).unwrap();
+    assert_eq!(runner.egraph.find(runner.roots[0]), runner.egraph.find(x));
+
+    // Width: child positions summed over the nodes.
+    let vars = |n: usize| {
+        (0..n)
+            .map(|i| format!("?v{i}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    sym_rules(&format!(
+        "wide: (g {}) => ?v0\n",
+        vars(MAX_PATTERN_CHILDREN)
+    ))
+    .unwrap();
+    let e = rule_err::<SymbolLang>(&format!(
+        "wide: (g {}) => ?v0\n",
+        vars(MAX_PATTERN_CHILDREN + 1)
+    ));
+    assert!(e.to_string().contains("child positions"), "{e}");
+    assert_eq!(at(&e), (1, 7));
+    // Split over two nodes, the count is the sum.
+    let half = MAX_PATTERN_CHILDREN / 2 + 1;
+    let e = rule_err::<SymbolLang>(&format!(
+        "w2: (h (g {}) (g {})) => ?v0\n",
+        vars(half),
+        vars(half)
+    ));
+    assert!(e.to_string().contains("child positions"), "{e}");
+}
