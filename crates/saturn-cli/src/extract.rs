@@ -9,6 +9,7 @@
 //! JSON object with `--json`). Errors carry the path, and line and column
 //! for JSON syntax errors.
 
+use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
@@ -36,13 +37,11 @@ struct RootJson<'a> {
 struct ResultJson<'a> {
     file: String,
     extractor: &'static str,
-    threads: usize,
     tree_cost: f64,
     dag_cost: f64,
     classes: usize,
     nodes_in_graph: usize,
     classes_in_graph: usize,
-    extract_ms: f64,
     inferred_roots: &'a [String],
     dropped_roots: &'a [String],
     roots: Vec<RootJson<'a>>,
@@ -108,17 +107,19 @@ pub fn run(
             }
         })
         .collect();
+    // Stdout holds the result only, the same at every thread count and
+    // run after run; the time and thread count go to stderr.
+    let mut out = std::io::stdout().lock();
+    let write = |r: std::io::Result<()>| r.map_err(|e| format!("stdout: {e}"));
     if json {
-        let out = ResultJson {
+        let result = ResultJson {
             file: path.display().to_string(),
             extractor: name,
-            threads,
             tree_cost: cost.tree.get(),
             dag_cost: cost.dag.get(),
             classes: cost.classes,
             nodes_in_graph: g.num_nodes(),
             classes_in_graph: g.num_classes(),
-            extract_ms: secs * 1e3,
             inferred_roots: &report.inferred,
             dropped_roots: &report.dropped,
             roots: root_rows,
@@ -127,31 +128,36 @@ pub fn run(
                 .map(|(c, n)| (g.class_id(c), g.node_id(n)))
                 .collect(),
         };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
-        );
+        let text = serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?;
+        write(writeln!(out, "{text}"))?;
     } else {
-        println!(
-            "{}: {name}: tree cost {}, DAG cost {}, {} classes chosen ({} classes, {} nodes in the graph), {:.2} ms on {threads} thread(s)",
+        write(writeln!(
+            out,
+            "{}: {name}: tree cost {}, DAG cost {}, {} classes chosen ({} classes, {} nodes in the graph)",
             path.display(),
             cost.tree,
             cost.dag,
             cost.classes,
             g.num_classes(),
             g.num_nodes(),
-            secs * 1e3
-        );
+        ))?;
         if !report.dropped.is_empty() {
-            println!(
+            write(writeln!(
+                out,
                 "unknown roots dropped: {}; inferred roots: {}",
                 report.dropped.join(" "),
                 report.inferred.join(" ")
-            );
+            ))?;
         }
         for r in &root_rows {
-            println!("root {}: node {} ({})", r.class, r.node, r.op);
+            write(writeln!(
+                out,
+                "root {}: node {} ({})",
+                r.class, r.node, r.op
+            ))?;
         }
     }
+    write(out.flush())?;
+    eprintln!("{name}: {:.2} ms on {threads} thread(s)", secs * 1e3);
     Ok(())
 }

@@ -253,11 +253,7 @@ fn run(
     let t0 = Instant::now();
     let runner = runner.run(&set.rules);
     let secs = t0.elapsed().as_secs_f64();
-    let ex = Extractor::new(&runner.egraph, AstSize);
-    for (t, &root) in terms.iter().zip(&runner.roots) {
-        let (cost, best) = ex.find_best(root);
-        println!("{t}  =>  {best}   (size {} -> {cost})", t.len());
-    }
+    print_best(&runner.egraph, &terms, &runner.roots)?;
     let (mut se, mut ap, mut rb) = (0.0, 0.0, 0.0);
     for it in &runner.iterations {
         se += it.search_time;
@@ -346,11 +342,7 @@ fn run_schedule(
         .with_time_limit(limits.time()?)
         .with_incremental(incremental)
         .run(egraph);
-    let ex = Extractor::new(&out.egraph, AstSize);
-    for (t, &root) in terms.iter().zip(&roots) {
-        let (cost, best) = ex.find_best(root);
-        println!("{t}  =>  {best}   (size {} -> {cost})", t.len());
-    }
+    print_best(&out.egraph, &terms, &roots)?;
     eprintln!("{} on {threads} thread(s)", out.report);
     Ok(())
 }
@@ -400,6 +392,28 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints each term's smallest form to stdout; a write that fails (a
+/// closed pipe, a full disk) is an error, not a panic.
+fn print_best(
+    egraph: &EGraph<SymbolLang, ()>,
+    terms: &[RecExpr<SymbolLang>],
+    roots: &[Id],
+) -> Result<(), String> {
+    use std::io::Write;
+    let ex = Extractor::new(egraph, AstSize);
+    let mut out = std::io::stdout().lock();
+    let write = |r: std::io::Result<()>| r.map_err(|e| format!("stdout: {e}"));
+    for (t, &root) in terms.iter().zip(roots) {
+        let (cost, best) = ex.find_best(root);
+        write(writeln!(
+            out,
+            "{t}  =>  {best}   (size {} -> {cost})",
+            t.len()
+        ))?;
+    }
+    write(out.flush())
 }
 
 fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String> {

@@ -581,3 +581,64 @@ fn run_stops_at_the_memory_limit_and_bad_limits_are_errors() {
         );
     }
 }
+
+/// A stdout that cannot be written (here a full device) is an error that
+/// names stdout, for `run` under the runner and a schedule and for
+/// `extract` in both formats, never a panic (they used `println!`).
+#[test]
+fn a_stdout_that_cannot_be_written_is_an_error_not_a_panic() {
+    let full = std::path::Path::new("/dev/full");
+    assert!(full.exists(), "this test needs Linux's /dev/full");
+    let d = tempfile::tempdir().unwrap();
+    let (rules, terms, graph) = (
+        d.path().join("p.rules"),
+        d.path().join("p.terms"),
+        d.path().join("g.json"),
+    );
+    std::fs::write(&rules, PEEPHOLE_RULES).unwrap();
+    std::fs::write(&terms, PEEPHOLE_TERMS).unwrap();
+    std::fs::write(&graph, EGRAPH).unwrap();
+    let cases: [&[&str]; 4] = [
+        &["run", s(&rules), s(&terms)],
+        &["run", s(&rules), s(&terms), "--strategy", "bsp"],
+        &["extract", s(&graph)],
+        &["extract", s(&graph), "--json"],
+    ];
+    for args in cases {
+        let r = Command::new(BIN)
+            .args(args)
+            .env_remove("MAKEFLAGS")
+            .env_remove("CARGO_MAKEFLAGS")
+            .env_remove("MFLAGS")
+            .stdout(std::fs::OpenOptions::new().write(true).open(full).unwrap())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success(), "{args:?}");
+        assert!(err.contains("error: stdout:"), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+/// `extract` writes only the result to stdout (the time and thread count
+/// go to stderr), so its stdout is byte-identical at every thread count.
+#[test]
+fn extract_stdout_is_the_same_at_every_thread_count() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("g.json");
+    std::fs::write(&p, EGRAPH).unwrap();
+    for extra in [&[][..], &["--json"][..]] {
+        for extractor in ["bottom-up", "greedy-dag"] {
+            let out = |t: &str| {
+                let mut args = vec!["extract", s(&p), "--extractor", extractor, "--threads", t];
+                args.extend_from_slice(extra);
+                ok(&saturn(&args))
+            };
+            let one = out("1");
+            assert!(!one.contains(" ms"), "{one}");
+            for t in ["2", "8"] {
+                assert_eq!(out(t), one, "{extractor} {extra:?} at {t} threads");
+            }
+        }
+    }
+}
