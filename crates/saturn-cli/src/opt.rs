@@ -249,10 +249,61 @@ pub fn render(inputs: &[Input], done: &[Done], jobs_file: &[usize]) -> Vec<Strin
     out
 }
 
+/// Where a write to `path` must land: through symbolic links (a rename
+/// onto the link would replace it), and whether that is a regular file
+/// (or none yet), which is replaced atomically, or something else (a
+/// device such as `/dev/null`, a pipe), which is written in place.
+fn destination(path: &Path) -> Result<(PathBuf, bool), String> {
+    let mut p = path.to_path_buf();
+    // A chain of links, each resolved against the folder it is in.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+                p = match p.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                };
+            }
+            Ok(m) if m.is_dir() => return Err(format!("{}: is a folder", path.display())),
+            Ok(m) => return Ok((p, m.is_file())),
+            Err(_) => return Ok((p, true)),
+        }
+    }
+    Err(format!(
+        "{}: too many levels of symbolic links",
+        path.display()
+    ))
+}
+
 /// Writes `files` (path, contents) atomically as a set: temporary files
 /// next to each destination first, then renames. On an error the
-/// temporary files and the folders created here are removed.
+/// temporary files and the folders created here are removed. A path that
+/// is a symbolic link is written through (its target is replaced, the
+/// link stays); one that is neither a regular file nor absent (a device,
+/// a pipe) is written in place after the others, without atomicity.
 pub fn write_atomically(files: &[(PathBuf, String)]) -> Result<(), String> {
+    let mut regular: Vec<(PathBuf, &String)> = vec![];
+    let mut special: Vec<(PathBuf, &String)> = vec![];
+    for (path, contents) in files {
+        match destination(path)? {
+            (p, true) => regular.push((p, contents)),
+            (p, false) => special.push((p, contents)),
+        }
+    }
+    write_regular(&regular)?;
+    for (path, contents) in special {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(contents.as_bytes()))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// [`write_atomically`] for destinations that are regular files or absent.
+fn write_regular(files: &[(PathBuf, &String)]) -> Result<(), String> {
     let mut created_dirs: Vec<PathBuf> = vec![];
     let mut temps: Vec<PathBuf> = vec![];
     let cleanup = |temps: &[PathBuf], dirs: &[PathBuf]| {

@@ -289,6 +289,44 @@ fn opt_stats_json_and_summary() {
     assert!(err.starts_with("saturn opt:"), "{err}");
 }
 
+/// `--stats-file` writes through a symbolic link (the link stays, its
+/// target gets the JSON; a rename onto the path used to replace the link,
+/// and as root turned `/dev/null` into a regular file), through a link to
+/// a file not made yet, and refuses a folder.
+#[test]
+#[cfg(unix)]
+fn the_stats_file_is_written_through_symbolic_links() {
+    let d = tempfile::tempdir().unwrap();
+    let clif = d.path().join("a.clif");
+    std::fs::write(&clif, ARITH).unwrap();
+    let (link, real) = (d.path().join("l.json"), d.path().join("real.json"));
+    std::fs::write(&real, "old").unwrap();
+    std::os::unix::fs::symlink("real.json", &link).unwrap();
+    ok(&saturn(&["opt", s(&clif), "--stats-file", s(&link)]));
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
+    assert!(v["totals"]["functions"].as_u64().unwrap() >= 1, "{v}");
+    // A link whose target does not exist yet.
+    std::fs::create_dir(d.path().join("sub")).unwrap();
+    let dangling = d.path().join("d.json");
+    std::os::unix::fs::symlink("sub/new.json", &dangling).unwrap();
+    ok(&saturn(&["opt", s(&clif), "--stats-file", s(&dangling)]));
+    assert!(std::fs::symlink_metadata(&dangling)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(d.path().join("sub/new.json").is_file());
+    // A folder is an error that names it.
+    let r = saturn(&["opt", s(&clif), "--stats-file", s(d.path())]);
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("is a folder"), "{err}");
+}
+
 /// Runs the binary as a child of a private jobserver with one token
 /// besides the implicit one (this exercises `Client::from_env_ext`, the
 /// crate's only `unsafe`, without `make`).
@@ -586,6 +624,7 @@ fn run_stops_at_the_memory_limit_and_bad_limits_are_errors() {
 /// names stdout, for `run` under the runner and a schedule and for
 /// `extract` in both formats, never a panic (they used `println!`).
 #[test]
+#[cfg(unix)]
 fn a_stdout_that_cannot_be_written_is_an_error_not_a_panic() {
     let full = std::path::Path::new("/dev/full");
     assert!(full.exists(), "this test needs Linux's /dev/full");
