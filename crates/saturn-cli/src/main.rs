@@ -17,7 +17,7 @@ mod opt;
 mod report;
 mod sched;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -199,8 +199,14 @@ fn predicates() -> Predicates<SymbolLang, ()> {
         })
 }
 
-fn read(path: &PathBuf) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+/// A text input file; one that is not UTF-8 is an error at the first
+/// byte that is not (line and column).
+pub(crate) fn read(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let (line, col) = saturn_extract::io::utf8_error_position(e.as_bytes(), &e.utf8_error());
+        format!("{}:{line}:{col}: not valid UTF-8", path.display())
+    })
 }
 
 /// The limits of `saturn run`.
@@ -228,8 +234,8 @@ fn memory_bytes(mib: Option<u64>) -> usize {
 }
 
 fn run(
-    rules_path: &PathBuf,
-    terms_path: &PathBuf,
+    rules_path: &Path,
+    terms_path: &Path,
     threads: usize,
     limits: &RunLimits,
     scheduler: Sched,
@@ -282,10 +288,7 @@ pub(crate) type RulesAndTerms = (RuleSet<SymbolLang, ()>, Vec<RecExpr<SymbolLang
 
 /// A rule file and a term file, read and parsed; errors name the file and
 /// position.
-fn load_rules_and_terms(
-    rules_path: &PathBuf,
-    terms_path: &PathBuf,
-) -> Result<RulesAndTerms, String> {
+fn load_rules_and_terms(rules_path: &Path, terms_path: &Path) -> Result<RulesAndTerms, String> {
     parse_rules_and_terms(
         &read(rules_path)?,
         &rules_path.display().to_string(),
@@ -318,8 +321,8 @@ pub(crate) fn parse_rules_and_terms(
 
 /// `saturn run --strategy NAME`: the rule file's passes under a schedule.
 fn run_schedule(
-    rules_path: &PathBuf,
-    terms_path: &PathBuf,
+    rules_path: &Path,
+    terms_path: &Path,
     strategy: &str,
     threads: usize,
     limits: &RunLimits,

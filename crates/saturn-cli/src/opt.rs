@@ -111,8 +111,7 @@ pub fn load(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<Job>), String> {
     let mut inputs = vec![];
     let mut jobs = vec![];
     for (path, out_rel) in collect_inputs(paths)? {
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = crate::read(&path)?;
         let header_end = text
             .lines()
             .position(|l| l.trim_start().starts_with("function"))

@@ -681,3 +681,55 @@ fn extract_stdout_is_the_same_at_every_thread_count() {
         }
     }
 }
+
+/// An input file that is not UTF-8 is an error at the first byte that is
+/// not (line and column, in characters), for every kind of input.
+#[test]
+fn input_that_is_not_utf8_is_a_located_error() {
+    let d = tempfile::tempdir().unwrap();
+    let file = |name: &str, bytes: &[u8]| {
+        let p = d.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let good_rules = file("g.rules", b"z: (+ ?a 0) => ?a\n");
+    let good_terms = file("g.terms", b"(+ x 0)\n");
+    let bad_rules = file("b.rules", b"z: (+ ?a 0) => ?a\n\xff\n");
+    let bad_terms = file(
+        "b.terms",
+        "(+ x 0)\n(f \u{e9} "
+            .bytes()
+            .chain(*b"\xfe)\n")
+            .collect::<Vec<u8>>()
+            .as_slice(),
+    );
+    let bad_json = file("b.json", b"{\"nodes\":\n {\"\xff\": 1}}");
+    let bad_clif = file("b.clif", b"function %f() {\n\xff\n}\n");
+    let cases: [(&[&str], String); 4] = [
+        (
+            &["run", s(&bad_rules), s(&good_terms)],
+            format!("{}:2:1:", bad_rules.display()),
+        ),
+        (
+            &["run", s(&good_rules), s(&bad_terms)],
+            format!("{}:2:6:", bad_terms.display()),
+        ),
+        (
+            &["extract", s(&bad_json)],
+            format!("{}:2:4:", bad_json.display()),
+        ),
+        (
+            &["opt", s(&bad_clif)],
+            format!("{}:2:1:", bad_clif.display()),
+        ),
+    ];
+    for (args, at) in cases {
+        let r = saturn(args);
+        assert!(!r.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(
+            err.contains(&at) && err.contains("UTF-8"),
+            "{args:?}: {err}"
+        );
+    }
+}

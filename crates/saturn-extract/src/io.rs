@@ -26,14 +26,40 @@ use crate::dense::{BuildOptions, ClassIdx, DenseEGraph};
 use crate::error::LoadError;
 use crate::extraction::Extraction;
 
-/// Reads and parses an egraph-serialize JSON file.
+/// Reads and parses an egraph-serialize JSON file. A file that is not
+/// UTF-8 is a [`LoadError::Json`] at the first byte that is not.
 pub fn load_json(path: impl AsRef<Path>) -> Result<EGraph, LoadError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
         source,
     })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let (line, column) = utf8_error_position(e.as_bytes(), &e.utf8_error());
+        LoadError::Json {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: "not valid UTF-8".into(),
+        }
+    })?;
     parse_json_str(&text, path)
+}
+
+/// The 1-based line and column (in characters) of the first byte of
+/// `bytes` that `e` (its UTF-8 error) says is not valid UTF-8.
+///
+/// ```
+/// use saturn_extract::io::utf8_error_position;
+/// let bytes = b"ab\nc\xffd";
+/// let e = std::str::from_utf8(bytes).unwrap_err();
+/// assert_eq!(utf8_error_position(bytes, &e), (2, 2));
+/// ```
+pub fn utf8_error_position(bytes: &[u8], e: &std::str::Utf8Error) -> (usize, usize) {
+    let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+    let line = valid.matches('\n').count() + 1;
+    let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
 }
 
 /// Parses egraph-serialize JSON; `path` is only used in error messages.
