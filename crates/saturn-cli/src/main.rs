@@ -199,6 +199,11 @@ fn predicates() -> Predicates<SymbolLang, ()> {
         })
 }
 
+/// The most threads any subcommand takes (`--threads` of `run`, `opt` and
+/// `extract` parse as a 16-bit count; lists of counts are checked
+/// against this).
+pub(crate) const MAX_THREADS: usize = u16::MAX as usize;
+
 /// A text input file; one that is not UTF-8 is an error at the first
 /// byte that is not (line and column).
 pub(crate) fn read(path: &Path) -> Result<String, String> {
@@ -482,8 +487,15 @@ fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String
             let strategy = scheduler.strategy();
             let memory_limit = memory_bytes(memory_limit);
             if measure {
-                if measure_threads.contains(&0) || measure_threads.is_empty() {
-                    return Err("--measure-threads needs counts of at least 1".into());
+                if measure_threads.is_empty()
+                    || measure_threads.iter().any(|&t| t == 0 || t > MAX_THREADS)
+                {
+                    return Err(format!(
+                        "--measure-threads takes counts from 1 to {MAX_THREADS}"
+                    ));
+                }
+                if runs == 0 {
+                    return Err("--runs needs at least 1".into());
                 }
                 let template = saturn_clif::Options {
                     dag,

@@ -171,8 +171,11 @@ pub fn run(args: &ReportArgs) -> Result<(), String> {
     let wall = Instant::now();
     let mut threads: Vec<usize> = vec![];
     for &t in &args.threads {
-        if t == 0 {
-            return Err("--threads needs counts of at least 1".to_string());
+        if t == 0 || t > crate::MAX_THREADS {
+            return Err(format!(
+                "--threads takes counts from 1 to {}",
+                crate::MAX_THREADS
+            ));
         }
         if !threads.contains(&t) {
             threads.push(t);

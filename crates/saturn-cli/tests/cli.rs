@@ -733,3 +733,39 @@ fn input_that_is_not_utf8_is_a_located_error() {
         );
     }
 }
+
+/// Lists of thread counts and `--runs` are checked like `--threads`:
+/// `report --threads 65536` used to be accepted and spawn that many
+/// threads, and `opt --measure --runs 0` printed a median of no runs.
+#[test]
+fn thread_count_lists_and_runs_out_of_range_are_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let clif = d.path().join("a.clif");
+    std::fs::write(&clif, ARITH).unwrap();
+    let out = d.path().join("rep");
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["report", "--quick", "--threads", "2,65536", "-o", s(&out)],
+            "--threads takes counts from 1 to 65535",
+        ),
+        (
+            &["report", "--quick", "--threads", "0", "-o", s(&out)],
+            "--threads takes counts from 1 to 65535",
+        ),
+        (
+            &["opt", s(&clif), "--measure", "--measure-threads", "70000"],
+            "--measure-threads takes counts from 1 to 65535",
+        ),
+        (
+            &["opt", s(&clif), "--measure", "--runs", "0"],
+            "--runs needs at least 1",
+        ),
+    ];
+    for (args, msg) in cases {
+        let r = saturn(args);
+        assert!(!r.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(err.contains(msg), "{args:?}: {err}");
+    }
+    assert!(!out.exists(), "a refused report wrote nothing");
+}
