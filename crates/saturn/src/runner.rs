@@ -226,11 +226,10 @@ impl<L: Language, N: Analysis<L> + Default> Default for Runner<L, N> {
     }
 }
 
-/// Search results of one work item: (root, number of matches) per root
-/// with matches, and all the matches in root order.
-/// An item's matches: (root, count) for each root with some, the matches
-/// kept, and whether some were only counted because the matches before
-/// them already filled the round's match budget.
+/// Search results of one work item: (root, number of matches) for each
+/// root with some, the matches kept (in root order), and whether some were
+/// only counted because the matches before them already filled the round's
+/// match budget.
 type Found = (Vec<(Id, u32)>, FlatMatches, bool);
 
 /// One unit of parallel work: a rule and a slice of its roots, or one
