@@ -110,7 +110,7 @@ pub fn run(
     // Stdout holds the result only, the same at every thread count and
     // run after run; the time and thread count go to stderr.
     let mut out = std::io::stdout().lock();
-    let write = |r: std::io::Result<()>| r.map_err(|e| format!("stdout: {e}"));
+    let write = |r: std::io::Result<()>| r.map_err(crate::stdout_error);
     if json {
         let result = ResultJson {
             file: path.display().to_string(),

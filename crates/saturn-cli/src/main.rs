@@ -201,8 +201,22 @@ fn predicates() -> Predicates<SymbolLang, ()> {
 
 /// The most threads any subcommand takes (`--threads` of `run`, `opt` and
 /// `extract` parse as a 16-bit count; lists of counts are checked
-/// against this).
+/// against this by [`check_thread_counts`]).
 pub(crate) const MAX_THREADS: usize = u16::MAX as usize;
+
+/// A list of thread counts given with `flag`: each from 1 to
+/// [`MAX_THREADS`].
+pub(crate) fn check_thread_counts(flag: &str, counts: &[usize]) -> Result<(), String> {
+    if counts.iter().any(|&t| t == 0 || t > MAX_THREADS) {
+        return Err(format!("{flag} takes counts from 1 to {MAX_THREADS}"));
+    }
+    Ok(())
+}
+
+/// The error of a failed write to stdout (a closed pipe, a full disk).
+pub(crate) fn stdout_error(e: std::io::Error) -> String {
+    format!("stdout: {e}")
+}
 
 /// A text input file; one that is not UTF-8 is an error at the first
 /// byte that is not (line and column).
@@ -412,7 +426,7 @@ fn print_best(
     use std::io::Write;
     let ex = Extractor::new(egraph, AstSize);
     let mut out = std::io::stdout().lock();
-    let write = |r: std::io::Result<()>| r.map_err(|e| format!("stdout: {e}"));
+    let write = |r: std::io::Result<()>| r.map_err(stdout_error);
     for (t, &root) in terms.iter().zip(roots) {
         let (cost, best) = ex.find_best(root);
         write(writeln!(
@@ -487,13 +501,12 @@ fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String
             let strategy = scheduler.strategy();
             let memory_limit = memory_bytes(memory_limit);
             if measure {
-                if measure_threads.is_empty()
-                    || measure_threads.iter().any(|&t| t == 0 || t > MAX_THREADS)
-                {
+                if measure_threads.is_empty() {
                     return Err(format!(
                         "--measure-threads takes counts from 1 to {MAX_THREADS}"
                     ));
                 }
+                check_thread_counts("--measure-threads", &measure_threads)?;
                 if runs == 0 {
                     return Err("--runs needs at least 1".into());
                 }

@@ -552,9 +552,9 @@ pub fn run(args: &OptArgs, jobserver: Option<jobserver::Client>) -> Result<(), S
                 } else {
                     out.write_all(t.as_bytes())
                 };
-                r.map_err(|e| format!("stdout: {e}"))?;
+                r.map_err(crate::stdout_error)?;
             }
-            out.flush().map_err(|e| format!("stdout: {e}"))?;
+            out.flush().map_err(crate::stdout_error)?;
         }
     }
     if let (None, Some(s)) = (&args.stats_file, &stats_text) {

@@ -170,13 +170,8 @@ fn sub_corpus(corpora: Option<&Path>, name: &str) -> Source {
 pub fn run(args: &ReportArgs) -> Result<(), String> {
     let wall = Instant::now();
     let mut threads: Vec<usize> = vec![];
+    crate::check_thread_counts("--threads", &args.threads)?;
     for &t in &args.threads {
-        if t == 0 || t > crate::MAX_THREADS {
-            return Err(format!(
-                "--threads takes counts from 1 to {}",
-                crate::MAX_THREADS
-            ));
-        }
         if !threads.contains(&t) {
             threads.push(t);
         }
