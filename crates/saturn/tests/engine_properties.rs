@@ -1,6 +1,8 @@
 //! Engine properties: invariants after rebuild (proptest), determinism
 //! across thread counts, incremental vs full search.
 
+mod common;
+
 use proptest::prelude::*;
 use saturn::*;
 
@@ -461,17 +463,9 @@ fn large_batches_and_large_classes_are_rebuilt_as_on_one_thread() {
 /// threads from the first iteration that starts past that.
 #[test]
 fn iterations_report_the_threads_they_ran_on() {
-    // Commutativity and associativity over a sum of nine terms: the
-    // e-graph passes 8,192 nodes within a few iterations.
-    let mut s = "x9".to_string();
-    for i in (1..9).rev() {
-        s = format!("(+ x{i} {s})");
-    }
-    let expr: RecExpr<SymbolLang> = s.parse().unwrap();
-    let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
-        rewrite!("comm"; "(+ ?a ?b)" => "(+ ?b ?a)"),
-        rewrite!("assoc"; "(+ ?a (+ ?b ?c))" => "(+ (+ ?a ?b) ?c)"),
-    ];
+    // The e-graph passes 8,192 nodes within a few iterations.
+    let expr = common::long_sum(9);
+    let rules = common::comm_assoc();
     let run = |threads: usize| {
         Runner::default()
             .with_threads(threads)

@@ -5,17 +5,15 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{comm_assoc, long_sum};
 use saturn::*;
 
 #[test]
 fn an_oversized_pool_spins_at_most_one_helper_per_other_core() {
-    let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
-        rewrite!("comm"; "(+ ?a ?b)" => "(+ ?b ?a)"),
-        rewrite!("assoc"; "(+ ?a (+ ?b ?c))" => "(+ (+ ?a ?b) ?c)"),
-    ];
-    let e: RecExpr<SymbolLang> = "(+ a (+ b (+ c (+ d (+ e (+ f (+ g (+ h i))))))))"
-        .parse()
-        .unwrap();
+    let rules = comm_assoc();
+    let e = long_sum(9);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = 4 * cores + 8;
     // Helpers outlive the run by this long: counted right after it, every

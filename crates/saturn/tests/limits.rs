@@ -5,23 +5,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+
+use common::{comm_assoc, long_sum};
 use saturn::*;
 
-/// Associativity and commutativity: the classic blow-up.
+/// Associativity (both ways) and commutativity: the classic blow-up.
 fn ac_rules() -> Vec<Rewrite<SymbolLang, ()>> {
-    vec![
-        rewrite!("comm"; "(+ ?a ?b)" => "(+ ?b ?a)"),
-        rewrite!("assoc"; "(+ ?a (+ ?b ?c))" => "(+ (+ ?a ?b) ?c)"),
-        rewrite!("assoc-rev"; "(+ (+ ?a ?b) ?c)" => "(+ ?a (+ ?b ?c))"),
-    ]
-}
-
-fn long_sum(n: usize) -> RecExpr<SymbolLang> {
-    let mut s = format!("x{n}");
-    for i in (1..n).rev() {
-        s = format!("(+ x{i} {s})");
-    }
-    s.parse().unwrap()
+    let mut rules = comm_assoc();
+    rules.push(rewrite!("assoc-rev"; "(+ (+ ?a ?b) ?c)" => "(+ ?a (+ ?b ?c))"));
+    rules
 }
 
 /// The run stopped for `expected`, the e-graph is rebuilt and consistent,

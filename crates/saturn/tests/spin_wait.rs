@@ -4,17 +4,15 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{comm_assoc, long_sum};
 use saturn::*;
 
 #[test]
 fn helpers_stop_after_a_pooled_run() {
-    let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
-        rewrite!("comm"; "(+ ?a ?b)" => "(+ ?b ?a)"),
-        rewrite!("assoc"; "(+ ?a (+ ?b ?c))" => "(+ (+ ?a ?b) ?c)"),
-    ];
-    let e: RecExpr<SymbolLang> = "(+ a (+ b (+ c (+ d (+ e (+ f (+ g (+ h i))))))))"
-        .parse()
-        .unwrap();
+    let rules = comm_assoc();
+    let e = long_sum(9);
     let runner = Runner::default()
         .with_expr(&e)
         .with_threads(2)
