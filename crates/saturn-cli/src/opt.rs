@@ -18,12 +18,13 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cranelift_codegen::ir::Function;
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable, Flags};
-use cranelift_reader::{parse_test, IsaSpec, ParseOptions};
+use cranelift_reader::{parse_test, IsaSpec, ParseOptions, SourceMap};
 use serde::Serialize;
 
 use crate::sched::{Exec, Par, Policy};
@@ -44,6 +45,11 @@ pub struct Job {
     file: usize,
     func: Function,
     isa: OwnedTargetIsa,
+    /// Where the function's entities are defined, for located verifier
+    /// errors (see [`verifier_errors`]).
+    map: Arc<SourceMap>,
+    /// The line of its `function` keyword.
+    line: usize,
 }
 
 /// One optimized function.
@@ -160,11 +166,13 @@ pub fn load(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<Job>), String> {
             out_rel,
             header,
         });
-        for (func, _) in test.functions {
+        for (func, details) in test.functions {
             jobs.push(Job {
                 file,
                 func,
                 isa: isa.clone(),
+                map: Arc::new(details.map),
+                line: details.location.line_number,
             });
         }
     }
@@ -196,8 +204,21 @@ pub fn optimize_all(
         let r = saturn_clif::optimize(&mut func, &*job.isa, &opts);
         let time = t0.elapsed();
         tick();
-        let stats =
-            r.map_err(|e| format!("{}: function {name}: {e}", inputs[job.file].path.display()))?;
+        let path = inputs[job.file].path.display();
+        let stats = r.map_err(|e| {
+            // An input that does not verify comes back unchanged: verify
+            // it again (only on this path) to say where.
+            match verifier_errors(&func, &job.isa, &job.map, job.line) {
+                Some(errors) => errors
+                    .iter()
+                    .map(|(line, e)| {
+                        format!("{path}:{line}: function {name}: input does not verify: {e}")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\nerror: "),
+                None => format!("{path}:{}: function {name}: {e}", job.line),
+            }
+        })?;
         Ok(Done {
             name,
             text: func.display().to_string(),
@@ -220,6 +241,29 @@ pub fn optimize_all(
             })
         })
         .collect())
+}
+
+/// Cranelift's verifier errors for `func` (a job's function, unchanged),
+/// each with the line that defines the entity it names (an instruction, a
+/// block, a value...), or the function's own line when the source map does
+/// not list it; `None` when it verifies.
+fn verifier_errors(
+    func: &Function,
+    isa: &OwnedTargetIsa,
+    map: &SourceMap,
+    fn_line: usize,
+) -> Option<Vec<(usize, String)>> {
+    let errors = cranelift_codegen::verifier::verify_function(func, &**isa).err()?;
+    Some(
+        errors
+            .0
+            .iter()
+            .map(|e| {
+                let line = map.location(e.location).map_or(fn_line, |l| l.line_number);
+                (line, e.to_string())
+            })
+            .collect(),
+    )
 }
 
 /// The text of each input's output, in input order.

@@ -216,8 +216,9 @@ fn opt_bad_input_names_file_and_line_and_writes_nothing() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(!o.exists(), "nothing may be written");
 
-    // A function that parses but does not verify: a verifier error naming
-    // the file and function, still no output.
+    // A function that parses but does not verify: a verifier error at the
+    // line of the instruction it names, with the function, still no
+    // output.
     std::fs::write(
         &bad,
         "function %unverified(i32) -> i32 {\nblock0(v0: i32):\n    v1 = iconst.i64 1\n    return v1\n}\n",
@@ -226,9 +227,28 @@ fn opt_bad_input_names_file_and_line_and_writes_nothing() {
     let r = saturn(&["opt", s(d.path()), "-o", s(&o)]);
     assert!(!r.status.success());
     let err = String::from_utf8_lossy(&r.stderr);
-    assert!(err.contains("z_bad.clif: function %unverified"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:4: function %unverified: input does not verify: inst1 (return v1",
+            bad.display()
+        )),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     assert!(!o.exists());
+    // Behind a header (rewritten for the reader), the line is the file's.
+    std::fs::write(
+        &bad,
+        "test optimize\nset opt_level=speed\ntarget x86_64\n\nfunction %unverified(i32) -> i32 {\nblock0(v0: i32):\n    v1 = iconst.i64 1\n    return v1\n}\n",
+    )
+    .unwrap();
+    let r = saturn(&["opt", s(&bad)]);
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains(&format!("{}:8: function %unverified", bad.display())),
+        "{err}"
+    );
 
     // Missing input.
     let r = saturn(&["opt", s(&d.path().join("missing.clif"))]);
