@@ -23,6 +23,19 @@ impl Sexp {
     }
 }
 
+/// The error for a control character (other than whitespace) outside a
+/// comment: a NUL or an escape in a text file is almost always damage
+/// (a binary file, a bad copy), not a name.
+fn control(at: Pos, c: char) -> ParseError {
+    ParseError::new(
+        at,
+        format!(
+            "control character U+{:04X} (only allowed in comments)",
+            c as u32
+        ),
+    )
+}
+
 struct Reader<'a> {
     chars: std::iter::Peekable<std::str::Chars<'a>>,
     pos: Pos,
@@ -62,6 +75,7 @@ impl Reader<'_> {
         match self.chars.peek().copied() {
             None => Ok(None),
             Some(')') => Err(ParseError::new(start, "unexpected `)`")),
+            Some(c) if c.is_control() => Err(control(start, c)),
             Some('(') => {
                 self.bump();
                 let mut items = vec![];
@@ -83,6 +97,9 @@ impl Reader<'_> {
                 while let Some(&c) = self.chars.peek() {
                     if c.is_whitespace() || c == '(' || c == ')' || c == ';' {
                         break;
+                    }
+                    if c.is_control() {
+                        return Err(control(self.pos, c));
                     }
                     s.push(c);
                     self.bump();

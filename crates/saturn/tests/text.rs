@@ -710,3 +710,25 @@ fn patterns_past_the_matcher_s_limits_are_located_errors() {
     ));
     assert!(e.to_string().contains("child positions"), "{e}");
 }
+
+#[test]
+fn control_characters_are_located_errors_outside_comments() {
+    // In a term, a rule name, a pattern, a condition: the character's own
+    // line and column.
+    let e = "(+ 1\n  \u{0} 2)"
+        .parse::<RecExpr<SymbolLang>>()
+        .unwrap_err();
+    assert_eq!(at(&e), (2, 3));
+    assert!(e.to_string().contains("control character U+0000"), "{e}");
+    let e = rule_err::<SymbolLang>("co\u{0}mm: (+ ?a ?b) => (+ ?b ?a)");
+    assert_eq!(at(&e), (1, 3));
+    let e = rule_err::<SymbolLang>("a: (f ?x) =>\n (g \u{1b}[31m ?x)");
+    assert_eq!(at(&e), (2, 5));
+    assert!(e.to_string().contains("U+001B"), "{e}");
+    let e = rule_err::<SymbolLang>("a: (f ?x ?y) => (g ?x) if (= ?x\u{7f} ?y)");
+    assert_eq!(at(&e), (1, 32));
+    // Tabs, carriage returns and form feeds are whitespace; anything goes
+    // in a comment.
+    let set = sym_rules("a:\t(f ?x)\r\n=> ?x\u{c} ; \u{0}\u{1b}\n").unwrap();
+    assert_eq!(names(&set), ["a"]);
+}
