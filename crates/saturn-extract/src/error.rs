@@ -91,13 +91,27 @@ pub enum LoadError {
         message: String,
     },
     /// The JSON is well-formed but does not describe a usable e-graph.
-    #[error("{}: invalid e-graph: {source}", path.display())]
+    #[error("{}{}: invalid e-graph: {source}", path.display(), at(*line, *column))]
     Invalid {
         /// The file.
         path: PathBuf,
+        /// 1-based line of what the error names (a child id, a root id, a
+        /// node), 0 if it names nothing in particular (an empty e-graph).
+        line: usize,
+        /// 1-based column (in characters) of the same, 0 if unknown.
+        column: usize,
         /// What is wrong with it.
         source: BuildError,
     },
+}
+
+/// `:line:column`, or nothing when the line is unknown (0).
+fn at(line: usize, column: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}:{column}")
+    }
 }
 
 impl LoadError {

@@ -10,7 +10,8 @@
 //! column of the problem. Structural problems that JSON typing cannot catch (dangling
 //! child ids, unknown roots, empty graphs) are reported by
 //! [`DenseEGraph::from_serialized_with`] and wrapped into [`LoadError::Invalid`] with the
-//! path.
+//! path and, for those about one id, the line and column of that id: the text is read
+//! a second time, on the error path only, keeping each value as a slice of it.
 //!
 //! Export goes the other way: [`to_serialized`] reproduces the whole e-graph (with the
 //! resolved roots), [`extraction_to_serialized`] writes only the chosen nodes, whose
@@ -23,18 +24,24 @@ use egraph_serialize::{ClassId, EGraph, Node, NodeId};
 
 use crate::cost::Cost;
 use crate::dense::{BuildOptions, ClassIdx, DenseEGraph};
-use crate::error::LoadError;
+use crate::error::{BuildError, LoadError};
 use crate::extraction::Extraction;
 
 /// Reads and parses an egraph-serialize JSON file. A file that is not
 /// UTF-8 is a [`LoadError::Json`] at the first byte that is not.
 pub fn load_json(path: impl AsRef<Path>) -> Result<EGraph, LoadError> {
     let path = path.as_ref();
+    parse_json_str(&read_text(path)?, path)
+}
+
+/// The text of the file at `path`; one that is not UTF-8 is a
+/// [`LoadError::Json`] at the first byte that is not.
+fn read_text(path: &Path) -> Result<String, LoadError> {
     let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         let (line, column) = utf8_error_position(e.as_bytes(), &e.utf8_error());
         LoadError::Json {
             path: path.to_path_buf(),
@@ -42,8 +49,7 @@ pub fn load_json(path: impl AsRef<Path>) -> Result<EGraph, LoadError> {
             column,
             message: "not valid UTF-8".into(),
         }
-    })?;
-    parse_json_str(&text, path)
+    })
 }
 
 /// The 1-based line and column (in characters) of the first byte of
@@ -83,14 +89,11 @@ pub fn parse_json_str(json: &str, path: &Path) -> Result<EGraph, LoadError> {
     })
 }
 
-/// Loads a file and builds the dense graph (errors carry the path).
+/// Loads a file and builds the dense graph (errors carry the path, and the
+/// line and column of what they name).
 pub fn load_dense(path: impl AsRef<Path>, opts: &BuildOptions) -> Result<DenseEGraph, LoadError> {
     let path = path.as_ref();
-    let eg = load_json(path)?;
-    DenseEGraph::from_serialized_with(&eg, opts).map_err(|source| LoadError::Invalid {
-        path: path.to_path_buf(),
-        source,
-    })
+    parse_dense_at(&read_text(path)?, path, opts)
 }
 
 pub(crate) fn parse_dense_str(
@@ -98,12 +101,85 @@ pub(crate) fn parse_dense_str(
     name: &str,
     opts: &BuildOptions,
 ) -> Result<DenseEGraph, LoadError> {
-    let path = Path::new(name);
+    parse_dense_at(json, Path::new(name), opts)
+}
+
+/// Parses `json` and builds the dense graph; a structural error gets the
+/// position of what it names (see [`locate`]).
+fn parse_dense_at(json: &str, path: &Path, opts: &BuildOptions) -> Result<DenseEGraph, LoadError> {
     let eg = parse_json_str(json, path)?;
-    DenseEGraph::from_serialized_with(&eg, opts).map_err(|source| LoadError::Invalid {
-        path: path.to_path_buf(),
-        source,
+    DenseEGraph::from_serialized_with(&eg, opts).map_err(|source| {
+        let (line, column) = locate(json, &source).unwrap_or((0, 0));
+        LoadError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            column,
+            source,
+        }
     })
+}
+
+/// The 1-based line and column (in characters) of byte `offset` of `text`.
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Where in `json` (well-formed egraph-serialize JSON) the thing `err`
+/// names is: the bad child id in its node's `children`, the unknown root
+/// in `root_eclasses`, the node with an invalid cost; `None` for errors
+/// about the whole e-graph. Only called on the error path: the file is
+/// parsed a second time, keeping each value as a slice of the text (a
+/// [`RawValue`](serde_json::value::RawValue)), whose address gives its
+/// offset.
+fn locate(json: &str, err: &BuildError) -> Option<(usize, usize)> {
+    use serde_json::value::RawValue;
+    use std::borrow::Cow;
+    use std::collections::HashMap;
+    #[derive(serde::Deserialize)]
+    struct File<'a> {
+        #[serde(borrow, default)]
+        nodes: HashMap<Cow<'a, str>, &'a RawValue>,
+        #[serde(borrow, default)]
+        root_eclasses: Vec<&'a RawValue>,
+    }
+    #[derive(serde::Deserialize)]
+    struct NodeSpans<'a> {
+        #[serde(borrow, default)]
+        children: Vec<&'a RawValue>,
+        #[serde(borrow, default)]
+        cost: Option<&'a RawValue>,
+    }
+    let file: File<'_> = serde_json::from_str(json).ok()?;
+    let at = |raw: &RawValue| {
+        let offset = raw.get().as_ptr() as usize - json.as_ptr() as usize;
+        position(json, offset)
+    };
+    // A raw value that is the JSON string `id`.
+    let is = |raw: &RawValue, id: &str| {
+        serde_json::from_str::<Cow<'_, str>>(raw.get()).is_ok_and(|s| s == id)
+    };
+    match err {
+        BuildError::DanglingChild { node, child } => {
+            let raw = file.nodes.get(node.as_str())?;
+            let spans: NodeSpans<'_> = serde_json::from_str(raw.get()).ok()?;
+            let bad = spans.children.iter().find(|c| is(c, child));
+            Some(at(bad.copied().unwrap_or(raw)))
+        }
+        BuildError::UnknownRoot { root } => file
+            .root_eclasses
+            .iter()
+            .find(|r| is(r, root))
+            .map(|r| at(r)),
+        BuildError::InvalidCost { node, .. } => {
+            let raw = file.nodes.get(node.as_str())?;
+            let spans: NodeSpans<'_> = serde_json::from_str(raw.get()).ok()?;
+            Some(at(spans.cost.unwrap_or(raw)))
+        }
+        BuildError::Empty | BuildError::NoRoots { .. } | BuildError::TooLarge { .. } => None,
+    }
 }
 
 fn json_cost(c: Cost) -> egraph_serialize::Cost {

@@ -370,13 +370,48 @@ fn json_errors_carry_path_line_and_column() {
             ..
         }
     ));
-    assert!(err.to_string().contains("bad.json"));
+    // At the dangling id: line 1, column 42.
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{}:1:42: invalid e-graph", path.display())),
+        "{err}"
+    );
 
     // Missing file.
     let err = load_dense(dir.join("missing.json"), &BuildOptions::default()).unwrap_err();
     assert!(matches!(err, LoadError::Io { .. }));
     assert!(err.to_string().contains("missing.json"));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn structural_errors_are_at_what_they_name() {
+    let at = |json: &str| match DenseEGraph::from_json_str(json).unwrap_err() {
+        LoadError::Invalid { line, column, .. } => (line, column),
+        other => panic!("expected a structural error, got {other:?}"),
+    };
+    // The dangling child id itself, also when the node's key and the id
+    // are written with escapes, and not another node's child of that name.
+    let dangling = "{\"nodes\": {\n  \"a\": {\"op\": \"x\", \"eclass\": \"c1\"},\n  \"\\u0062\": {\"op\": \"f\", \"children\": [\"a\", \"z\\u007a\"], \"eclass\": \"c2\"}\n},\n\"root_eclasses\": [\"c2\"]}";
+    assert_eq!(at(dangling), (3, 43), "{dangling}");
+    // The unknown root among the roots.
+    let root = "{\"nodes\": {\"a\": {\"op\": \"x\", \"eclass\": \"c1\"}},\n \"root_eclasses\": [\"c1\",\n   \"gone\"]}";
+    assert_eq!(at(root), (3, 4), "{root}");
+    // The message: path, line, column.
+    let err = DenseEGraph::from_json_str(root).unwrap_err().to_string();
+    assert!(
+        err.starts_with("<string>:3:4: invalid e-graph: root `gone`"),
+        "{err}"
+    );
+    // Nothing in particular: no position, and none in the message.
+    assert_eq!(at(r#"{"nodes": {}}"#), (0, 0));
+    let err = DenseEGraph::from_json_str(r#"{"nodes": {}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("<string>: invalid e-graph: the e-graph is empty"),
+        "{err}"
+    );
 }
 
 #[test]
