@@ -12,7 +12,9 @@
 //!
 //! Flags: `opt_level=speed` and `preserve_frame_pointers=true` (as
 //! `clif-bench` does for clif-wasm) unless the file's header has `set`
-//! lines, which then give the flags. The header is read with
+//! lines, which then give the flags. The target is the header's first
+//! `target` line (with its ISA flags), else the host's; the optimizer does
+//! not depend on it, but the verifier checks pointer widths against it. The header is read with
 //! `saturn_clif::text::fix_header` (so Cranelift test files work too);
 //! the header's `set` and `target` lines are copied to the output.
 
@@ -37,6 +39,8 @@ pub struct Input {
     pub out_rel: PathBuf,
     /// `set` / `target` lines of its header, copied to the output.
     pub header: Vec<String>,
+    /// Said with its verifier errors when its targets are not built in.
+    target_note: Option<String>,
 }
 
 /// One function to optimize.
@@ -111,6 +115,69 @@ pub fn default_flags() -> Flags {
     Flags::new(b)
 }
 
+/// What is wrong with an ISA flag of a `target` line.
+fn option_error(e: &cranelift_reader::ParseOptionError) -> String {
+    use cranelift_reader::ParseOptionError as E;
+    match e {
+        E::Generic(p) => p.message.clone(),
+        E::UnknownFlag { name, .. } => format!("unknown flag `{name}`"),
+        E::UnknownValue { name, value, .. } => format!("unknown value `{value}` for `{name}`"),
+    }
+}
+
+/// Why a header's targets give no ISA.
+enum TargetError {
+    /// None of them is built in (their names, backquoted, comma-separated).
+    NotBuiltIn(String),
+    /// A built-in target's line (1-based) is malformed.
+    Bad(usize, String),
+}
+
+/// The ISA of the first `target` line of `text`'s header whose
+/// architecture is built in (`host-arch`: x86_64), with that line's ISA
+/// flags and the shared `flags`; `None` when the header has no `target`
+/// line. The optimizer does not depend on it, but the verifier checks
+/// pointer widths and the like against it.
+fn target_isa(text: &str, flags: &Flags) -> Result<Option<OwnedTargetIsa>, TargetError> {
+    let mut missing = vec![];
+    for (k, line) in text.lines().enumerate() {
+        let l = line.trim_start();
+        if l.starts_with("function") {
+            break;
+        }
+        let Some(rest) = l.strip_prefix("target ") else {
+            continue;
+        };
+        let mut words = rest.split_whitespace();
+        let Some(name) = words.next() else {
+            return Err(TargetError::Bad(k + 1, "`target` needs a name".into()));
+        };
+        let bad = |e: String| TargetError::Bad(k + 1, e);
+        let triple: target_lexicon::Triple = name
+            .parse()
+            .map_err(|e| bad(format!("unknown target `{name}`: {e}")))?;
+        let mut b = match cranelift_codegen::isa::lookup(triple) {
+            Ok(b) => b,
+            Err(cranelift_codegen::isa::LookupError::SupportDisabled) => {
+                missing.push(format!("`{name}`"));
+                continue;
+            }
+            Err(cranelift_codegen::isa::LookupError::Unsupported) => {
+                return Err(bad(format!("Cranelift does not support target `{name}`")));
+            }
+        };
+        let loc = cranelift_reader::Location { line_number: k + 1 };
+        cranelift_reader::parse_options(words, &mut b, loc).map_err(|e| bad(option_error(&e)))?;
+        let isa = b.finish(flags.clone()).map_err(|e| bad(e.to_string()))?;
+        return Ok(Some(isa));
+    }
+    if missing.is_empty() {
+        Ok(None)
+    } else {
+        Err(TargetError::NotBuiltIn(missing.join(", ")))
+    }
+}
+
 /// Reads and parses the inputs; errors name the file and line.
 pub fn load(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<Job>), String> {
     let default_isa = saturn_clif::host_isa(&default_flags());
@@ -151,20 +218,33 @@ pub fn load(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<Job>), String> {
         if test.functions.is_empty() {
             return Err(format!("{}: no functions in this file", path.display()));
         }
-        let isa = if has_sets {
-            let flags = match &test.isa_spec {
-                IsaSpec::None(f) => f.clone(),
-                IsaSpec::Some(i) => i[0].flags().clone(),
-            };
-            saturn_clif::host_isa(&flags)
-        } else {
-            default_isa.clone()
+        // `fix_header` dropped the targets (a target that is not built in
+        // fails the parse): the shared flags come from the `set` lines.
+        let flags = match &test.isa_spec {
+            IsaSpec::None(f) if has_sets => f.clone(),
+            IsaSpec::Some(i) if has_sets => i[0].flags().clone(),
+            _ => default_flags(),
+        };
+        let (isa, target_note) = match target_isa(&text, &flags) {
+            Ok(Some(isa)) => (isa, None),
+            Ok(None) if !has_sets => (default_isa.clone(), None),
+            Ok(None) => (saturn_clif::host_isa(&flags), None),
+            Err(TargetError::NotBuiltIn(names)) => (
+                saturn_clif::host_isa(&flags),
+                Some(format!(
+                    "the file's target {names} is not built into saturn: checked against x86_64"
+                )),
+            ),
+            Err(TargetError::Bad(line, e)) => {
+                return Err(format!("{}:{line}: {e}", path.display()));
+            }
         };
         let file = inputs.len();
         inputs.push(Input {
             path,
             out_rel,
             header,
+            target_note,
         });
         for (func, details) in test.functions {
             jobs.push(Job {
@@ -204,7 +284,12 @@ pub fn optimize_all(
         let r = saturn_clif::optimize(&mut func, &*job.isa, &opts);
         let time = t0.elapsed();
         tick();
-        let path = inputs[job.file].path.display();
+        let input = &inputs[job.file];
+        let path = input.path.display();
+        let note = input
+            .target_note
+            .as_ref()
+            .map_or(String::new(), |n| format!(" ({n})"));
         let stats = r.map_err(|e| {
             // An input that does not verify comes back unchanged: verify
             // it again (only on this path) to say where.
@@ -212,7 +297,7 @@ pub fn optimize_all(
                 Some(errors) => errors
                     .iter()
                     .map(|(line, e)| {
-                        format!("{path}:{line}: function {name}: input does not verify: {e}")
+                        format!("{path}:{line}: function {name}: input does not verify: {e}{note}")
                     })
                     .collect::<Vec<_>>()
                     .join("\nerror: "),

@@ -107,6 +107,14 @@ fn ok(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
 
+/// The stderr of a run that must fail, without a panic.
+fn failed(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "succeeded: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -254,6 +262,60 @@ fn opt_bad_input_names_file_and_line_and_writes_nothing() {
     let r = saturn(&["opt", s(&d.path().join("missing.clif"))]);
     assert!(!r.status.success());
     assert!(String::from_utf8_lossy(&r.stderr).contains("missing.clif"));
+}
+
+#[test]
+fn opt_checks_against_the_header_s_target_when_built_in() {
+    let d = tempfile::tempdir().unwrap();
+    let body = |ty: &str| {
+        format!(
+            "function %f({ty}) -> {ty} {{\nblock0(v0: {ty}):\n    v1 = load.{ty} v0\n    return v1\n}}\n"
+        )
+    };
+    let file = |name: &str, header: &str, ty: &str| {
+        let p = d.path().join(name);
+        std::fs::write(&p, format!("{header}\n{}", body(ty))).unwrap();
+        p
+    };
+    // A built-in target with ISA flags: used, and the header kept.
+    let x = file(
+        "x.clif",
+        "set opt_level=speed\ntarget x86_64 has_avx\n",
+        "i64",
+    );
+    let out = ok(&saturn(&["opt", s(&x)]));
+    assert!(
+        out.starts_with("set opt_level=speed\ntarget x86_64 has_avx\n"),
+        "{out}"
+    );
+    // A bad ISA flag is an error at its line.
+    let bad = file("bad.clif", "target x86_64 bogus_flag\n", "i64");
+    let err = failed(&saturn(&["opt", s(&bad)]));
+    assert!(
+        err.contains(&format!("{}:1: unknown flag `bogus_flag`", bad.display())),
+        "{err}"
+    );
+    // A target that is not built in: checked against x86_64, whose 64-bit
+    // pointers reject a 32-bit load address, and the error says so.
+    let p32 = file("p32.clif", "target pulley32\n", "i32");
+    let err = failed(&saturn(&["opt", s(&p32)]));
+    assert!(
+        err.contains(&format!(
+            "{}:5: function %f: input does not verify",
+            p32.display()
+        )) && err.contains("`pulley32` is not built into saturn: checked against x86_64"),
+        "{err}"
+    );
+    // A name that is no target is an error at its line, not a panic.
+    let r99 = file("r99.clif", "\ntarget riscv99\n", "i64");
+    let err = failed(&saturn(&["opt", s(&r99)]));
+    assert!(
+        err.contains(&format!("{}:2: unknown target `riscv99`", r99.display())),
+        "{err}"
+    );
+    // With a built-in target after it, that one is used.
+    let both = file("both.clif", "target pulley32\ntarget x86_64\n", "i64");
+    ok(&saturn(&["opt", s(&both)]));
 }
 
 #[test]
