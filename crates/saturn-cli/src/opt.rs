@@ -127,8 +127,8 @@ fn option_error(e: &cranelift_reader::ParseOptionError) -> String {
 
 /// Why a header's targets give no ISA.
 enum TargetError {
-    /// None of them is built in (their names, backquoted, comma-separated).
-    NotBuiltIn(String),
+    /// None of them is built in (their names, backquoted).
+    NotBuiltIn(Vec<String>),
     /// A built-in target's line (1-based) is malformed.
     Bad(usize, String),
 }
@@ -174,7 +174,7 @@ fn target_isa(text: &str, flags: &Flags) -> Result<Option<OwnedTargetIsa>, Targe
     if missing.is_empty() {
         Ok(None)
     } else {
-        Err(TargetError::NotBuiltIn(missing.join(", ")))
+        Err(TargetError::NotBuiltIn(missing))
     }
 }
 
@@ -232,7 +232,11 @@ pub fn load(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<Job>), String> {
             Err(TargetError::NotBuiltIn(names)) => (
                 saturn_clif::host_isa(&flags),
                 Some(format!(
-                    "the file's target {names} is not built into saturn: checked against x86_64"
+                    "{} not built into saturn: checked against x86_64",
+                    match names.as_slice() {
+                        [one] => format!("the file's target {one} is"),
+                        _ => format!("the file's targets {} are", names.join(", ")),
+                    }
                 )),
             ),
             Err(TargetError::Bad(line, e)) => {
