@@ -115,6 +115,15 @@ fn failed(o: &Output) -> String {
     err
 }
 
+/// A folder holding the peephole example as `p.rules` and `p.terms`.
+fn peephole_files() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let (rules, terms) = (d.path().join("p.rules"), d.path().join("p.terms"));
+    std::fs::write(&rules, PEEPHOLE_RULES).unwrap();
+    std::fs::write(&terms, PEEPHOLE_TERMS).unwrap();
+    (d, rules, terms)
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -569,11 +578,7 @@ const PEEPHOLE_TERMS: &str = "
 
 #[test]
 fn run_with_every_strategy_and_async_output_is_thread_independent() {
-    let d = tempfile::tempdir().unwrap();
-    let rules = d.path().join("p.rules");
-    let terms = d.path().join("p.terms");
-    std::fs::write(&rules, PEEPHOLE_RULES).unwrap();
-    std::fs::write(&terms, PEEPHOLE_TERMS).unwrap();
+    let (_d, rules, terms) = peephole_files();
     let run = |strategy: &str, threads: &str| {
         ok(&saturn(&[
             "run",
@@ -704,14 +709,8 @@ fn run_stops_at_the_memory_limit_and_bad_limits_are_errors() {
 fn a_stdout_that_cannot_be_written_is_an_error_not_a_panic() {
     let full = std::path::Path::new("/dev/full");
     assert!(full.exists(), "this test needs Linux's /dev/full");
-    let d = tempfile::tempdir().unwrap();
-    let (rules, terms, graph) = (
-        d.path().join("p.rules"),
-        d.path().join("p.terms"),
-        d.path().join("g.json"),
-    );
-    std::fs::write(&rules, PEEPHOLE_RULES).unwrap();
-    std::fs::write(&terms, PEEPHOLE_TERMS).unwrap();
+    let (d, rules, terms) = peephole_files();
+    let graph = d.path().join("g.json");
     std::fs::write(&graph, EGRAPH).unwrap();
     let cases: [&[&str]; 4] = [
         &["run", s(&rules), s(&terms)],
@@ -844,4 +843,24 @@ fn thread_count_lists_and_runs_out_of_range_are_errors() {
         assert!(err.contains(msg), "{args:?}: {err}");
     }
     assert!(!out.exists(), "a refused report wrote nothing");
+}
+
+#[test]
+fn threads_past_eight_per_core_are_lowered_with_a_note() {
+    let (_d, rules, terms) = peephole_files();
+    let cap = std::thread::available_parallelism().map_or(1, |n| n.get()) * 8;
+    let run = |threads: &str| saturn(&["run", s(&rules), s(&terms), "--threads", threads]);
+    let one = run("1");
+    let many = run("65535");
+    assert_eq!(ok(&many), ok(&one), "the output does not depend on it");
+    let err = String::from_utf8_lossy(&many.stderr);
+    assert!(
+        err.contains("note: --threads 65535 is more than 8 per core")
+            && err.contains(&format!("using {cap}"))
+            && err.contains(&format!("on {cap} thread(s)")),
+        "{err}"
+    );
+    // At the cap, no note.
+    let at_cap = run(&cap.to_string());
+    assert!(!String::from_utf8_lossy(&at_cap.stderr).contains("note:"));
 }
