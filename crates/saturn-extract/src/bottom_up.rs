@@ -31,7 +31,9 @@
 //!   means an unbounded value, caught by the round limit). [`Extraction::check`]
 //!   verifies this on every result in the tests and the benchmark.
 //! * Tree costs of large shared DAGs can overflow `f64` to `+inf`; such classes are
-//!   treated as unextractable (an [`ExtractError::NoTerm`] if a root is affected).
+//!   treated as unextractable: a root affected is an
+//!   [`ExtractError::TreeCostOverflow`] (it has terms, all too costly to sum) or an
+//!   [`ExtractError::NoTerm`] (it has none).
 
 use rayon::prelude::*;
 
@@ -152,6 +154,49 @@ impl BottomUp {
     }
 }
 
+/// Whether `root` has an acyclic term whose nodes all have finite costs
+/// (whatever their sum): the least fixpoint of "some node of finite cost
+/// has all its children's classes so", by a worklist (each node waits for
+/// its distinct child classes; each class is marked once). Run only when
+/// the tree costs found none, to tell an overflowed sum from no term at all.
+fn has_finite_term(g: &DenseEGraph, root: ClassIdx) -> bool {
+    let mut ok = vec![false; g.num_classes()];
+    let mut waiting = vec![u32::MAX; g.num_nodes()];
+    let mut ready: Vec<ClassIdx> = vec![];
+    let mut kids: Vec<ClassIdx> = vec![];
+    for c in g.classes() {
+        for n in g.nodes(c) {
+            if g.cost(n) == Cost::INFINITY {
+                continue; // never: `u32::MAX` is never counted down to 0
+            }
+            kids.clear();
+            kids.extend_from_slice(g.children(n));
+            kids.sort_unstable();
+            kids.dedup();
+            waiting[n.index()] = kids.len() as u32;
+            if kids.is_empty() && !ok[c.index()] {
+                ok[c.index()] = true;
+                ready.push(c);
+            }
+        }
+    }
+    while let Some(c) = ready.pop() {
+        for &p in g.parents(c) {
+            let w = &mut waiting[p.index()];
+            if *w == u32::MAX {
+                continue;
+            }
+            *w -= 1;
+            let pc = g.class_of(p);
+            if *w == 0 && !ok[pc.index()] {
+                ok[pc.index()] = true;
+                ready.push(pc);
+            }
+        }
+    }
+    ok[root.index()]
+}
+
 impl Extractor for BottomUp {
     fn name(&self) -> &'static str {
         "bottom-up"
@@ -163,8 +208,11 @@ impl Extractor for BottomUp {
         let mut total = Cost::ZERO;
         for &r in &roots {
             if tc.choice[r.index()].is_none() {
-                return Err(ExtractError::NoTerm {
-                    class: g.class_id(r).to_string(),
+                let class = g.class_id(r).to_string();
+                return Err(if has_finite_term(g, r) {
+                    ExtractError::TreeCostOverflow { class }
+                } else {
+                    ExtractError::NoTerm { class }
                 });
             }
             total += tc.cost[r.index()];

@@ -142,6 +142,18 @@ pub enum ExtractError {
         /// The root class id.
         class: String,
     },
+    /// A root e-class has acyclic terms whose nodes all have finite costs, but
+    /// the tree cost of every one of them overflows `f64` (a large shared DAG
+    /// counted as a tree, or costs near `f64::MAX`).
+    #[error(
+        "root e-class `{class}` has terms, but the tree cost of every one overflows \
+         (past {max:e}); a DAG-cost extractor may still extract it",
+        max = f64::MAX
+    )]
+    TreeCostOverflow {
+        /// The root class id.
+        class: String,
+    },
     /// With negative node costs the tree cost can decrease forever around a cycle.
     #[error(
         "tree cost is unbounded below: a cycle with negative total cost is reachable \

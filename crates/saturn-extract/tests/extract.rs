@@ -385,6 +385,41 @@ fn json_errors_carry_path_line_and_column() {
 }
 
 #[test]
+fn a_tree_cost_that_overflows_is_its_own_error() {
+    // c0 = leaf, c{k} = (f c{k-1} c{k-1}): a DAG of 1,101 nodes whose tree
+    // has 2^1101 - 1 nodes, past f64::MAX.
+    let mut nodes = vec![r#""n0": {"op": "leaf", "children": [], "eclass": "c0"}"#.to_string()];
+    for k in 1..=1100 {
+        nodes.push(format!(
+            r#""n{k}": {{"op": "f", "children": ["n{p}", "n{p}"], "eclass": "c{k}"}}"#,
+            p = k - 1
+        ));
+    }
+    let json = format!(
+        r#"{{"nodes": {{{}}}, "root_eclasses": ["c1100"]}}"#,
+        nodes.join(", ")
+    );
+    let g = graph(&json);
+    match BottomUp::default().extract(&g, g.roots()) {
+        Err(e @ ExtractError::TreeCostOverflow { .. }) => {
+            assert!(e.to_string().contains("`c1100` has terms"), "{e}")
+        }
+        other => panic!("expected TreeCostOverflow, got {other:?}"),
+    }
+    // The DAG is cheap: a DAG-cost extractor takes it.
+    let (e, _) = run(&g, &GreedyDag::default());
+    assert_eq!(e.check(&g, g.roots()).unwrap().dag.get(), 1101.0);
+    // A cycle with no way out is still "no term".
+    let g = graph(
+        r#"{"nodes": {"a": {"op": "f", "children": ["a"], "eclass": "c"}}, "root_eclasses": ["c"]}"#,
+    );
+    assert!(matches!(
+        BottomUp::default().extract(&g, g.roots()),
+        Err(ExtractError::NoTerm { .. })
+    ));
+}
+
+#[test]
 fn structural_errors_are_at_what_they_name() {
     let at = |json: &str| match DenseEGraph::from_json_str(json).unwrap_err() {
         LoadError::Invalid { line, column, .. } => (line, column),
