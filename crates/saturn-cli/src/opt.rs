@@ -115,16 +115,6 @@ pub fn default_flags() -> Flags {
     Flags::new(b)
 }
 
-/// What is wrong with an ISA flag of a `target` line.
-fn option_error(e: &cranelift_reader::ParseOptionError) -> String {
-    use cranelift_reader::ParseOptionError as E;
-    match e {
-        E::Generic(p) => p.message.clone(),
-        E::UnknownFlag { name, .. } => format!("unknown flag `{name}`"),
-        E::UnknownValue { name, value, .. } => format!("unknown value `{value}` for `{name}`"),
-    }
-}
-
 /// Why a header's targets give no ISA.
 enum TargetError {
     /// None of them is built in (their names, backquoted).
@@ -148,6 +138,8 @@ fn target_isa(text: &str, flags: &Flags) -> Result<Option<OwnedTargetIsa>, Targe
         let Some(rest) = l.strip_prefix("target ") else {
             continue;
         };
+        // A comment runs from `;` to the end of the line.
+        let rest = rest.split(';').next().unwrap_or_default();
         let mut words = rest.split_whitespace();
         let Some(name) = words.next() else {
             return Err(TargetError::Bad(k + 1, "`target` needs a name".into()));
@@ -167,7 +159,8 @@ fn target_isa(text: &str, flags: &Flags) -> Result<Option<OwnedTargetIsa>, Targe
             }
         };
         let loc = cranelift_reader::Location { line_number: k + 1 };
-        cranelift_reader::parse_options(words, &mut b, loc).map_err(|e| bad(option_error(&e)))?;
+        cranelift_reader::parse_options(words, &mut b, loc)
+            .map_err(|e| bad(cranelift_reader::ParseError::from(e).message))?;
         let isa = b.finish(flags.clone()).map_err(|e| bad(e.to_string()))?;
         return Ok(Some(isa));
     }
@@ -290,21 +283,30 @@ pub fn optimize_all(
         tick();
         let input = &inputs[job.file];
         let path = input.path.display();
-        let note = input
-            .target_note
-            .as_ref()
-            .map_or(String::new(), |n| format!(" ({n})"));
         let stats = r.map_err(|e| {
             // An input that does not verify comes back unchanged: verify
-            // it again (only on this path) to say where.
-            match verifier_errors(&func, &job.isa, &job.map, job.line) {
-                Some(errors) => errors
-                    .iter()
-                    .map(|(line, e)| {
-                        format!("{path}:{line}: function {name}: input does not verify: {e}{note}")
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\nerror: "),
+            // it again (only on this path) to say where, one error per
+            // line, and the note on its targets once.
+            let errors = e
+                .starts_with(saturn_clif::INPUT_DOES_NOT_VERIFY)
+                .then(|| verifier_errors(&func, &job.isa, &job.map, job.line))
+                .flatten();
+            match errors {
+                Some(errors) => {
+                    let mut lines: Vec<String> = errors
+                        .iter()
+                        .map(|(line, e)| {
+                            format!(
+                                "{path}:{line}: function {name}: {}: {e}",
+                                saturn_clif::INPUT_DOES_NOT_VERIFY
+                            )
+                        })
+                        .collect();
+                    if let Some(n) = &input.target_note {
+                        lines.push(format!("{NOTE}{n}"));
+                    }
+                    lines.join("\n")
+                }
                 None => format!("{path}:{}: function {name}: {e}", job.line),
             }
         })?;
@@ -330,6 +332,41 @@ pub fn optimize_all(
             })
         })
         .collect())
+}
+
+/// How a line of a function's error that is a note, not an error, starts.
+const NOTE: &str = "note: ";
+
+/// The most error lines [`error_report`] shows.
+const SHOWN_ERRORS: usize = 20;
+
+/// The functions' errors (each one or more lines, notes among them) as
+/// one message: the first [`SHOWN_ERRORS`] error lines, each but the
+/// first (which the caller prefixes) after `error: `, with their notes,
+/// then how many were left out.
+fn error_report(errors: &[String]) -> String {
+    let mut msg = String::new();
+    let (mut shown, mut hidden) = (0, 0);
+    for line in errors.iter().flat_map(|e| e.lines()) {
+        let note = line.starts_with(NOTE);
+        if shown == SHOWN_ERRORS && (!note || hidden > 0) {
+            hidden += usize::from(!note);
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push('\n');
+            if !note {
+                msg.push_str("error: ");
+            }
+        }
+        shown += usize::from(!note);
+        msg.push_str(line);
+    }
+    if hidden > 0 {
+        msg += &format!("\n... and {hidden} more errors");
+    }
+    msg += "\nnothing was written";
+    msg
 }
 
 /// Cranelift's verifier errors for `func` (a job's function, unchanged),
@@ -612,13 +649,7 @@ pub fn run(args: &OptArgs, jobserver: Option<jobserver::Client>) -> Result<(), S
         }
     }
     if !errors.is_empty() {
-        let shown = errors.len().min(20);
-        let mut msg = errors[..shown].join("\nerror: ");
-        if errors.len() > shown {
-            msg += &format!("\n... and {} more errors", errors.len() - shown);
-        }
-        msg += "\nnothing was written";
-        return Err(msg);
+        return Err(error_report(&errors));
     }
     let texts = render(&inputs, &done, &jobs_file);
     let before: usize = done.iter().map(|d| d.stats.insts_before).sum();
@@ -776,5 +807,36 @@ pub fn measure(
         Ok(())
     } else {
         Err("outputs differ between policies or thread counts".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_report_counts_error_lines_and_keeps_their_notes() {
+        // Two functions with 12 verifier errors each and a note: 20 error
+        // lines are shown, with the first function's note; the second's
+        // note follows lines left out, so it goes too.
+        let function = |f: usize| {
+            let mut lines: Vec<String> = (0..12).map(|k| format!("a.clif:{k}: {f}")).collect();
+            lines.push(format!("{NOTE}targets"));
+            lines.join("\n")
+        };
+        let report = error_report(&[function(1), function(2), "b.clif:1: other".into()]);
+        let lines: Vec<&str> = report.lines().collect();
+        assert_eq!(lines.iter().filter(|l| l.contains(": 1")).count(), 12);
+        assert_eq!(lines.iter().filter(|l| l.contains(": 2")).count(), 8);
+        assert_eq!(lines.iter().filter(|l| l.starts_with(NOTE)).count(), 1);
+        assert_eq!(lines[0], "a.clif:0: 1", "the caller prefixes the first");
+        assert_eq!(lines[1], "error: a.clif:1: 1");
+        assert_eq!(lines[12], "note: targets");
+        assert_eq!(lines[lines.len() - 2], "... and 5 more errors");
+        assert_eq!(lines[lines.len() - 1], "nothing was written");
+        // Under the cap, everything, notes included.
+        let report = error_report(&[function(1)]);
+        assert_eq!(report.lines().count(), 12 + 1 + 1);
+        assert!(!report.contains("more errors"));
     }
 }

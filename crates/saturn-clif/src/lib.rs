@@ -291,9 +291,30 @@ pub fn count_insts(func: &Function) -> usize {
         .sum()
 }
 
+/// How [`optimize`]'s error starts when the input fails Cranelift's
+/// verifier; the function is then unchanged.
+///
+/// ```
+/// use cranelift_reader::parse_functions;
+/// let mut f = parse_functions(
+///     "function %f(i32) -> i32 {\nblock0(v0: i32):\n    v1 = iconst.i64 1\n    return v1\n}",
+/// )
+/// .unwrap()
+/// .remove(0);
+/// let before = f.display().to_string();
+/// let flags = cranelift_codegen::settings::Flags::new(cranelift_codegen::settings::builder());
+/// let isa = saturn_clif::host_isa(&flags);
+/// let e = saturn_clif::optimize(&mut f, &*isa, &Default::default()).unwrap_err();
+/// assert!(e.starts_with(saturn_clif::INPUT_DOES_NOT_VERIFY), "{e}");
+/// assert_eq!(f.display().to_string(), before);
+/// ```
+pub const INPUT_DOES_NOT_VERIFY: &str = "input does not verify";
+
 /// Optimizes `func` in place, for a target given as flags or an ISA (the
 /// ISA only matters to the verifier). Errors (from Cranelift's passes or its
-/// verifier) are returned as text; the function is then unspecified.
+/// verifier) are returned as text; the function is then unspecified, except
+/// for an input that does not verify (the error starts with
+/// [`INPUT_DOES_NOT_VERIFY`]), which is left unchanged.
 pub fn optimize<'a>(
     func: &mut Function,
     target: impl Into<FlagsOrIsa<'a>>,
@@ -334,7 +355,7 @@ fn optimize_ctx(
     stats: &mut Stats,
 ) -> Result<(), String> {
     cranelift_codegen::verifier::verify_function(&ctx.func, isa)
-        .map_err(|e| format!("input does not verify: {e}"))?;
+        .map_err(|e| format!("{INPUT_DOES_NOT_VERIFY}: {e}"))?;
     if ctx.func.layout.entry_block().is_none() {
         // A declaration without a body verifies but has nothing to
         // optimize (and Cranelift's passes below assume an entry block).
