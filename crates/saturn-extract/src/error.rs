@@ -66,8 +66,9 @@ pub enum BuildError {
 
 /// Why a file could not be loaded.
 ///
-/// All variants carry the path of the file, JSON syntax/shape errors additionally carry
-/// the 1-based line and column reported by `serde_json`.
+/// All variants carry the path of the file. JSON syntax and shape errors also carry the
+/// 1-based line and column (in characters) of the problem, and structural errors about
+/// one id the line and column of that id.
 #[derive(Debug, Error)]
 pub enum LoadError {
     /// Reading the file failed.

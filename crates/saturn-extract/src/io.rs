@@ -83,10 +83,27 @@ pub fn parse_json_str(json: &str, path: &Path) -> Result<EGraph, LoadError> {
         LoadError::Json {
             path: path.to_path_buf(),
             line: e.line(),
-            column: e.column(),
+            column: char_column(json, e.line(), e.column()),
             message,
         }
     })
+}
+
+/// `serde_json`'s column (1-based, in bytes) on 1-based `line` of `text`
+/// as a column in characters, as every other position in this crate is
+/// (0 stays 0: no position).
+fn char_column(text: &str, line: usize, byte_column: usize) -> usize {
+    let Some(l) = text.split('\n').nth(line.saturating_sub(1)) else {
+        return byte_column;
+    };
+    if byte_column == 0 {
+        return 0;
+    }
+    let mut end = (byte_column - 1).min(l.len());
+    while !l.is_char_boundary(end) {
+        end -= 1;
+    }
+    l[..end].chars().count() + 1
 }
 
 /// Loads a file and builds the dense graph (errors carry the path, and the
@@ -173,6 +190,8 @@ fn locate(json: &str, err: &BuildError) -> Option<(usize, usize)> {
             .iter()
             .find(|r| is(r, root))
             .map(|r| at(r)),
+        // Not from a file: JSON has no NaN, and serde_json rejects
+        // numbers past `f64::MAX`; a cost model can still make one.
         BuildError::InvalidCost { node, .. } => {
             let raw = file.nodes.get(node.as_str())?;
             let spans: NodeSpans<'_> = serde_json::from_str(raw.get()).ok()?;

@@ -426,8 +426,9 @@ fn structural_errors_are_at_what_they_name() {
         other => panic!("expected a structural error, got {other:?}"),
     };
     // The dangling child id itself, also when the node's key and the id
-    // are written with escapes, and not another node's child of that name.
-    let dangling = "{\"nodes\": {\n  \"a\": {\"op\": \"x\", \"eclass\": \"c1\"},\n  \"\\u0062\": {\"op\": \"f\", \"children\": [\"a\", \"z\\u007a\"], \"eclass\": \"c2\"}\n},\n\"root_eclasses\": [\"c2\"]}";
+    // are written with escapes, and not the same text earlier (node `a`'s
+    // op is `zzz` too).
+    let dangling = "{\"nodes\": {\n  \"a\": {\"op\": \"zzz\", \"eclass\": \"c1\"},\n  \"\\u0062\": {\"op\": \"f\", \"children\": [\"a\", \"z\\u007a\"], \"eclass\": \"c2\"}\n},\n\"root_eclasses\": [\"c2\"]}";
     assert_eq!(at(dangling), (3, 43), "{dangling}");
     // The unknown root among the roots.
     let root = "{\"nodes\": {\"a\": {\"op\": \"x\", \"eclass\": \"c1\"}},\n \"root_eclasses\": [\"c1\",\n   \"gone\"]}";
@@ -438,6 +439,18 @@ fn structural_errors_are_at_what_they_name() {
         err.starts_with("<string>:3:4: invalid e-graph: root `gone`"),
         "{err}"
     );
+    // Columns count characters, in syntax errors too (serde_json counts
+    // bytes): two-byte `é`s before the error do not move it.
+    let col = |op: &str| match DenseEGraph::from_json_str(&format!(
+        r#"{{"nodes": {{"a": {{"op": "{op}", "eclass": "c", "cost": "x"}}}}}}"#
+    ))
+    .unwrap_err()
+    {
+        LoadError::Json { line, column, .. } => (line, column),
+        other => panic!("expected a JSON error, got {other:?}"),
+    };
+    assert_eq!(col("ééé"), col("aaa"));
+    assert_eq!(col("aaa"), (1, 56));
     // Nothing in particular: no position, and none in the message.
     assert_eq!(at(r#"{"nodes": {}}"#), (0, 0));
     let err = DenseEGraph::from_json_str(r#"{"nodes": {}}"#)
