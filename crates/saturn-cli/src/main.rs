@@ -252,9 +252,15 @@ pub(crate) fn stdout_error(e: std::io::Error) -> String {
 /// byte that is not (line and column).
 pub(crate) fn read(path: &Path) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    String::from_utf8(bytes).map_err(|e| {
+    let text = String::from_utf8(bytes).map_err(|e| {
         let (line, col) = saturn_extract::io::utf8_error_position(e.as_bytes(), &e.utf8_error());
         format!("{}:{line}:{col}: not valid UTF-8", path.display())
+    })?;
+    // A byte-order mark (some editors write one) is not text: Cranelift's
+    // reader would reject it.
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
     })
 }
 

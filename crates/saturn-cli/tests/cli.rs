@@ -886,3 +886,31 @@ fn threads_past_eight_per_core_are_lowered_with_a_note() {
     let at_cap = run(&cap.to_string());
     assert!(!String::from_utf8_lossy(&at_cap.stderr).contains("note:"));
 }
+
+#[test]
+fn a_byte_order_mark_is_not_part_of_the_input() {
+    let (d, rules, terms) = peephole_files();
+    let bom = |p: &Path| {
+        let text = std::fs::read_to_string(p).unwrap();
+        let q = p.with_extension(format!("bom.{}", p.extension().unwrap().to_str().unwrap()));
+        std::fs::write(&q, format!("\u{feff}{text}")).unwrap();
+        q
+    };
+    // Rules and terms: the same output as without it.
+    let plain = ok(&saturn(&["run", s(&rules), s(&terms)]));
+    let marked = ok(&saturn(&["run", s(&bom(&rules)), s(&bom(&terms))]));
+    assert_eq!(marked, plain);
+    // CLIF (Cranelift's reader rejects the mark) and JSON (serde_json too).
+    let c = corpus();
+    let clif = c.path().join("a.clif");
+    assert_eq!(
+        ok(&saturn(&["opt", s(&bom(&clif))])),
+        ok(&saturn(&["opt", s(&clif)]))
+    );
+    let json = d.path().join("g.json");
+    std::fs::write(&json, EGRAPH).unwrap();
+    assert_eq!(
+        ok(&saturn(&["extract", s(&bom(&json))])).replace("g.bom.json", "g.json"),
+        ok(&saturn(&["extract", s(&json)]))
+    );
+}

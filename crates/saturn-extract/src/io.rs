@@ -34,14 +34,15 @@ pub fn load_json(path: impl AsRef<Path>) -> Result<EGraph, LoadError> {
     parse_json_str(&read_text(path)?, path)
 }
 
-/// The text of the file at `path`; one that is not UTF-8 is a
-/// [`LoadError::Json`] at the first byte that is not.
+/// The text of the file at `path`, without a leading byte-order mark; one
+/// that is not UTF-8 is a [`LoadError::Json`] at the first byte that is
+/// not.
 fn read_text(path: &Path) -> Result<String, LoadError> {
     let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    String::from_utf8(bytes).map_err(|e| {
+    let text = String::from_utf8(bytes).map_err(|e| {
         let (line, column) = utf8_error_position(e.as_bytes(), &e.utf8_error());
         LoadError::Json {
             path: path.to_path_buf(),
@@ -49,6 +50,11 @@ fn read_text(path: &Path) -> Result<String, LoadError> {
             column,
             message: "not valid UTF-8".into(),
         }
+    })?;
+    // A byte-order mark (some editors write one) is not JSON.
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
     })
 }
 

@@ -110,15 +110,19 @@ impl Reader<'_> {
     }
 }
 
-/// Reads all s-expressions in `text`.
+/// Reads all s-expressions in `text` (after a byte-order mark, if any).
 ///
 /// ```
 /// use saturn::sexp::{parse_all, Sexp};
 /// let all = parse_all("(a b) ; comment\n c").unwrap();
 /// assert_eq!(all.len(), 2);
 /// assert!(matches!(&all[1], Sexp::Atom(s, p) if s == "c" && p.line == 2));
+/// assert_eq!(parse_all("\u{feff}(a b)").unwrap(), parse_all("(a b)").unwrap());
 /// ```
 pub fn parse_all(text: &str) -> Result<Vec<Sexp>, ParseError> {
+    // A byte-order mark (some editors write one) is not text, and takes
+    // no column.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut r = Reader {
         chars: text.chars().peekable(),
         pos: Pos { line: 1, col: 1 },
