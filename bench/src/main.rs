@@ -75,15 +75,11 @@ fn main() {
     while i < args.len() {
         let val = args.get(i + 1).cloned().unwrap_or_default();
         match args[i].as_str() {
-            "--runs" => runs = val.parse().expect("--runs N"),
-            "--threads" => {
-                threads = val
-                    .split(',')
-                    .map(|t| t.parse().expect("--threads 1,2,..."))
-                    .collect()
-            }
+            "--runs" => runs = suite::count_arg("--runs", &val, 1),
+            "--threads" => threads = suite::threads_arg(&val),
             "--filter" => filter = val,
-            "--only" => only = val,
+            "--only" if val == "saturn" => only = val,
+            "--only" => suite::bad_arg(&format!("--only takes `saturn`, not `{val}`")),
             "-h" | "--help" => {
                 println!(
                     "saturn-bench [--runs N] [--threads 1,2] [--filter SUBSTR] [--only saturn]"
@@ -116,13 +112,15 @@ fn main() {
     let sat_lambda = lambda::saturn_side::rules();
 
     let mut rows: Vec<Row> = vec![];
-    let cases = math::cases_tagged()
+    let cases: Vec<_> = math::cases_tagged()
         .into_iter()
-        .chain(suite::lambda_cases().into_iter().map(|c| ("lambda", c)));
+        .chain(suite::lambda_cases().into_iter().map(|c| ("lambda", c)))
+        .filter(|(_, case)| case.name.contains(&filter))
+        .collect();
+    if cases.is_empty() {
+        suite::bad_arg(&format!("no benchmark's name contains `{filter}`"));
+    }
     for (suite_name, case) in cases {
-        if !case.name.contains(&filter) {
-            continue;
-        }
         eprint!("{:<28}", case.name);
         // Interleave engines run by run, so drift in machine load hits all.
         let mut egg_runs = vec![];

@@ -2,6 +2,35 @@
 
 use std::fmt::Display;
 
+/// Exits with status 2 after `message`: a bad command-line argument.
+pub fn bad_arg(message: &str) -> ! {
+    eprintln!("error: {message}; see --help");
+    std::process::exit(2)
+}
+
+/// The value `val` of the count flag `flag`: an integer of at least `min`.
+pub fn count_arg(flag: &str, val: &str, min: usize) -> usize {
+    match val.parse::<usize>() {
+        Ok(n) if n >= min => n,
+        _ => bad_arg(&format!(
+            "{flag} takes an integer of at least {min}, not `{val}`"
+        )),
+    }
+}
+
+/// The value of `--threads`: counts from 1 to 65,535, comma-separated.
+pub fn threads_arg(val: &str) -> Vec<usize> {
+    let counts: Option<Vec<usize>> = val
+        .split(',')
+        .map(|t| t.parse().ok().filter(|n| (1..=65_535).contains(n)))
+        .collect();
+    counts.unwrap_or_else(|| {
+        bad_arg(&format!(
+            "--threads takes counts from 1 to 65535, comma-separated, not `{val}`"
+        ))
+    })
+}
+
 use egg::Searcher as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

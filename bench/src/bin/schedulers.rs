@@ -235,14 +235,9 @@ fn main() {
     while i < args.len() {
         let val = args.get(i + 1).cloned().unwrap_or_default();
         match args[i].as_str() {
-            "--runs" => runs = val.parse().expect("--runs N"),
-            "--threads" => {
-                threads = val
-                    .split(',')
-                    .map(|t| t.parse().expect("--threads 1,2,..."))
-                    .collect()
-            }
-            "--pass-cap" => cap = val.parse().expect("--pass-cap K"),
+            "--runs" => runs = suite::count_arg("--runs", &val, 1),
+            "--threads" => threads = suite::threads_arg(&val),
+            "--pass-cap" => cap = suite::count_arg("--pass-cap", &val, 0),
             "--filter" => filter = val,
             "--only" => only = val,
             "-h" | "--help" => {

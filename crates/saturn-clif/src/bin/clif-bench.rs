@@ -43,14 +43,20 @@ fn run() -> Result<bool, String> {
                 runs = it
                     .next()
                     .and_then(|s| s.parse().ok())
-                    .ok_or("--runs needs a number")?
+                    .filter(|&n| n > 0)
+                    .ok_or("--runs needs a number of at least 1")?
             }
             "--threads" => {
                 threads = it
                     .next()
                     .ok_or("--threads needs a list")?
                     .split(',')
-                    .map(|s| s.parse().map_err(|_| format!("bad thread count {s}")))
+                    .map(|s| {
+                        s.parse()
+                            .ok()
+                            .filter(|&n| n > 0)
+                            .ok_or_else(|| format!("bad thread count `{s}` (1 or more)"))
+                    })
                     .collect::<Result<_, _>>()?
             }
             "--dag" => dag = true,
@@ -60,6 +66,7 @@ fn run() -> Result<bool, String> {
                     .and_then(|s| s.parse().ok())
                     .ok_or("--iters needs a number")?
             }
+            _ if a.starts_with('-') => return Err(format!("unknown option {a}")),
             _ if root.is_none() => root = Some(PathBuf::from(a)),
             _ => return Err(format!("unexpected argument {a}")),
         }

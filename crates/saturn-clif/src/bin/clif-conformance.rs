@@ -46,7 +46,8 @@ fn parse_args() -> Result<Args, String> {
                 opts.threads = it
                     .next()
                     .and_then(|s| s.parse().ok())
-                    .ok_or("--threads needs a number")?
+                    .filter(|&n| n > 0)
+                    .ok_or("--threads needs a number of at least 1")?
             }
             "--dag" => opts.dag = true,
             "--quiet" => quiet = true,
@@ -56,15 +57,23 @@ fn parse_args() -> Result<Args, String> {
                     .and_then(|s| s.parse().ok())
                     .ok_or("--iters needs a number")?
             }
+            _ if a.starts_with('-') => return Err(format!("unknown option {a}")),
             _ if root.is_none() => root = Some(PathBuf::from(a)),
             _ => return Err(format!("unexpected argument {a}")),
         }
     }
-    Ok(Args {
-        root: root.ok_or("usage: clif-conformance <corpus>/cranelift [--threads N] [--dag]")?,
-        opts,
-        quiet,
-    })
+    let root: PathBuf =
+        root.ok_or("usage: clif-conformance <corpus>/cranelift [--threads N] [--dag]")?;
+    // A corpus without its two suites would check nothing and pass.
+    for sub in ["egraph", "runtests"] {
+        if !root.join(sub).is_dir() {
+            return Err(format!(
+                "{}: no `{sub}` folder (expected a corpus like ../shared/corpora/cranelift)",
+                root.display()
+            ));
+        }
+    }
+    Ok(Args { root, opts, quiet })
 }
 
 fn clif_files(dir: &Path) -> Vec<PathBuf> {
