@@ -276,8 +276,17 @@ struct RunLimits {
 
 impl RunLimits {
     fn time(&self) -> Result<Duration, String> {
-        Duration::try_from_secs_f64(self.time)
-            .map_err(|e| format!("--time-limit {:?}: {e}", self.time))
+        Duration::try_from_secs_f64(self.time).map_err(|_| {
+            let t = if self.time.abs() >= 1e9 {
+                format!("{:e}", self.time)
+            } else {
+                self.time.to_string()
+            };
+            format!(
+                "--time-limit takes seconds from 0 to {:e}, not {t}",
+                Duration::MAX.as_secs_f64()
+            )
+        })
     }
 }
 

@@ -914,3 +914,25 @@ fn a_byte_order_mark_is_not_part_of_the_input() {
         ok(&saturn(&["extract", s(&json)]))
     );
 }
+
+#[test]
+fn a_time_limit_out_of_range_says_the_range() {
+    let (_d, rules, terms) = peephole_files();
+    for (value, shown) in [("1e308", "1e308"), ("nan", "NaN"), ("=-1", "-1")] {
+        let flag = if let Some(v) = value.strip_prefix('=') {
+            format!("--time-limit={v}")
+        } else {
+            "--time-limit".to_string()
+        };
+        let mut args = vec!["run", s(&rules), s(&terms), flag.as_str()];
+        if !value.starts_with('=') {
+            args.push(value);
+        }
+        let err = failed(&saturn(&args));
+        assert!(
+            err.contains("--time-limit takes seconds from 0 to 1.8446744073709552e19, not ")
+                && err.contains(&format!("not {shown}")),
+            "{value}: {err}"
+        );
+    }
+}

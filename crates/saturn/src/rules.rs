@@ -150,6 +150,8 @@ pub fn parse_rules<L: FromOp, N: Analysis<L>>(
     let mut passes: Vec<Pass> = vec![];
     let mut names: FxHashMap<Symbol, Pos> = FxHashMap::default();
     let mut k = 0;
+    // Whether the pass `default` was started by a rule before any header.
+    let mut implicit_default = false;
     let start_pass = |passes: &mut Vec<Pass>, name: &str| {
         passes.push(Pass {
             name: Symbol::new(name),
@@ -169,12 +171,17 @@ pub fn parse_rules<L: FromOp, N: Analysis<L>>(
             let name = word
                 .strip_prefix('[')
                 .and_then(|w| w.strip_suffix(']'))
-                .filter(|w| !w.is_empty())
+                .filter(|w| !w.is_empty() && !w.contains(['[', ']']))
                 .ok_or_else(|| ParseError::new(pos, "a pass header looks like `[name]`"))?;
             if passes.iter().any(|p| p.name.as_str() == name) {
+                let implicit = if implicit_default && name == "default" {
+                    " (the rules before the first `[pass]` header form the pass `default`)"
+                } else {
+                    ""
+                };
                 return Err(ParseError::new(
                     pos,
-                    format!("pass `{name}` declared twice"),
+                    format!("pass `{name}` declared twice{implicit}"),
                 ));
             }
             start_pass(&mut passes, name);
@@ -217,6 +224,7 @@ pub fn parse_rules<L: FromOp, N: Analysis<L>>(
         }
         if passes.is_empty() {
             start_pass(&mut passes, "default");
+            implicit_default = true;
         }
         let directions: Vec<(String, &Pattern<L>, &Pattern<L>, &Sexp)> = if both {
             vec![

@@ -296,6 +296,19 @@ fn pass_headers_group_rules() {
     assert_eq!(at(&rule_err::<SymbolLang>("r: a => b\n  []")), (2, 3));
     assert_eq!(at(&rule_err::<SymbolLang>("[a b]")), (1, 1));
     assert_eq!(at(&rule_err::<SymbolLang>("r: a => b\n[p")), (2, 1));
+    // Brackets inside the name are not part of one.
+    assert_eq!(at(&rule_err::<SymbolLang>("[a]]")), (1, 1));
+    assert_eq!(at(&rule_err::<SymbolLang>("r: a => b\n [[a]")), (2, 2));
+    // Declaring `default` after rules that made it implicitly says so.
+    let e = rule_err::<SymbolLang>("r: a => b\n[default]");
+    assert_eq!(at(&e), (2, 1));
+    assert!(
+        e.message
+            .contains("the rules before the first `[pass]` header form the pass `default`"),
+        "{e}"
+    );
+    let e = rule_err::<SymbolLang>("[default]\nr: a => b\n[default]");
+    assert!(!e.message.contains("before the first"), "{e}");
 }
 
 #[test]
