@@ -16,6 +16,7 @@ fn run(bin: &str, args: &[&str]) -> (Option<i32>, String) {
 fn bad_arguments_and_missing_corpora_are_errors() {
     let conformance = env!("CARGO_BIN_EXE_clif-conformance");
     let bench = env!("CARGO_BIN_EXE_clif-bench");
+    let opt = env!("CARGO_BIN_EXE_clif-opt");
     let empty = std::env::temp_dir().join(format!("saturn-clif-empty-{}", std::process::id()));
     std::fs::create_dir_all(&empty).unwrap();
     let empty = empty.to_str().unwrap();
@@ -36,6 +37,13 @@ fn bad_arguments_and_missing_corpora_are_errors() {
         ),
         (bench, &[empty, "--threads", "1,0"], "bad thread count `0`"),
         (bench, &["--bogus"], "unknown option --bogus"),
+        // A second file used to replace the first, silently.
+        (
+            opt,
+            &["a.clif", "b.clif"],
+            "clif-opt takes one file; `b.clif` is a second",
+        ),
+        (opt, &["--bogus"], "unknown option --bogus"),
     ] {
         let (code, err) = run(bin, args);
         assert_eq!(code, Some(2), "{args:?}: {err}");

@@ -33,7 +33,15 @@ fn main() -> ExitCode {
             "--dag" => opts.dag = true,
             "--compare" => compare = true,
             "--worse" => worse = true,
-            _ => path = Some(a),
+            _ if a.starts_with('-') => {
+                eprintln!("unknown option {a}");
+                return ExitCode::from(2);
+            }
+            _ if path.is_none() => path = Some(a),
+            _ => {
+                eprintln!("clif-opt takes one file; `{a}` is a second");
+                return ExitCode::from(2);
+            }
         }
     }
     let Some(path) = path else {
