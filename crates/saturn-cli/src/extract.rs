@@ -49,6 +49,20 @@ struct ResultJson<'a> {
     choices: Vec<(&'a str, &'a str)>,
 }
 
+/// An id or operator as the text output shows it: as is, or quoted with
+/// Rust's escapes when it is empty or holds whitespace, control characters
+/// or a quote, which would break the line-and-space layout.
+fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.is_empty()
+        || s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '"')
+    {
+        format!("\"{}\"", s.escape_debug()).into()
+    } else {
+        s.into()
+    }
+}
+
 /// Runs `saturn extract`. `jobserver`: when present, threads beyond the
 /// first need a token (taken without blocking, given back afterwards).
 pub fn run(
@@ -141,19 +155,22 @@ pub fn run(
             g.num_classes(),
             g.num_nodes(),
         ))?;
+        let list = |ids: &[String]| ids.iter().map(|i| shown(i)).collect::<Vec<_>>().join(" ");
         if !report.dropped.is_empty() {
             write(writeln!(
                 out,
                 "unknown roots dropped: {}; inferred roots: {}",
-                report.dropped.join(" "),
-                report.inferred.join(" ")
+                list(&report.dropped),
+                list(&report.inferred)
             ))?;
         }
         for r in &root_rows {
             write(writeln!(
                 out,
                 "root {}: node {} ({})",
-                r.class, r.node, r.op
+                shown(r.class),
+                shown(r.node),
+                shown(r.op)
             ))?;
         }
     }

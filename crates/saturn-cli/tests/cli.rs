@@ -936,3 +936,25 @@ fn a_time_limit_out_of_range_says_the_range() {
         );
     }
 }
+
+#[test]
+fn extract_text_quotes_ids_that_would_break_its_lines() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("ws.json");
+    std::fs::write(
+        &p,
+        r#"{"nodes": {"a b": {"op": "f\tg", "children": [], "eclass": "c\nd"}}, "root_eclasses": ["c\nd", "gone x"]}"#,
+    )
+    .unwrap();
+    let out = ok(&saturn(&["extract", s(&p)]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(
+        lines[1],
+        r#"unknown roots dropped: "gone x"; inferred roots: "#
+    );
+    assert_eq!(lines[2], r#"root "c\nd": node "a b" ("f\tg")"#);
+    // Plain ids are printed as they are, and JSON output is unchanged.
+    let json = ok(&saturn(&["extract", s(&p), "--json"]));
+    assert!(json.contains(r#""class": "c\nd""#), "{json}");
+}
