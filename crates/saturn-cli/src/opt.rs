@@ -13,10 +13,11 @@
 //! Flags: `opt_level=speed` and `preserve_frame_pointers=true` (as
 //! `clif-bench` does for clif-wasm) unless the file's header has `set`
 //! lines, which then give the flags. The target is the header's first
-//! `target` line (with its ISA flags), else the host's; the optimizer does
-//! not depend on it, but the verifier checks pointer widths against it. The header is read with
-//! `saturn_clif::text::fix_header` (so Cranelift test files work too);
-//! the header's `set` and `target` lines are copied to the output.
+//! built-in `target` line (with its ISA flags), else the host; the
+//! optimizer does not depend on it, but the verifier checks pointer widths
+//! against it. The header is read with `saturn_clif::text::fix_header` (so
+//! Cranelift test files work too); the header's `set` and `target` lines
+//! are copied to the output.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -212,18 +213,26 @@ pub fn load(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<Job>), String> {
             return Err(format!("{}: no functions in this file", path.display()));
         }
         // `fix_header` dropped the targets (a target that is not built in
-        // fails the parse): the shared flags come from the `set` lines.
+        // fails the parse), so the spec holds only the shared flags of the
+        // `set` lines.
         let flags = match &test.isa_spec {
             IsaSpec::None(f) if has_sets => f.clone(),
-            IsaSpec::Some(i) if has_sets => i[0].flags().clone(),
             _ => default_flags(),
+        };
+        // The host with those flags (without `set` lines, the one built
+        // for every such file).
+        let host = || {
+            if has_sets {
+                saturn_clif::host_isa(&flags)
+            } else {
+                default_isa.clone()
+            }
         };
         let (isa, target_note) = match target_isa(&text, &flags) {
             Ok(Some(isa)) => (isa, None),
-            Ok(None) if !has_sets => (default_isa.clone(), None),
-            Ok(None) => (saturn_clif::host_isa(&flags), None),
+            Ok(None) => (host(), None),
             Err(TargetError::NotBuiltIn(names)) => (
-                saturn_clif::host_isa(&flags),
+                host(),
                 Some(format!(
                     "{} not built into saturn: checked against x86_64",
                     match names.as_slice() {
