@@ -248,20 +248,13 @@ pub(crate) fn stdout_error(e: std::io::Error) -> String {
     format!("stdout: {e}")
 }
 
-/// A text input file; one that is not UTF-8 is an error at the first
-/// byte that is not (line and column).
+/// A text input file, without its byte-order mark; one that is not UTF-8
+/// is an error at the first byte that is not (line and column).
 pub(crate) fn read(path: &Path) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let (line, col) = saturn_extract::io::utf8_error_position(e.as_bytes(), &e.utf8_error());
-        format!("{}:{line}:{col}: not valid UTF-8", path.display())
-    })?;
-    // A byte-order mark (some editors write one) is not text: Cranelift's
-    // reader would reject it.
-    Ok(match text.strip_prefix('\u{feff}') {
-        Some(rest) => rest.to_string(),
-        None => text,
-    })
+    // Without a byte-order mark: Cranelift's reader would reject one.
+    saturn_extract::io::decode_text(bytes)
+        .map_err(|(line, col)| format!("{}:{line}:{col}: not valid UTF-8", path.display()))
 }
 
 /// The limits of `saturn run`.

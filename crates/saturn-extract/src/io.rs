@@ -42,20 +42,31 @@ fn read_text(path: &Path) -> Result<String, LoadError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let (line, column) = utf8_error_position(e.as_bytes(), &e.utf8_error());
-        LoadError::Json {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message: "not valid UTF-8".into(),
-        }
-    })?;
-    // A byte-order mark (some editors write one) is not JSON.
-    Ok(match text.strip_prefix('\u{feff}') {
-        Some(rest) => rest.to_string(),
-        None => text,
+    decode_text(bytes).map_err(|(line, column)| LoadError::Json {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message: "not valid UTF-8".into(),
     })
+}
+
+/// The contents of a text file as a string without its leading byte-order
+/// mark, if any (some editors write one; it is not text); when they are not
+/// UTF-8, the 1-based line and column of the first byte that is not (see
+/// [`utf8_error_position`]).
+///
+/// ```
+/// use saturn_extract::io::decode_text;
+/// assert_eq!(decode_text(b"\xef\xbb\xbf{}".to_vec()), Ok("{}".to_string()));
+/// assert_eq!(decode_text(b"{\n \xff}".to_vec()), Err((2, 2)));
+/// ```
+pub fn decode_text(bytes: Vec<u8>) -> Result<String, (usize, usize)> {
+    let mut text =
+        String::from_utf8(bytes).map_err(|e| utf8_error_position(e.as_bytes(), &e.utf8_error()))?;
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    Ok(text)
 }
 
 /// The 1-based line and column (in characters) of the first byte of
@@ -69,9 +80,7 @@ fn read_text(path: &Path) -> Result<String, LoadError> {
 /// ```
 pub fn utf8_error_position(bytes: &[u8], e: &std::str::Utf8Error) -> (usize, usize) {
     let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
-    let line = valid.matches('\n').count() + 1;
-    let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
+    position(valid, valid.len())
 }
 
 /// Parses egraph-serialize JSON; `path` is only used in error messages.
@@ -184,10 +193,14 @@ fn locate(json: &str, err: &BuildError) -> Option<(usize, usize)> {
     let is = |raw: &RawValue, id: &str| {
         serde_json::from_str::<Cow<'_, str>>(raw.get()).is_ok_and(|s| s == id)
     };
+    // Node `id`'s value and the spans inside it.
+    let node_spans = |id: &str| {
+        let raw: &RawValue = file.nodes.get(id)?;
+        Some((raw, serde_json::from_str::<NodeSpans<'_>>(raw.get()).ok()?))
+    };
     match err {
         BuildError::DanglingChild { node, child } => {
-            let raw = file.nodes.get(node.as_str())?;
-            let spans: NodeSpans<'_> = serde_json::from_str(raw.get()).ok()?;
+            let (raw, spans) = node_spans(node)?;
             let bad = spans.children.iter().find(|c| is(c, child));
             Some(at(bad.copied().unwrap_or(raw)))
         }
@@ -199,8 +212,7 @@ fn locate(json: &str, err: &BuildError) -> Option<(usize, usize)> {
         // Not from a file: JSON has no NaN, and serde_json rejects
         // numbers past `f64::MAX`; a cost model can still make one.
         BuildError::InvalidCost { node, .. } => {
-            let raw = file.nodes.get(node.as_str())?;
-            let spans: NodeSpans<'_> = serde_json::from_str(raw.get()).ok()?;
+            let (raw, spans) = node_spans(node)?;
             Some(at(spans.cost.unwrap_or(raw)))
         }
         BuildError::Empty | BuildError::NoRoots { .. } | BuildError::TooLarge { .. } => None,
