@@ -117,7 +117,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::egraph::op_bit;
 use crate::limits::Limits;
-use crate::pattern::{ENodeOrVar, NodeList, NodeSource};
+use crate::pattern::{ENodeOrVar, NodeList, NodeSource, Polled};
 use crate::rewrite::Ref;
 use crate::{Actions, Analysis, AppendOnlyVec, EGraph, Id, Language, Rewrite, StopReason};
 
@@ -1126,10 +1126,19 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             root: r,
             root_nodes,
         };
+        // Polled inside the search too: one class's search can take
+        // seconds (see `Polled`).
+        let halt = || self.check_limits();
         for &k in sc.rule_ids.iter() {
             let rule = &self.index.rules[k];
-            let mut substs = sc.spare.pop().unwrap_or_default();
-            rule.searcher.search_source_into(&view, r, &mut substs);
+            let mut polled = Polled::new(sc.spare.pop().unwrap_or_default(), &halt);
+            rule.searcher.search_source_into(&view, r, &mut polled);
+            let stopped = polled.stopped();
+            let substs = polled.inner;
+            if stopped {
+                // The limit is recorded; the phase stops.
+                return;
+            }
             if substs.len() > self.match_budget {
                 // An explosion: the phase stops here and is rolled back
                 // (see `run_on`).

@@ -107,6 +107,131 @@ pub(crate) trait Sink: Send + Sized {
     fn fresh(&self) -> Self;
     /// Appends what `other` recorded.
     fn append(&mut self, other: Self);
+    /// Keeps the first `n` matches recorded.
+    fn truncate(&mut self, n: usize);
+    /// Whether the search must stop now (a limit passed). The matcher asks
+    /// before each node it binds, so a sink that says yes ends even a
+    /// single root's search within a few nodes; the matches it holds are
+    /// then a prefix of the root's and are to be thrown away. Never, by
+    /// default: the check then compiles to nothing.
+    #[inline(always)]
+    fn halted(&mut self) -> bool {
+        false
+    }
+}
+
+/// Nodes the matcher binds between two reads of a [`Polled`] sink's stop
+/// condition: a read (the clock, an atomic) costs tens of nanoseconds, a
+/// node a few, so polls cost well under 1% and a search passes a limit by
+/// at most a few tens of microseconds.
+const POLL_NODES: u32 = 4096;
+
+/// A sink that asks `stop` every [`POLL_NODES`] nodes bound whether the
+/// search must end (a deadline, a cancel flag, another worker's abort), and
+/// once it says so, says so for good ([`Sink::halted`]); and that keeps at
+/// most `cap` matches, only counting the rest.
+///
+/// Item-level checks alone leave one root's search unbounded: in an
+/// associative-commutative blow-up one root can have hundreds of millions
+/// of matches, found for seconds past the time limit and stored in
+/// gigabytes, although a round stages at most its match budget.
+///
+/// What it keeps is always the first matches in the sequential order,
+/// also across the halves of a split search: once a left half dropped
+/// some, everything of its right half is only counted.
+pub(crate) struct Polled<'a, K> {
+    pub(crate) inner: K,
+    stop: &'a (dyn Fn() -> bool + Sync),
+    until_poll: u32,
+    stopped: bool,
+    /// The most matches `inner` keeps.
+    pub(crate) cap: usize,
+    /// Matches found past `cap`, counted only.
+    over: usize,
+}
+
+impl<'a, K> Polled<'a, K> {
+    /// `inner`, polling `stop`, keeping every match.
+    pub(crate) fn new(inner: K, stop: &'a (dyn Fn() -> bool + Sync)) -> Self {
+        Polled {
+            inner,
+            stop,
+            until_poll: POLL_NODES,
+            stopped: false,
+            cap: usize::MAX,
+            over: 0,
+        }
+    }
+
+    /// Whether the stop condition ended the search.
+    pub(crate) fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Whether some match was only counted (the cap was reached).
+    pub(crate) fn dropped_some(&self) -> bool {
+        self.over > 0
+    }
+}
+
+impl<K: Sink> Sink for Polled<'_, K> {
+    #[inline(always)]
+    fn found<L>(&mut self, p: &Pattern<L>, regs: &[Id]) {
+        if self.over == 0 && self.inner.len() < self.cap {
+            self.inner.found(p, regs)
+        } else {
+            self.over += 1;
+        }
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.inner.len() + self.over
+    }
+    fn fresh(&self) -> Self {
+        let mut half = Polled::new(self.inner.fresh(), self.stop);
+        half.cap = self.cap;
+        half
+    }
+    fn append(&mut self, other: Self) {
+        self.stopped |= other.stopped;
+        if self.over > 0 {
+            // This half dropped some: the other's come after them.
+            self.over += other.len();
+            return;
+        }
+        self.over = other.over;
+        self.inner.append(other.inner);
+        self.truncate_to_cap();
+    }
+    fn truncate(&mut self, n: usize) {
+        let kept = self.inner.len();
+        if n <= kept {
+            self.inner.truncate(n);
+            self.over = 0;
+        } else {
+            self.over = self.over.min(n - kept);
+        }
+    }
+    #[inline(always)]
+    fn halted(&mut self) -> bool {
+        self.until_poll -= 1;
+        if self.until_poll == 0 {
+            self.until_poll = POLL_NODES;
+            self.stopped = self.stopped || (self.stop)();
+        }
+        self.stopped
+    }
+}
+
+impl<K: Sink> Polled<'_, K> {
+    /// Counts the kept matches past `cap` as dropped.
+    fn truncate_to_cap(&mut self) {
+        let kept = self.inner.len();
+        if kept > self.cap {
+            self.inner.truncate(self.cap);
+            self.over += kept - self.cap;
+        }
+    }
 }
 
 impl Sink for Vec<Subst> {
@@ -127,6 +252,9 @@ impl Sink for Vec<Subst> {
     }
     fn append(&mut self, mut other: Self) {
         Vec::append(self, &mut other)
+    }
+    fn truncate(&mut self, n: usize) {
+        Vec::truncate(self, n)
     }
 }
 
@@ -211,6 +339,12 @@ impl Sink for FlatMatches {
         }
         self.n += other.n;
     }
+    fn truncate(&mut self, n: usize) {
+        if n < self.n {
+            self.ids.truncate(n * self.stride);
+            self.n = n;
+        }
+    }
 }
 
 /// Counts matches without keeping them.
@@ -231,6 +365,9 @@ impl Sink for Count {
     }
     fn append(&mut self, other: Self) {
         self.0 += other.0;
+    }
+    fn truncate(&mut self, n: usize) {
+        self.0 = self.0.min(n);
     }
 }
 
@@ -495,6 +632,9 @@ impl<L: Language> Pattern<L> {
                 if let Some(class) = egraph.class(eclass) {
                     let o = *o as usize;
                     for n in &class.nodes[r] {
+                        if out.halted() {
+                            break;
+                        }
                         if node.matches(n) {
                             copy_children(&mut regs[o..], n.children());
                             self.run(egraph, 1, regs, out);
@@ -509,11 +649,11 @@ impl<L: Language> Pattern<L> {
 
     /// Matches rooted at `eclass` in any class source (for the
     /// asynchronous scheduler's live view); appends to `out`.
-    pub(crate) fn search_source_into<S: NodeSource<L>>(
+    pub(crate) fn search_source_into<S: NodeSource<L>, K: Sink>(
         &self,
         src: &S,
         eclass: Id,
-        out: &mut Vec<Subst>,
+        out: &mut K,
     ) -> usize {
         let before = out.len();
         let mut regs = self.registers();
@@ -611,7 +751,7 @@ impl<L: Language> Pattern<L> {
             return;
         }
         for n in nodes {
-            if out.len() >= budget {
+            if out.len() >= budget || out.halted() {
                 return;
             }
             if node.matches(n) {
@@ -799,6 +939,86 @@ mod tests {
         let par = pool.install(|| p.search_eclass(&eg, root));
         assert!(splits() > before, "never split");
         assert_eq!(par, seq);
+    }
+
+    /// A root `(f G G)` whose class `G` holds `n` nodes `(g y_k)`: the
+    /// pattern `(f (g ?a) (g ?b))` has `n^2` matches there.
+    fn square(n: usize) -> (EGraph<SymbolLang, ()>, Id) {
+        let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+        let mut big = vec![];
+        for k in 0..n {
+            let leaf = eg.add(SymbolLang::leaf(format!("y{k}")));
+            big.push(eg.add(SymbolLang::new("g", vec![leaf])));
+        }
+        for &g in &big[1..] {
+            eg.union(big[0], g);
+        }
+        let root = eg.add(SymbolLang::new("f", vec![big[0], big[0]]));
+        eg.rebuild();
+        (eg, root)
+    }
+
+    /// A capped [`Polled`] sink keeps the first `cap` matches of the
+    /// sequential order and counts them all, also when the search is split
+    /// on a pool and the halves appended (a half that dropped some makes
+    /// everything after it counted only).
+    #[test]
+    fn a_capped_sink_keeps_the_first_matches_and_counts_all() {
+        let (eg, root) = square(500);
+        // 250,000 matches at one root.
+        let p: Pattern<SymbolLang> = "(f (g ?a) (g ?b))".parse().unwrap();
+        let mut all = FlatMatches::new(&p);
+        let mut regs = p.registers();
+        crate::par::sequentially(|| p.search_with_regs(&eg, root, None, &mut regs, &mut all));
+        assert_eq!(all.len(), 250_000);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let never = || false;
+        let splits = || -> usize { pool.broadcast(|_| SPLITS.with(|n| n.get())).iter().sum() };
+        let before = splits();
+        for cap in [0, 1, 499, 500, 77_777, 249_999, 250_000, usize::MAX] {
+            for on_pool in [false, true] {
+                let mut sink = Polled::new(FlatMatches::new(&p), &never);
+                sink.cap = cap;
+                let mut regs = p.registers();
+                let search = || p.search_with_regs(&eg, root, None, &mut regs, &mut sink);
+                let n = if on_pool {
+                    pool.install(search)
+                } else {
+                    crate::par::sequentially(search)
+                };
+                assert_eq!(n, 250_000, "cap {cap}: all counted");
+                assert_eq!(sink.dropped_some(), cap < 250_000);
+                let mut want = all.clone();
+                want.truncate(cap);
+                assert_eq!(sink.inner, want, "cap {cap}, on a pool: {on_pool}");
+            }
+        }
+        assert!(splits() > before, "never split");
+    }
+
+    /// A [`Polled`] sink whose stop condition holds ends the search within
+    /// [`POLL_NODES`] nodes bound, and says so.
+    #[test]
+    fn a_polled_sink_ends_the_search_when_told() {
+        let (eg, root) = square(1000);
+        let p: Pattern<SymbolLang> = "(f (g ?a) (g ?b))".parse().unwrap();
+        let polls = std::sync::atomic::AtomicUsize::new(0);
+        // Yes from the second poll on.
+        let stop = || polls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= 1;
+        let mut sink = Polled::new(Count(0), &stop);
+        let mut regs = p.registers();
+        let n =
+            crate::par::sequentially(|| p.search_with_regs(&eg, root, None, &mut regs, &mut sink));
+        assert!(sink.stopped());
+        assert_eq!(polls.load(std::sync::atomic::Ordering::Relaxed), 2);
+        // Each binding of the first `(g ?a)` node visits 1,000 nodes.
+        assert!(
+            n >= POLL_NODES as usize && n <= 2 * POLL_NODES as usize,
+            "{n}"
+        );
     }
 
     /// The flat store gives the same matches, in the same order, as a

@@ -45,7 +45,7 @@ use crate::id::merge_sorted;
 use crate::limits::Limits;
 use crate::neighborhood::{ChangeLog, Neighborhood, Scratch};
 use crate::par::{par_map, sequentially_if};
-use crate::pattern::{FlatMatches, Sink};
+use crate::pattern::{FlatMatches, Polled, Sink};
 use crate::{Actions, Analysis, EGraph, Id, Language, RecExpr, Rewrite, Symbol};
 
 /// Why a run stopped.
@@ -80,11 +80,13 @@ pub struct Iteration {
     /// Matches found (over searched roots, banned rules excluded).
     pub n_matches: usize,
     /// Matches the search kept for applying. Without backoff, a search
-    /// keeps a root's matches only while the matches before them (in
-    /// commit order, as far as it knows yet) leave room in the round's
-    /// match budget; the others are only counted. So this is at most the
-    /// budget plus what was found before the search knew the budget was
-    /// full (on one thread: at most one root's matches more).
+    /// keeps matches only while the matches before them (in commit order,
+    /// as far as it knows yet) leave room in the round's match budget;
+    /// the others are only counted. So this is at most the budget plus
+    /// what other threads' work items found before they knew the budget
+    /// was full (on one thread: at most the budget). With backoff, a
+    /// rule's search keeps at most one match more than would get it
+    /// banned.
     pub n_stored: usize,
     /// Root classes searched, summed over rules.
     pub roots_searched: usize,
@@ -731,6 +733,13 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // Per item: (root, number of substs) and the substs. Few roots
         // are searched on this thread.
         let n_roots: usize = items.iter().map(|x| x.end - x.start).sum();
+        // Polled inside each root's search too (see `Polled`): one root
+        // can take seconds.
+        let halt = || {
+            abort.load(std::sync::atomic::Ordering::Relaxed)
+                || past(Instant::now())
+                || limits.cancelled()
+        };
         let found: Vec<Found> = sequentially_if(n_roots < PAR_MIN_ROOTS, || {
             par_map(&item_ids, |&k| {
                 let item = &items[k];
@@ -744,7 +753,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 let roots = plans[r].as_ref().expect("planned");
                 // Only roots with matches: most roots have none.
                 let mut per_root = vec![];
-                let mut substs = FlatMatches::new(pat);
+                let mut substs = Polled::new(FlatMatches::new(pat), &halt);
                 let mut regs = pat.registers();
                 let certain = |mine: usize| {
                     floor[r] + so_far[r].load(std::sync::atomic::Ordering::Relaxed) + mine
@@ -756,14 +765,37 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 let mut mine = 0;
                 let mut truncated = full(0);
                 let mut counting = truncated || (limit[r] != usize::MAX && certain(0));
+                let mut halted = false;
                 for &root in &roots[item.start..item.end] {
                     let range = item.nodes.clone();
                     let n = if counting {
-                        let mut c = crate::pattern::Count(0);
-                        pat.search_with_regs(egraph, root, range, &mut regs, &mut c)
+                        let mut c = Polled::new(crate::pattern::Count(0), &halt);
+                        let n = pat.search_with_regs(egraph, root, range, &mut regs, &mut c);
+                        halted = c.stopped();
+                        n
                     } else {
+                        // Keep no more than could be staged (a round's
+                        // budget) or than could leave the rule unbanned;
+                        // past that, only count (see `Polled`).
+                        substs.cap = if bounded {
+                            budget.saturating_sub(before.load(std::sync::atomic::Ordering::Acquire))
+                        } else {
+                            usize::MAX
+                        };
+                        if limit[r] != usize::MAX {
+                            let left = limit[r].saturating_sub(
+                                floor[r] + so_far[r].load(std::sync::atomic::Ordering::Relaxed),
+                            );
+                            substs.cap = substs.cap.min(left.saturating_add(1));
+                        }
                         pat.search_with_regs(egraph, root, range, &mut regs, &mut substs)
                     };
+                    if halted || substs.stopped() {
+                        // A limit passed inside the search: the round is
+                        // abandoned (below), so what was found is moot.
+                        abort.store(true, std::sync::atomic::Ordering::Relaxed);
+                        break;
+                    }
                     if n > 0 {
                         if per_root.capacity() == 0 {
                             per_root.reserve(item.end - item.start);
@@ -775,6 +807,9 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                         (counting, truncated) = (true, true);
                     }
                     counting = counting || (limit[r] != usize::MAX && certain(mine));
+                    // Its cap is set so that dropping a match implies one
+                    // of the two.
+                    debug_assert!(counting || !substs.dropped_some());
                 }
                 if bounded {
                     // Done: move the frontier past the leading finished
@@ -801,7 +836,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
                     n.fetch_add((item.end - item.start) as u64, Ordering::Relaxed);
                 }
-                (per_root, substs, truncated)
+                (per_root, substs.inner, truncated)
             })
         });
         drop(item_ids);

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod common;
 
@@ -188,14 +188,7 @@ fn cancel_before_and_during_a_run() {
         |s| matches!(s, StopReason::Other(m) if m == "cancelled"),
     );
 
-    let flag = Arc::new(AtomicBool::new(false));
-    let setter = {
-        let flag = flag.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(100));
-            flag.store(true, Ordering::Relaxed);
-        })
-    };
+    let (flag, setter) = cancel_after(Duration::from_millis(100));
     let r = Runner::default()
         .with_expr(&input)
         .with_node_limit(usize::MAX)
@@ -268,13 +261,12 @@ fn a_huge_round_keeps_only_the_matches_it_can_apply() {
         assert!(last.n_matches > 3 * budget / 2, "{}", last.n_matches);
         assert!(last.n_stored >= budget && last.n_stored <= last.n_matches);
         if threads == 1 {
-            // In order on one thread, it knows where the budget ends: past
-            // it by at most the matches of the root that reached it (at
-            // most a few thousand on this input). On several threads,
-            // items that finish ahead of the earlier ones cannot know yet
-            // and keep theirs (at worst all of them, when the first item
+            // In order on one thread, it knows where the budget ends, also
+            // inside the root that reaches it. On several threads, items
+            // that finish ahead of the earlier ones cannot know yet and
+            // keep theirs (at worst all of them, when the first item
             // finishes last).
-            assert!(last.n_stored <= budget + 16_384, "{}", last.n_stored);
+            assert!(last.n_stored <= budget, "{}", last.n_stored);
         }
         // Earlier rounds, under the budget, keep everything.
         for it in &r.iterations[..r.iterations.len() - 1] {
@@ -282,6 +274,160 @@ fn a_huge_round_keeps_only_the_matches_it_can_apply() {
         }
         assert!(matches!(r.stop_reason, Some(StopReason::NodeLimit(_))));
         r.egraph.check_invariants().unwrap();
+        dumps.push(r.egraph.dump().to_string());
+    }
+    assert_eq!(dumps[0], dumps[1]);
+}
+
+/// A cancel flag, and the thread that sets it after `delay`.
+fn cancel_after(delay: Duration) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
+    let flag = Arc::new(AtomicBool::new(false));
+    let setter = {
+        let flag = flag.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            flag.store(true, Ordering::Relaxed);
+        })
+    };
+    (flag, setter)
+}
+
+/// An e-graph whose root `(f G G G)` has one child class `G` of `n` nodes
+/// `(g a_i)`: a pattern `(f (g ?a) (g ?b) (g ...))` visits `n^3` node
+/// combinations at that one root.
+fn one_huge_root(n: usize) -> (EGraph<SymbolLang, ()>, Id) {
+    let mut eg = EGraph::<SymbolLang, ()>::default();
+    let gs: Vec<Id> = (0..n)
+        .map(|i| {
+            let a = eg.add(SymbolLang::leaf(format!("a{i}")));
+            eg.add(SymbolLang::new("g", vec![a]))
+        })
+        .collect();
+    for &g in &gs[1..] {
+        eg.union(gs[0], g);
+    }
+    let root = eg.add(SymbolLang::new("f", vec![gs[0], gs[0], gs[0]]));
+    eg.rebuild();
+    (eg, root)
+}
+
+/// A search that never matches (the leaves have no `k`) but visits
+/// 27 billion combinations at one root: minutes of work inside one work
+/// item, which the search polls for the time limit and the cancel flag.
+fn endless_rule() -> Rewrite<SymbolLang, ()> {
+    rewrite!("endless"; "(f (g ?a) (g ?b) (g (k ?c)))" => "(f ?a ?b ?c)")
+}
+
+#[test]
+fn a_search_inside_one_root_stops_at_the_time_limit() {
+    for scheduler in [Scheduler::Simple, Scheduler::default()] {
+        for threads in [1, 2] {
+            let (eg, _) = one_huge_root(3_000);
+            let t = Instant::now();
+            let r = Runner::default()
+                .with_egraph(eg)
+                .with_node_limit(usize::MAX)
+                .with_time_limit(Duration::from_millis(200))
+                .with_scheduler(scheduler.clone())
+                .with_threads(threads)
+                .run(&[endless_rule()]);
+            assert!(
+                matches!(r.stop_reason, Some(StopReason::TimeLimit(s)) if s >= 0.2),
+                "{scheduler:?}, {threads} thread(s): {:?}",
+                r.stop_reason
+            );
+            assert!(t.elapsed() < Duration::from_secs(5), "stopped promptly");
+            assert_eq!(r.egraph.check_invariants(), Ok(()));
+        }
+    }
+}
+
+#[test]
+fn a_search_inside_one_root_stops_when_cancelled() {
+    for threads in [1, 2] {
+        let (eg, _) = one_huge_root(3_000);
+        let (flag, setter) = cancel_after(Duration::from_millis(100));
+        let t = Instant::now();
+        let r = Runner::default()
+            .with_egraph(eg)
+            .with_time_limit(Duration::from_secs(600))
+            .with_cancel_flag(flag)
+            .with_threads(threads)
+            .run(&[endless_rule()]);
+        setter.join().unwrap();
+        assert_eq!(
+            r.stop_reason,
+            Some(StopReason::Other("cancelled".into())),
+            "{threads} thread(s)"
+        );
+        assert!(t.elapsed() < Duration::from_secs(5), "stopped promptly");
+        assert_eq!(r.egraph.check_invariants(), Ok(()));
+    }
+}
+
+#[test]
+fn every_strategy_stops_inside_one_root_at_the_time_limit() {
+    for strategy in schedule::Strategy::ALL.iter().copied() {
+        let (eg, _) = one_huge_root(3_000);
+        let pipeline = schedule::Pipeline::new().pass("endless", vec![endless_rule()]);
+        let t = Instant::now();
+        let out = schedule::Schedule::new(pipeline, strategy)
+            .with_node_limit(usize::MAX)
+            .with_time_limit(Duration::from_millis(200))
+            .with_threads(2)
+            .run(eg);
+        let r = &out.report;
+        assert!(
+            matches!(r.stop_reason, StopReason::TimeLimit(s) if s >= 0.2),
+            "{strategy:?}: {r}"
+        );
+        assert!(t.elapsed() < Duration::from_secs(5), "stopped promptly");
+        assert_eq!(out.egraph.check_invariants(), Ok(()));
+    }
+}
+
+/// 27 million matches at one root. With backoff the rule is banned past
+/// 1,000, so the search keeps at most one more than that and only counts
+/// the rest (it used to keep them all: hundreds of megabytes). Without
+/// backoff it keeps at most the round's match budget, at every thread
+/// count, and applies the same ones.
+#[test]
+fn one_root_s_matches_are_kept_only_while_they_can_be_applied() {
+    let rule: Rewrite<SymbolLang, ()> =
+        rewrite!("many"; "(f (g ?a) (g ?b) (g ?c))" => "(h ?a ?b ?c)");
+    for threads in [1, 2] {
+        let (eg, _) = one_huge_root(300);
+        let r = Runner::default()
+            .with_egraph(eg)
+            .with_iter_limit(1)
+            .with_threads(threads)
+            .run(std::slice::from_ref(&rule));
+        let first = &r.iterations[0];
+        assert_eq!(first.n_matches, 27_000_000, "{threads} thread(s)");
+        assert!(first.n_stored <= 1_001, "{}", first.n_stored);
+        assert!(first.applied.is_empty(), "banned, so not applied");
+    }
+    let mut dumps = vec![];
+    for threads in [1, 2] {
+        let (eg, _) = one_huge_root(300);
+        let limit = eg.total_size() + 1_000;
+        let r = Runner::default()
+            .with_egraph(eg)
+            .with_node_limit(limit)
+            .with_scheduler(Scheduler::Simple)
+            .with_threads(threads)
+            .run(std::slice::from_ref(&rule));
+        let first = &r.iterations[0];
+        let budget = 1 << 16; // 16 per node of room (1,000), at least 2^16
+        assert_eq!(first.n_matches, 27_000_000, "{threads} thread(s)");
+        assert!(first.n_stored <= budget, "{}", first.n_stored);
+        assert!(first.n_stored >= budget.min(first.n_matches));
+        assert!(
+            matches!(r.stop_reason, Some(StopReason::NodeLimit(_))),
+            "{:?}",
+            r.stop_reason
+        );
+        assert_eq!(r.egraph.check_invariants(), Ok(()));
         dumps.push(r.egraph.dump().to_string());
     }
     assert_eq!(dumps[0], dumps[1]);
