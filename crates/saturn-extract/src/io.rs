@@ -21,6 +21,7 @@
 use std::path::Path;
 
 use egraph_serialize::{ClassId, EGraph, Node, NodeId};
+use indexmap::IndexMap;
 
 use crate::cost::Cost;
 use crate::dense::{BuildOptions, ClassIdx, DenseEGraph};
@@ -91,17 +92,129 @@ pub fn utf8_error_position(bytes: &[u8], e: &std::str::Utf8Error) -> (usize, usi
 /// assert!(err.to_string().starts_with("x.json:2:"), "{err}");
 /// ```
 pub fn parse_json_str(json: &str, path: &Path) -> Result<EGraph, LoadError> {
-    serde_json::from_str::<EGraph>(json).map_err(|e| {
-        let full = e.to_string();
-        let suffix = format!(" at line {} column {}", e.line(), e.column());
-        let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
-        LoadError::Json {
-            path: path.to_path_buf(),
-            line: e.line(),
-            column: char_column(json, e.line(), e.column()),
-            message,
+    serde_json::from_str::<Checked>(json)
+        .map(|c| c.0)
+        .map_err(|e| {
+            let full = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
+            LoadError::Json {
+                path: path.to_path_buf(),
+                line: e.line(),
+                column: char_column(json, e.line(), e.column()),
+                message,
+            }
+        })
+}
+
+/// An egraph-serialize e-graph read like its own `Deserialize` does, but
+/// a node id or class id that appears twice as a key is an error at its
+/// second appearance (`serde_json` keeps the last value silently, which
+/// drops a node and may dangle other nodes' children onto its namesake),
+/// as is a repeated top-level field.
+struct Checked(EGraph);
+
+impl<'de> serde::Deserialize<'de> for Checked {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(CheckedVisitor)
+    }
+}
+
+struct CheckedVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an egraph-serialize e-graph (an object with `nodes`)")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        use serde::de::Error;
+        let mut eg = EGraph::default();
+        let (mut nodes, mut roots, mut data) = (false, false, false);
+        let once = |seen: &mut bool, field: &'static str| {
+            if std::mem::replace(seen, true) {
+                Err(A::Error::duplicate_field(field))
+            } else {
+                Ok(())
+            }
+        };
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "nodes" => {
+                    once(&mut nodes, "nodes")?;
+                    map.next_value_seed(UniqueKeys {
+                        into: &mut eg.nodes,
+                        what: "node id",
+                    })?;
+                }
+                "root_eclasses" => {
+                    once(&mut roots, "root_eclasses")?;
+                    eg.root_eclasses = map.next_value()?;
+                }
+                "class_data" => {
+                    once(&mut data, "class_data")?;
+                    map.next_value_seed(UniqueKeys {
+                        into: &mut eg.class_data,
+                        what: "class id",
+                    })?;
+                }
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
         }
-    })
+        if !nodes {
+            return Err(A::Error::missing_field("nodes"));
+        }
+        Ok(Checked(eg))
+    }
+}
+
+/// Reads a JSON object into `into`, an error at a repeated key.
+struct UniqueKeys<'a, M> {
+    into: &'a mut M,
+    what: &'static str,
+}
+
+impl<'de, K, V> serde::de::DeserializeSeed<'de> for UniqueKeys<'_, IndexMap<K, V>>
+where
+    K: serde::Deserialize<'de> + std::hash::Hash + Eq + std::fmt::Display,
+    V: serde::Deserialize<'de>,
+{
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, K, V> serde::de::Visitor<'de> for UniqueKeys<'_, IndexMap<K, V>>
+where
+    K: serde::Deserialize<'de> + std::hash::Hash + Eq + std::fmt::Display,
+    V: serde::Deserialize<'de>,
+{
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "an object keyed by {}", self.what)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.into.reserve(map.size_hint().unwrap_or(0));
+        while let Some(key) = map.next_key::<K>()? {
+            if self.into.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "{} `{key}` appears twice (the second time here)",
+                    self.what
+                )));
+            }
+            let value = map.next_value()?;
+            self.into.insert(key, value);
+        }
+        Ok(())
+    }
 }
 
 /// `serde_json`'s column (1-based, in bytes) on 1-based `line` of `text`

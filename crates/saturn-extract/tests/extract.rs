@@ -325,7 +325,17 @@ fn malformed_input_is_an_error_not_a_panic() {
             r#"{"nodes": {"n": {"op": "f", "eclass": "a", "cost": "x"}}}"#,
             "<string>:1:54:",
         ),
-        ("[1, 2", "expected a map"),
+        ("[1, 2", "expected an egraph-serialize e-graph"),
+        (
+            "{\"nodes\": {\"a\": {\"op\": \"f\", \"eclass\": \"c\"},\n  \"a\": {\"op\": \"g\", \"eclass\": \"c\"}}}",
+            "<string>:2:5: invalid egraph-serialize JSON: node id `a` appears twice",
+        ),
+        (
+            r#"{"nodes": {"a": {"op": "f", "eclass": "c"}}, "class_data": {"c": {"type": "t"}, "c": {}}}"#,
+            "class id `c` appears twice",
+        ),
+        (r#"{"nodes": {}, "nodes": {}}"#, "duplicate field `nodes`"),
+        (r#"{"root_eclasses": [], "root_eclasses": []}"#, "duplicate field `root_eclasses`"),
         (r#"{"nodes": {"n": {"op": "f", "eclass": "a"}"#, "EOF"),
     ];
     for (json, needle) in cases {
