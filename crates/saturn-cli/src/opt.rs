@@ -521,11 +521,11 @@ fn write_regular(files: &[(PathBuf, &String)]) -> Result<(), String> {
                 .write(true)
                 .create_new(true)
                 .open(&tmp)
-                .map_err(|e| format!("{}: {e}", tmp.display()))?;
+                .map_err(|e| temp_error(path, &tmp, e))?;
             temps.push(tmp.clone());
             f.write_all(contents.as_bytes())
                 .and_then(|_| f.sync_all())
-                .map_err(|e| format!("{}: {e}", tmp.display()))?;
+                .map_err(|e| temp_error(path, &tmp, e))?;
         }
         Ok(())
     })();
@@ -541,6 +541,16 @@ fn write_regular(files: &[(PathBuf, &String)]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// An error writing `path`'s temporary file `tmp`: it names the file the
+/// user asked for first.
+fn temp_error(path: &Path, tmp: &Path, e: std::io::Error) -> String {
+    format!(
+        "{}: {e} (writing its temporary file {})",
+        path.display(),
+        tmp.display()
+    )
 }
 
 /// Per-function JSON stats.

@@ -166,6 +166,33 @@ fn sub_corpus(corpora: Option<&Path>, name: &str) -> Source {
     }
 }
 
+/// Whether files can be written under `dir` (made if missing): its
+/// nearest existing ancestor must be a folder in which a file can be
+/// made. The probe file is removed, and no folder is made.
+fn check_writable(dir: &Path) -> Result<(), String> {
+    let mut d = dir;
+    while !d.as_os_str().is_empty() && !d.exists() {
+        d = d.parent().unwrap_or(Path::new(""));
+    }
+    let d = if d.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        d
+    };
+    let bad = |why: String| format!("{}: -o: cannot write there: {why}", dir.display());
+    if !d.is_dir() {
+        return Err(bad(format!("{} is not a folder", d.display())));
+    }
+    let probe = d.join(format!(".saturn-report-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| bad(format!("{}: {e}", d.display())))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// Runs `saturn report`.
 pub fn run(args: &ReportArgs) -> Result<(), String> {
     let wall = Instant::now();
@@ -180,7 +207,7 @@ pub fn run(args: &ReportArgs) -> Result<(), String> {
         return Err("--threads needs at least one count".to_string());
     }
     if let Some(c) = &args.corpora {
-        let meta = std::fs::metadata(c).map_err(|e| format!("{}: {e}", c.display()))?;
+        let meta = std::fs::metadata(c).map_err(|e| format!("{}: --corpora: {e}", c.display()))?;
         if !meta.is_dir() {
             return Err(format!("{}: --corpora must be a folder", c.display()));
         }
@@ -191,6 +218,8 @@ pub fn run(args: &ReportArgs) -> Result<(), String> {
             args.out_dir.display()
         ));
     }
+    // Before minutes of measuring, not after them.
+    check_writable(&args.out_dir)?;
     let work = WorkDir::new()?;
     let ctx = Ctx {
         threads,

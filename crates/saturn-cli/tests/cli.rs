@@ -961,3 +961,51 @@ fn extract_text_quotes_ids_that_would_break_its_lines() {
     let json = ok(&saturn(&["extract", s(&p), "--json"]));
     assert!(json.contains(r#""class": "c\nd""#), "{json}");
 }
+
+/// `report` checks its `-o` folder and `--corpora` before it measures
+/// anything: an output folder under a file used to fail only after the
+/// whole run, naming a temporary file, and a missing `--corpora` did not
+/// say which option it was.
+#[test]
+fn report_checks_its_folders_before_measuring() {
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("plain-file");
+    std::fs::write(&file, "x").unwrap();
+    let under_file = file.join("rep");
+    let missing = d.path().join("no-such-corpora");
+    let good_out = d.path().join("rep");
+    let cases: [(&[&str], String); 2] = [
+        (
+            &["report", "--quick", "-o", s(&under_file)],
+            format!(
+                "{}: -o: cannot write there: {} is not a folder",
+                under_file.display(),
+                file.display()
+            ),
+        ),
+        (
+            &[
+                "report",
+                "--quick",
+                "--corpora",
+                s(&missing),
+                "-o",
+                s(&good_out),
+            ],
+            format!("{}: --corpora: ", missing.display()),
+        ),
+    ];
+    for (args, msg) in cases {
+        let r = saturn(args);
+        assert!(!r.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(err.contains(&msg), "{args:?}: {err}");
+        assert!(
+            !err.contains("schedulers ..."),
+            "{args:?}: measured first: {err}"
+        );
+    }
+    assert!(!good_out.exists(), "a refused report wrote nothing");
+    let left: Vec<_> = std::fs::read_dir(d.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "no probe file left: {left:?}");
+}

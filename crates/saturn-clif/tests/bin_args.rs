@@ -37,6 +37,8 @@ fn bad_arguments_and_missing_corpora_are_errors() {
         ),
         (bench, &[empty, "--threads", "1,0"], "bad thread count `0`"),
         (bench, &["--bogus"], "unknown option --bogus"),
+        // A folder without programs used to print an empty table and pass.
+        (bench, &[empty], "no program directories with *.clif files"),
         // A second file used to replace the first, silently.
         (
             opt,

@@ -115,3 +115,21 @@ fn bad_arguments_are_rejected() {
     assert!(!ok);
     assert!(text.contains("--threads"), "{text}");
 }
+
+/// A `--family` that names no family directory is an error naming it; it
+/// used to be ignored, so a typo benchmarked the other families only.
+#[test]
+fn an_unknown_family_is_an_error() {
+    let dir = corpus("family", &[("fam", "good.json", GOOD)]);
+    let (ok, text) = bench(&dir, &["--check-only", "--family", "fam"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("1 checked OK"), "{text}");
+    let (ok, text) = bench(
+        &dir,
+        &["--check-only", "--family", "fam", "--family", "nosuch"],
+    );
+    assert!(!ok, "{text}");
+    assert!(text.contains("--family nosuch"), "{text}");
+    assert!(!text.contains("checked OK"), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}

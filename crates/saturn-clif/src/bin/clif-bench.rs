@@ -92,17 +92,32 @@ fn run() -> Result<bool, String> {
         head += &format!(" Saturn {t}T ms |");
         sep += "---:|";
     }
-    head += " Saturn 1T / Cranelift |";
+    // The ratio is taken at the first thread count given.
+    head += &format!(" Saturn {}T / Cranelift |", threads[0]);
     sep += "---:|";
-    println!("{head}\n{sep}");
-    let mut all_ok = true;
+    // Each program directory's `*.clif` files; those without any are not
+    // programs.
+    let mut programs = vec![];
     for prog in progs {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&prog)
-            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{}: {e}", prog.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "clif"))
             .collect();
         files.sort();
+        if !files.is_empty() {
+            programs.push((prog, files));
+        }
+    }
+    if programs.is_empty() {
+        return Err(format!(
+            "{}: no program directories with *.clif files (expected <corpus>/clif-wasm)",
+            root.display()
+        ));
+    }
+    println!("{head}\n{sep}");
+    let mut all_ok = true;
+    for (prog, files) in programs {
         let mut funcs: Vec<Function> = vec![];
         for f in &files {
             let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;

@@ -162,6 +162,16 @@ fn discover(args: &Args) -> Result<Vec<(String, Vec<PathBuf>)>, String> {
         }
     }
     fams.sort_by(|a, b| natural_cmp(&a.0, &b.0));
+    if let Some(missing) = args
+        .families
+        .iter()
+        .find(|f| !fams.iter().any(|(name, _)| name == *f))
+    {
+        return Err(format!(
+            "{}: --family {missing}: no such directory with *.json files",
+            args.corpus.display()
+        ));
+    }
     if fams.is_empty() {
         return Err(format!(
             "{}: no family directories with *.json files",
