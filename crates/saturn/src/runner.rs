@@ -788,6 +788,9 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                             );
                             substs.cap = substs.cap.min(left.saturating_add(1));
                         }
+                        // A root's count is kept in 32 bits (saturated):
+                        // what it keeps must fit.
+                        substs.cap = substs.cap.min(u32::MAX as usize);
                         pat.search_with_regs(egraph, root, range, &mut regs, &mut substs)
                     };
                     if halted || substs.stopped() {
@@ -800,7 +803,10 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                         if per_root.capacity() == 0 {
                             per_root.reserve(item.end - item.start);
                         }
-                        per_root.push((root, n as u32));
+                        // Saturated: a root counted for seconds can pass
+                        // 2^32 matches, but keeps at most its cap (the
+                        // staging below reads only kept ones).
+                        per_root.push((root, u32::try_from(n).unwrap_or(u32::MAX)));
                     }
                     mine += n;
                     if !counting && full(mine) {
@@ -892,7 +898,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 if st.counts.len() <= root.index() {
                     st.counts.resize(n_ids.max(root.index() + 1), 0);
                 }
-                st.counts[root.index()] += n;
+                st.counts[root.index()] = st.counts[root.index()].saturating_add(n);
                 st.total += n as usize;
             }
             it.n_matches += per_root.iter().map(|&(_, n)| n as usize).sum::<usize>();
