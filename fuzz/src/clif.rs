@@ -122,6 +122,9 @@ pub fn clif_opt(data: &[u8]) -> Outcome {
     let Ok(text) = std::str::from_utf8(data) else {
         return Outcome::Rejected;
     };
+    if saturn_clif::text::check_entity_numbers(text).is_err() {
+        return Outcome::Rejected;
+    }
     let Ok(funcs) = cranelift_reader::parse_functions(text) else {
         return Outcome::Rejected;
     };

@@ -179,6 +179,8 @@ pub fn load(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<Job>), String> {
     let mut jobs = vec![];
     for (path, out_rel) in collect_inputs(paths)? {
         let text = crate::read(&path)?;
+        saturn_clif::text::check_entity_numbers(&text)
+            .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line, e.column))?;
         let header_end = text
             .lines()
             .position(|l| l.trim_start().starts_with("function"))

@@ -46,3 +46,125 @@ pub fn fix_header(text: &str, drop_targets: bool) -> String {
     out.push('\n');
     out
 }
+
+/// The largest entity number accepted in CLIF text (`v16777215`,
+/// `block16777215`, ...): 2^24 - 1, a thousand times the largest in the
+/// corpora (`v16598`).
+///
+/// Cranelift's reader makes every value, block, stack slot, global value,
+/// signature and function reference numbered below one it reads: a file
+/// naming `v222223222` took 2 GB before its first syntax error, and 3.9 GB
+/// and 7 s to optimize when valid (found by the `clif_opt` fuzz target).
+/// Up to this bound the reader's tables stay within a few hundred
+/// megabytes.
+pub const MAX_ENTITY_NUMBER: u64 = (1 << 24) - 1;
+
+/// An entity number past [`MAX_ENTITY_NUMBER`], at a 1-based line and
+/// column (in characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityNumberError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// The entity as written, such as `v222223222`.
+    pub entity: String,
+}
+
+impl std::fmt::Display for EntityNumberError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}`: entity numbers above {MAX_ENTITY_NUMBER} are not accepted (Cranelift's reader makes every entity numbered below it)",
+            self.entity
+        )
+    }
+}
+
+impl std::error::Error for EntityNumberError {}
+
+/// The prefixes of the entities Cranelift's reader numbers densely.
+const DENSE_ENTITIES: [&str; 8] = ["v", "block", "ss", "dss", "dt", "gv", "sig", "fn"];
+
+/// Checks that no value, block, stack slot, dynamic type, global value,
+/// signature or function reference in `text` (outside `;` comments and
+/// `%`/`@`/`"` names) is numbered above [`MAX_ENTITY_NUMBER`]. Call it
+/// before Cranelift's reader (see [`MAX_ENTITY_NUMBER`] for why).
+///
+/// ```
+/// use saturn_clif::text::check_entity_numbers;
+/// let ok = "function %f() {\nblock0:\n    v16777215 = iconst.i32 1 ; v99999999999\n    return\n}\n";
+/// assert_eq!(check_entity_numbers(ok), Ok(()));
+/// let bad = "function %f() {\nblock0:\n    v16777216 = iconst.i32 1\n    return\n}\n";
+/// let err = check_entity_numbers(bad).unwrap_err();
+/// assert_eq!((err.line, err.column, err.entity.as_str()), (3, 5, "v16777216"));
+/// ```
+pub fn check_entity_numbers(text: &str) -> Result<(), EntityNumberError> {
+    for (k, line) in text.lines().enumerate() {
+        let code = line.split(';').next().unwrap_or_default();
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        let mut rest = code;
+        let mut offset = 0;
+        while let Some(start) = rest.find(word) {
+            let len = rest[start..]
+                .find(|c: char| !word(c))
+                .unwrap_or(rest.len() - start);
+            let token = &rest[start..start + len];
+            let named = rest[..start].ends_with(['%', '@', '"']);
+            let too_large = !named
+                && DENSE_ENTITIES.iter().any(|p| {
+                    token.strip_prefix(p).is_some_and(|digits| {
+                        !digits.is_empty()
+                            && digits.bytes().all(|b| b.is_ascii_digit())
+                            && digits
+                                .parse::<u64>()
+                                .map_or(true, |n| n > MAX_ENTITY_NUMBER)
+                    })
+                });
+            if too_large {
+                let at = offset + start;
+                return Err(EntityNumberError {
+                    line: k + 1,
+                    column: line[..at].chars().count() + 1,
+                    entity: token.to_string(),
+                });
+            }
+            offset += start + len;
+            rest = &rest[start + len..];
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod entity_number_tests {
+    use super::*;
+
+    #[test]
+    fn every_densely_numbered_entity_is_checked_and_nothing_else() {
+        for prefix in DENSE_ENTITIES {
+            let at_bound = format!("  x = {prefix}{MAX_ENTITY_NUMBER}\n");
+            assert_eq!(check_entity_numbers(&at_bound), Ok(()), "{at_bound}");
+            let past = format!("\n  x = {prefix}{}\n", MAX_ENTITY_NUMBER + 1);
+            let err = check_entity_numbers(&past).unwrap_err();
+            assert_eq!((err.line, err.column), (2, 7), "{past}");
+            assert_eq!(err.entity, format!("{prefix}{}", MAX_ENTITY_NUMBER + 1));
+        }
+        // Past u64 too; after a multi-byte character, the column counts
+        // characters.
+        let err = check_entity_numbers("é v99999999999999999999999").unwrap_err();
+        assert_eq!((err.line, err.column), (1, 3));
+        for fine in [
+            "function %v99999999999() {",
+            "; v99999999999 in a comment",
+            "  call fn0(v1) ; fn99999999999",
+            "  v1 = iconst.i64 99999999999",
+            "  v1 = global_value.i64 gv0 ; @v99999999999",
+            "  x99999999999 vv99999999999 v99999999999x i99999999999",
+            "  \"v99999999999\"",
+            "  @v99999999999",
+        ] {
+            assert_eq!(check_entity_numbers(fine), Ok(()), "{fine}");
+        }
+    }
+}

@@ -55,6 +55,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = saturn_clif::text::check_entity_numbers(&text) {
+        eprintln!("{path}:{}:{}: {e}", e.line, e.column);
+        return ExitCode::FAILURE;
+    }
     let (funcs, flags): (Vec<Function>, Flags) = if text.lines().any(|l| l.starts_with("test ")) {
         let fixed = fix_header(&text, true);
         let test = match parse_test(&fixed, ParseOptions::default()) {
