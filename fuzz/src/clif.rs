@@ -122,7 +122,7 @@ pub fn clif_opt(data: &[u8]) -> Outcome {
     let Ok(text) = std::str::from_utf8(data) else {
         return Outcome::Rejected;
     };
-    if saturn_clif::text::check_entity_numbers(text).is_err() {
+    if saturn_clif::text::check_reader_input(text).is_err() {
         return Outcome::Rejected;
     }
     let Ok(funcs) = cranelift_reader::parse_functions(text) else {

@@ -1058,3 +1058,28 @@ fn opt_rejects_huge_entity_numbers_before_reading() {
     let r = saturn(&["opt", s(&f), "-o", s(&o)]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
 }
+
+/// A dynamic type used as a controlling type without its declaration
+/// made Cranelift's reader panic (found by the `clif_opt` fuzz target):
+/// now an error at its line and column.
+#[test]
+fn opt_rejects_an_undeclared_dynamic_type_without_panicking() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("dt.clif");
+    std::fs::write(
+        &f,
+        "function %f(i32, i32) -> i32 {\nblock0(v0: i32, v1: i32):\n    v4 = iconst.i64 0\n  iconst.dt4+0\n     return v4\n}\n",
+    )
+    .unwrap();
+    let r = saturn(&["opt", s(&f)]);
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:4:10: `dt4`: dynamic type not declared in this function",
+            f.display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

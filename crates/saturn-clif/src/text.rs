@@ -59,78 +59,125 @@ pub fn fix_header(text: &str, drop_targets: bool) -> String {
 /// megabytes.
 pub const MAX_ENTITY_NUMBER: u64 = (1 << 24) - 1;
 
-/// An entity number past [`MAX_ENTITY_NUMBER`], at a 1-based line and
-/// column (in characters).
+/// Text that Cranelift's reader would take gigabytes for, or panic on, at a
+/// 1-based line and column (in characters); see [`check_reader_input`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntityNumberError {
+pub struct ReaderInputError {
     /// 1-based line.
     pub line: usize,
     /// 1-based column, in characters.
     pub column: usize,
-    /// The entity as written, such as `v222223222`.
+    /// The entity as written, such as `v222223222` or `dt4`.
     pub entity: String,
+    /// What is wrong with it.
+    pub reason: ReaderHazard,
 }
 
-impl std::fmt::Display for EntityNumberError {
+/// What [`check_reader_input`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReaderHazard {
+    /// Numbered past [`MAX_ENTITY_NUMBER`].
+    NumberTooLarge,
+    /// A dynamic type used as an instruction's controlling type
+    /// (`iconst.dt4`) without a `dt4 = ...` declaration in its function:
+    /// the reader unwraps the missing declaration and panics.
+    UndeclaredDynamicType,
+}
+
+impl std::fmt::Display for ReaderInputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "`{}`: entity numbers above {MAX_ENTITY_NUMBER} are not accepted (Cranelift's reader makes every entity numbered below it)",
-            self.entity
-        )
+        match self.reason {
+            ReaderHazard::NumberTooLarge => write!(
+                f,
+                "`{}`: entity numbers above {MAX_ENTITY_NUMBER} are not accepted (Cranelift's reader makes every entity numbered below it)",
+                self.entity
+            ),
+            ReaderHazard::UndeclaredDynamicType => write!(
+                f,
+                "`{}`: dynamic type not declared in this function",
+                self.entity
+            ),
+        }
     }
 }
 
-impl std::error::Error for EntityNumberError {}
+impl std::error::Error for ReaderInputError {}
 
 /// The prefixes of the entities Cranelift's reader numbers densely.
 const DENSE_ENTITIES: [&str; 8] = ["v", "block", "ss", "dss", "dt", "gv", "sig", "fn"];
 
-/// Checks that no value, block, stack slot, dynamic type, global value,
-/// signature or function reference in `text` (outside `;` comments and
-/// `%`/`@`/`"` names) is numbered above [`MAX_ENTITY_NUMBER`]. Call it
-/// before Cranelift's reader (see [`MAX_ENTITY_NUMBER`] for why).
+/// Checks `text` for what Cranelift's reader would take gigabytes for or
+/// panic on; call it before the reader. Outside `;` comments and
+/// `%`/`@`/`"` names:
+/// - no value, block, stack slot, dynamic type, global value, signature or
+///   function reference is numbered past [`MAX_ENTITY_NUMBER`] (see there);
+/// - every dynamic type used as a controlling type (`opcode.dtN`) is
+///   declared (`dtN = ...`) in its function before the use.
 ///
 /// ```
-/// use saturn_clif::text::check_entity_numbers;
+/// use saturn_clif::text::{check_reader_input, ReaderHazard};
 /// let ok = "function %f() {\nblock0:\n    v16777215 = iconst.i32 1 ; v99999999999\n    return\n}\n";
-/// assert_eq!(check_entity_numbers(ok), Ok(()));
+/// assert_eq!(check_reader_input(ok), Ok(()));
 /// let bad = "function %f() {\nblock0:\n    v16777216 = iconst.i32 1\n    return\n}\n";
-/// let err = check_entity_numbers(bad).unwrap_err();
+/// let err = check_reader_input(bad).unwrap_err();
 /// assert_eq!((err.line, err.column, err.entity.as_str()), (3, 5, "v16777216"));
+/// assert_eq!(err.reason, ReaderHazard::NumberTooLarge);
+/// let undeclared = "function %f() {\nblock0:\n    v1 = iconst.dt4 0\n    return\n}\n";
+/// let err = check_reader_input(undeclared).unwrap_err();
+/// assert_eq!((err.line, err.column, err.entity.as_str()), (3, 17, "dt4"));
+/// assert_eq!(err.reason, ReaderHazard::UndeclaredDynamicType);
 /// ```
-pub fn check_entity_numbers(text: &str) -> Result<(), EntityNumberError> {
+pub fn check_reader_input(text: &str) -> Result<(), ReaderInputError> {
+    // The dynamic types declared so far in the current function.
+    let mut declared: Vec<&str> = vec![];
     for (k, line) in text.lines().enumerate() {
         let code = line.split(';').next().unwrap_or_default();
+        let trimmed = code.trim_start();
+        if trimmed.starts_with("function") {
+            declared.clear();
+        }
         let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
         let mut rest = code;
         let mut offset = 0;
+        let mut first = true;
         while let Some(start) = rest.find(word) {
             let len = rest[start..]
                 .find(|c: char| !word(c))
                 .unwrap_or(rest.len() - start);
             let token = &rest[start..start + len];
-            let named = rest[..start].ends_with(['%', '@', '"']);
-            let too_large = !named
-                && DENSE_ENTITIES.iter().any(|p| {
-                    token.strip_prefix(p).is_some_and(|digits| {
-                        !digits.is_empty()
-                            && digits.bytes().all(|b| b.is_ascii_digit())
-                            && digits
-                                .parse::<u64>()
-                                .map_or(true, |n| n > MAX_ENTITY_NUMBER)
-                    })
-                });
-            if too_large {
-                let at = offset + start;
-                return Err(EntityNumberError {
-                    line: k + 1,
-                    column: line[..at].chars().count() + 1,
-                    entity: token.to_string(),
-                });
+            let before = &rest[..start];
+            let after = &rest[start + len..];
+            let named = before.ends_with(['%', '@', '"']);
+            let numbered = |p: &str| {
+                token.strip_prefix(p).and_then(|digits| {
+                    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                        .then(|| digits.parse::<u64>().unwrap_or(u64::MAX))
+                })
+            };
+            let error = |reason| ReaderInputError {
+                line: k + 1,
+                column: line[..offset + start].chars().count() + 1,
+                entity: token.to_string(),
+                reason,
+            };
+            if !named {
+                if DENSE_ENTITIES
+                    .iter()
+                    .any(|p| numbered(p).is_some_and(|n| n > MAX_ENTITY_NUMBER))
+                {
+                    return Err(error(ReaderHazard::NumberTooLarge));
+                }
+                if numbered("dt").is_some() {
+                    if first && after.trim_start().starts_with('=') {
+                        declared.push(token);
+                    } else if before.ends_with('.') && !declared.contains(&token) {
+                        return Err(error(ReaderHazard::UndeclaredDynamicType));
+                    }
+                }
             }
+            first = false;
             offset += start + len;
-            rest = &rest[start + len..];
+            rest = after;
         }
     }
     Ok(())
@@ -144,16 +191,23 @@ mod entity_number_tests {
     fn every_densely_numbered_entity_is_checked_and_nothing_else() {
         for prefix in DENSE_ENTITIES {
             let at_bound = format!("  x = {prefix}{MAX_ENTITY_NUMBER}\n");
-            assert_eq!(check_entity_numbers(&at_bound), Ok(()), "{at_bound}");
+            assert_eq!(check_reader_input(&at_bound), Ok(()), "{at_bound}");
             let past = format!("\n  x = {prefix}{}\n", MAX_ENTITY_NUMBER + 1);
-            let err = check_entity_numbers(&past).unwrap_err();
+            let err = check_reader_input(&past).unwrap_err();
             assert_eq!((err.line, err.column), (2, 7), "{past}");
             assert_eq!(err.entity, format!("{prefix}{}", MAX_ENTITY_NUMBER + 1));
         }
         // Past u64 too; after a multi-byte character, the column counts
         // characters.
-        let err = check_entity_numbers("é v99999999999999999999999").unwrap_err();
+        let err = check_reader_input("é v99999999999999999999999").unwrap_err();
         assert_eq!((err.line, err.column), (1, 3));
+        // Declared before its use in the same function, or not at all.
+        let dynamic = "function %f() {\n    dt0 = i32x4*gv0\nblock0:\n    v1 = iconst.dt0 0\n    return\n}\nfunction %g() {\nblock0:\n    v1 = iconst.dt0 0\n}\n";
+        let err = check_reader_input(dynamic).unwrap_err();
+        assert_eq!(
+            (err.line, err.column, err.reason),
+            (9, 17, ReaderHazard::UndeclaredDynamicType)
+        );
         for fine in [
             "function %v99999999999() {",
             "; v99999999999 in a comment",
@@ -164,7 +218,7 @@ mod entity_number_tests {
             "  \"v99999999999\"",
             "  @v99999999999",
         ] {
-            assert_eq!(check_entity_numbers(fine), Ok(()), "{fine}");
+            assert_eq!(check_reader_input(fine), Ok(()), "{fine}");
         }
     }
 }

@@ -55,7 +55,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = saturn_clif::text::check_entity_numbers(&text) {
+    if let Err(e) = saturn_clif::text::check_reader_input(&text) {
         eprintln!("{path}:{}:{}: {e}", e.line, e.column);
         return ExitCode::FAILURE;
     }
