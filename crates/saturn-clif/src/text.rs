@@ -82,6 +82,9 @@ pub enum ReaderHazard {
     /// (`iconst.dt4`) without a `dt4 = ...` declaration in its function:
     /// the reader unwraps the missing declaration and panics.
     UndeclaredDynamicType,
+    /// A dynamic type declared over a scalar type (`dt0 = i32*gv0`): the
+    /// reader asserts a vector type and panics.
+    ScalarDynamicType,
 }
 
 impl std::fmt::Display for ReaderInputError {
@@ -95,6 +98,11 @@ impl std::fmt::Display for ReaderInputError {
             ReaderHazard::UndeclaredDynamicType => write!(
                 f,
                 "`{}`: dynamic type not declared in this function",
+                self.entity
+            ),
+            ReaderHazard::ScalarDynamicType => write!(
+                f,
+                "`{}`: a dynamic type's base type must be a vector type, such as `i32x4`",
                 self.entity
             ),
         }
@@ -112,7 +120,9 @@ const DENSE_ENTITIES: [&str; 8] = ["v", "block", "ss", "dss", "dt", "gv", "sig",
 /// - no value, block, stack slot, dynamic type, global value, signature or
 ///   function reference is numbered past [`MAX_ENTITY_NUMBER`] (see there);
 /// - every dynamic type used as a controlling type (`opcode.dtN`) is
-///   declared (`dtN = ...`) in its function before the use.
+///   declared (`dtN = ...`) in its function before the use;
+/// - every dynamic type is declared over a vector type (`dt0 = i32x4*gv0`,
+///   not `i32*gv0`).
 ///
 /// ```
 /// use saturn_clif::text::{check_reader_input, ReaderHazard};
@@ -170,6 +180,26 @@ pub fn check_reader_input(text: &str) -> Result<(), ReaderInputError> {
                 if numbered("dt").is_some() {
                     if first && after.trim_start().starts_with('=') {
                         declared.push(token);
+                        // Its base type: the word after `=`.
+                        let eq = after.find('=').expect("starts with `=`");
+                        let tail = &after[eq + 1..];
+                        let skip = tail.len() - tail.trim_start().len();
+                        let base: &str = tail[skip..]
+                            .split(|c: char| !word(c))
+                            .next()
+                            .unwrap_or_default();
+                        let scalar = base.len() > 1
+                            && base.starts_with(['i', 'f'])
+                            && base[1..].bytes().all(|b| b.is_ascii_digit());
+                        if scalar {
+                            let at = offset + start + len + eq + 1 + skip;
+                            return Err(ReaderInputError {
+                                line: k + 1,
+                                column: line[..at].chars().count() + 1,
+                                entity: base.to_string(),
+                                reason: ReaderHazard::ScalarDynamicType,
+                            });
+                        }
                     } else if before.ends_with('.') && !declared.contains(&token) {
                         return Err(error(ReaderHazard::UndeclaredDynamicType));
                     }
@@ -208,6 +238,12 @@ mod entity_number_tests {
             (err.line, err.column, err.reason),
             (9, 17, ReaderHazard::UndeclaredDynamicType)
         );
+        let scalar = "function %f() {\n    dt0 =  i32*gv0\nblock0:\n    return\n}\n";
+        let err = check_reader_input(scalar).unwrap_err();
+        assert_eq!((err.line, err.column, err.entity.as_str()), (2, 12, "i32"));
+        assert_eq!(err.reason, ReaderHazard::ScalarDynamicType);
+        let vector = "function %f() {\n    dt0 = i32x4*gv0\nblock0:\n    return\n}\n";
+        assert_eq!(check_reader_input(vector), Ok(()));
         for fine in [
             "function %v99999999999() {",
             "; v99999999999 in a comment",
