@@ -140,6 +140,9 @@ const DENSE_ENTITIES: [&str; 8] = ["v", "block", "ss", "dss", "dt", "gv", "sig",
 pub fn check_reader_input(text: &str) -> Result<(), ReaderInputError> {
     // The dynamic types declared so far in the current function.
     let mut declared: Vec<&str> = vec![];
+    // Whether the last line's code ended with `.` (the reader's tokens
+    // run across lines: `iconst.` then `dt4` on the next line is a use).
+    let mut dot_ended = false;
     for (k, line) in text.lines().enumerate() {
         let code = line.split(';').next().unwrap_or_default();
         let trimmed = code.trim_start();
@@ -200,7 +203,10 @@ pub fn check_reader_input(text: &str) -> Result<(), ReaderInputError> {
                                 reason: ReaderHazard::ScalarDynamicType,
                             });
                         }
-                    } else if before.ends_with('.') && !declared.contains(&token) {
+                    } else if (before.trim_end().ends_with('.')
+                        || (first && dot_ended && before.trim().is_empty()))
+                        && !declared.contains(&token)
+                    {
                         return Err(error(ReaderHazard::UndeclaredDynamicType));
                     }
                 }
@@ -208,6 +214,9 @@ pub fn check_reader_input(text: &str) -> Result<(), ReaderInputError> {
             first = false;
             offset += start + len;
             rest = after;
+        }
+        if !code.trim().is_empty() {
+            dot_ended = code.trim_end().ends_with('.');
         }
     }
     Ok(())
@@ -238,6 +247,14 @@ mod entity_number_tests {
             (err.line, err.column, err.reason),
             (9, 17, ReaderHazard::UndeclaredDynamicType)
         );
+        // Whitespace, even a line break, may part the dot and the type.
+        for spaced in [
+            "    v1 = iconst. dt4 0\n",
+            "    v1 = iconst. ; c\n\n  dt4 0\n",
+        ] {
+            let err = check_reader_input(spaced).unwrap_err();
+            assert_eq!(err.reason, ReaderHazard::UndeclaredDynamicType, "{spaced}");
+        }
         let scalar = "function %f() {\n    dt0 =  i32*gv0\nblock0:\n    return\n}\n";
         let err = check_reader_input(scalar).unwrap_err();
         assert_eq!((err.line, err.column, err.entity.as_str()), (2, 12, "i32"));
