@@ -1083,3 +1083,27 @@ fn opt_rejects_an_undeclared_dynamic_type_without_panicking() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// A reader panic that no check foresees (a `vconst` wider than its type,
+/// found by the `clif_opt` fuzz target) is an error naming the file, with
+/// no panic message.
+#[test]
+fn opt_turns_a_reader_panic_into_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("wide.clif");
+    std::fs::write(
+        &f,
+        "function %f(i64, i32) -> i32 {\nblock0(v0: i32, v1: i32):\n  vconst.i64 0x6666666666666665bb\n",
+    )
+    .unwrap();
+    let r = saturn(&["opt", s(&f)]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "error: {}: Cranelift's reader failed: internal error (panic): The constant data is already expanded beyond 8 bytes",
+            f.display()
+        )
+    );
+}
