@@ -170,16 +170,33 @@ fn sub_corpus(corpora: Option<&Path>, name: &str) -> Source {
 /// nearest existing ancestor must be a folder in which a file can be
 /// made. The probe file is removed, and no folder is made.
 fn check_writable(dir: &Path) -> Result<(), String> {
+    let bad = |why: String| format!("{}: -o: cannot write there: {why}", dir.display());
     let mut d = dir;
-    while !d.as_os_str().is_empty() && !d.exists() {
-        d = d.parent().unwrap_or(Path::new(""));
+    // Up to the nearest ancestor that exists (a dangling link counts as
+    // existing); an error other than "not found" (or "not a folder", for
+    // a path under a file) is the answer.
+    loop {
+        if d.as_os_str().is_empty() {
+            break;
+        }
+        match std::fs::symlink_metadata(d) {
+            Ok(_) => break,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                d = d.parent().unwrap_or(Path::new(""));
+            }
+            Err(e) => return Err(bad(format!("{}: {e}", d.display()))),
+        }
     }
     let d = if d.as_os_str().is_empty() {
         Path::new(".")
     } else {
         d
     };
-    let bad = |why: String| format!("{}: -o: cannot write there: {why}", dir.display());
     if !d.is_dir() {
         return Err(bad(format!("{} is not a folder", d.display())));
     }

@@ -974,7 +974,18 @@ fn report_checks_its_folders_before_measuring() {
     let under_file = file.join("rep");
     let missing = d.path().join("no-such-corpora");
     let good_out = d.path().join("rep");
-    let cases: [(&[&str], String); 2] = [
+    // A link to nowhere is no folder to write in either.
+    let dangling = d.path().join("dangling");
+    std::os::unix::fs::symlink(d.path().join("nowhere/x"), &dangling).unwrap();
+    let cases: [(&[&str], String); 3] = [
+        (
+            &["report", "--quick", "-o", s(&dangling)],
+            format!(
+                "{}: -o: cannot write there: {} is not a folder",
+                dangling.display(),
+                dangling.display()
+            ),
+        ),
         (
             &["report", "--quick", "-o", s(&under_file)],
             format!(
@@ -1007,7 +1018,7 @@ fn report_checks_its_folders_before_measuring() {
     }
     assert!(!good_out.exists(), "a refused report wrote nothing");
     let left: Vec<_> = std::fs::read_dir(d.path()).unwrap().collect();
-    assert_eq!(left.len(), 1, "no probe file left: {left:?}");
+    assert_eq!(left.len(), 2, "no probe file left: {left:?}");
 }
 
 /// An entity numbered past `saturn_clif::text::MAX_ENTITY_NUMBER` is an

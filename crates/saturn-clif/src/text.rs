@@ -115,8 +115,9 @@ impl std::error::Error for ReaderInputError {}
 const DENSE_ENTITIES: [&str; 8] = ["v", "block", "ss", "dss", "dt", "gv", "sig", "fn"];
 
 /// Checks `text` for what Cranelift's reader would take gigabytes for or
-/// panic on; call it before the reader. Outside `;` comments and
-/// `%`/`@`/`"` names:
+/// panic on; call it before the reader. Outside `;` comments, `"..."`
+/// strings and `%`/`@` names (the scan runs across lines, as the reader's
+/// tokens do):
 /// - no value, block, stack slot, dynamic type, global value, signature or
 ///   function reference is numbered past [`MAX_ENTITY_NUMBER`] (see there);
 /// - every dynamic type used as a controlling type (`opcode.dtN`) is
@@ -138,85 +139,96 @@ const DENSE_ENTITIES: [&str; 8] = ["v", "block", "ss", "dss", "dt", "gv", "sig",
 /// assert_eq!(err.reason, ReaderHazard::UndeclaredDynamicType);
 /// ```
 pub fn check_reader_input(text: &str) -> Result<(), ReaderInputError> {
+    // The text with comments and string contents blanked (byte for byte,
+    // so offsets are the text's): the reader's tokens run across lines,
+    // so the scan does too.
+    let mut code = String::with_capacity(text.len());
+    let (mut in_string, mut in_comment) = (false, false);
+    for c in text.chars() {
+        let blank = if c == '\n' {
+            in_comment = false;
+            in_string
+        } else if in_comment {
+            true
+        } else if in_string {
+            in_string = c != '"';
+            true
+        } else if c == '"' {
+            in_string = true;
+            true
+        } else if c == ';' {
+            in_comment = true;
+            true
+        } else {
+            false
+        };
+        if blank {
+            code.extend(std::iter::repeat_n(' ', c.len_utf8()));
+        } else {
+            code.push(c);
+        }
+    }
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     // The dynamic types declared so far in the current function.
     let mut declared: Vec<&str> = vec![];
-    // Whether the last line's code ended with `.` (the reader's tokens
-    // run across lines: `iconst.` then `dt4` on the next line is a use).
-    let mut dot_ended = false;
-    for (k, line) in text.lines().enumerate() {
-        let code = line.split(';').next().unwrap_or_default();
-        let trimmed = code.trim_start();
-        if trimmed.starts_with("function") {
+    let mut pos = 0;
+    while let Some(found) = code[pos..].find(word) {
+        let start = pos + found;
+        let len = code[start..]
+            .find(|c: char| !word(c))
+            .unwrap_or(code.len() - start);
+        let token = &code[start..start + len];
+        pos = start + len;
+        let before = code[..start].trim_end();
+        let after = code[pos..].trim_start();
+        let error = |at: usize, entity: &str, reason| {
+            let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+            ReaderInputError {
+                line: text[..at].matches('\n').count() + 1,
+                column: text[line_start..at].chars().count() + 1,
+                entity: entity.to_string(),
+                reason,
+            }
+        };
+        if token == "function" {
             declared.clear();
         }
-        let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-        let mut rest = code;
-        let mut offset = 0;
-        let mut first = true;
-        while let Some(start) = rest.find(word) {
-            let len = rest[start..]
-                .find(|c: char| !word(c))
-                .unwrap_or(rest.len() - start);
-            let token = &rest[start..start + len];
-            let before = &rest[..start];
-            let after = &rest[start + len..];
-            let named = before.ends_with(['%', '@', '"']);
-            let numbered = |p: &str| {
-                token.strip_prefix(p).and_then(|digits| {
-                    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-                        .then(|| digits.parse::<u64>().unwrap_or(u64::MAX))
-                })
-            };
-            let error = |reason| ReaderInputError {
-                line: k + 1,
-                column: line[..offset + start].chars().count() + 1,
-                entity: token.to_string(),
-                reason,
-            };
-            if !named {
-                if DENSE_ENTITIES
-                    .iter()
-                    .any(|p| numbered(p).is_some_and(|n| n > MAX_ENTITY_NUMBER))
-                {
-                    return Err(error(ReaderHazard::NumberTooLarge));
-                }
-                if numbered("dt").is_some() {
-                    if first && after.trim_start().starts_with('=') {
-                        declared.push(token);
-                        // Its base type: the word after `=`.
-                        let eq = after.find('=').expect("starts with `=`");
-                        let tail = &after[eq + 1..];
-                        let skip = tail.len() - tail.trim_start().len();
-                        let base: &str = tail[skip..]
-                            .split(|c: char| !word(c))
-                            .next()
-                            .unwrap_or_default();
-                        let scalar = base.len() > 1
-                            && base.starts_with(['i', 'f'])
-                            && base[1..].bytes().all(|b| b.is_ascii_digit());
-                        if scalar {
-                            let at = offset + start + len + eq + 1 + skip;
-                            return Err(ReaderInputError {
-                                line: k + 1,
-                                column: line[..at].chars().count() + 1,
-                                entity: base.to_string(),
-                                reason: ReaderHazard::ScalarDynamicType,
-                            });
-                        }
-                    } else if (before.trim_end().ends_with('.')
-                        || (first && dot_ended && before.trim().is_empty()))
-                        && !declared.contains(&token)
-                    {
-                        return Err(error(ReaderHazard::UndeclaredDynamicType));
-                    }
-                }
-            }
-            first = false;
-            offset += start + len;
-            rest = after;
+        if code[..start].ends_with(['%', '@']) {
+            continue;
         }
-        if !code.trim().is_empty() {
-            dot_ended = code.trim_end().ends_with('.');
+        let numbered = |p: &str| {
+            token.strip_prefix(p).and_then(|digits| {
+                (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| digits.parse::<u64>().unwrap_or(u64::MAX))
+            })
+        };
+        if DENSE_ENTITIES
+            .iter()
+            .any(|p| numbered(p).is_some_and(|n| n > MAX_ENTITY_NUMBER))
+        {
+            return Err(error(start, token, ReaderHazard::NumberTooLarge));
+        }
+        if numbered("dt").is_none() {
+            continue;
+        }
+        if let Some(rest) = after.strip_prefix('=') {
+            // A declaration; its base type is the word after `=`.
+            declared.push(token);
+            let base_at = code.len() - rest.trim_start().len();
+            let base: &str = code[base_at..]
+                .split(|c: char| !word(c))
+                .next()
+                .unwrap_or_default();
+            // `i32x1` reads as the scalar `i32`.
+            let ty = base.strip_suffix("x1").unwrap_or(base);
+            let scalar = ty.len() > 1
+                && ty.starts_with(['i', 'f'])
+                && ty[1..].bytes().all(|b| b.is_ascii_digit());
+            if scalar {
+                return Err(error(base_at, base, ReaderHazard::ScalarDynamicType));
+            }
+        } else if before.ends_with('.') && !declared.contains(&token) {
+            return Err(error(start, token, ReaderHazard::UndeclaredDynamicType));
         }
     }
     Ok(())
@@ -261,6 +273,33 @@ mod entity_number_tests {
         assert_eq!(err.reason, ReaderHazard::ScalarDynamicType);
         let vector = "function %f() {\n    dt0 = i32x4*gv0\nblock0:\n    return\n}\n";
         assert_eq!(check_reader_input(vector), Ok(()));
+        // One lane reads as a scalar.
+        let one_lane = "function %f() {\n    dt0 = i32x1*gv0\n";
+        let err = check_reader_input(one_lane).unwrap_err();
+        assert_eq!(
+            (err.entity.as_str(), err.reason),
+            ("i32x1", ReaderHazard::ScalarDynamicType)
+        );
+        // A declaration anywhere on its line, or split over lines, counts.
+        for declared in [
+            "function %f() { gv0 = vmctx dt0 = i32x4*gv0 block0: v1 = iconst.dt0 0 return }",
+            "function %f() {\n    dt0\n    = i32x4*gv0\nblock0:\n    v1 = iconst.dt0 0\n}\n",
+        ] {
+            assert_eq!(check_reader_input(declared), Ok(()), "{declared}");
+        }
+        // Strings are skipped, also across lines and `;`; what follows
+        // their closing quote is checked.
+        for fine in [
+            "    region0 = 0 \"heap.dt4\"\n",
+            "    region0 = 0 \"table v99999999999\"\n",
+            "    region0 = 0 \"a\nb v99999999999 ; .dt4\"\n",
+        ] {
+            assert_eq!(check_reader_input(fine), Ok(()), "{fine}");
+        }
+        for bad in ["\"a;b\" v99999999999", "\"x\"v99999999999"] {
+            let err = check_reader_input(bad).unwrap_err();
+            assert_eq!(err.reason, ReaderHazard::NumberTooLarge, "{bad}");
+        }
         for fine in [
             "function %v99999999999() {",
             "; v99999999999 in a comment",
@@ -268,7 +307,6 @@ mod entity_number_tests {
             "  v1 = iconst.i64 99999999999",
             "  v1 = global_value.i64 gv0 ; @v99999999999",
             "  x99999999999 vv99999999999 v99999999999x i99999999999",
-            "  \"v99999999999\"",
             "  @v99999999999",
         ] {
             assert_eq!(check_reader_input(fine), Ok(()), "{fine}");

@@ -813,9 +813,14 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                         (counting, truncated) = (true, true);
                     }
                     counting = counting || (limit[r] != usize::MAX && certain(mine));
-                    // Its cap is set so that dropping a match implies one
-                    // of the two.
-                    debug_assert!(counting || !substs.dropped_some());
+                    // The budget and ban parts of its cap make a dropped
+                    // match imply one of the two; the 32-bit part does
+                    // not (a budget or ban limit past 2^32): then the
+                    // round is cut here too, as at the budget, so no
+                    // match found is lost to incremental matching.
+                    if !counting && substs.dropped_some() {
+                        (counting, truncated) = (true, true);
+                    }
                 }
                 if bounded {
                     // Done: move the frontier past the leading finished
