@@ -682,9 +682,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let deadline = limits.deadline();
         let past = |t: Instant| deadline.is_some_and(|d| t > d);
         let abort = std::sync::atomic::AtomicBool::new(false);
-        let should_abort = |item: &Item| {
+        // Whether work must stop: another worker stopped, the run was
+        // cancelled, or (when `poll`: reading the clock costs) the
+        // deadline passed.
+        let should_abort = |poll: bool| {
             abort.load(std::sync::atomic::Ordering::Relaxed)
-                || (item.poll && past(Instant::now()))
+                || (poll && past(Instant::now()))
                 || limits.cancelled()
         };
         // With backoff, a rule is banned when its matches over all roots
@@ -735,15 +738,11 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let n_roots: usize = items.iter().map(|x| x.end - x.start).sum();
         // Polled inside each root's search too (see `Polled`): one root
         // can take seconds.
-        let halt = || {
-            abort.load(std::sync::atomic::Ordering::Relaxed)
-                || past(Instant::now())
-                || limits.cancelled()
-        };
+        let halt = || should_abort(true);
         let found: Vec<Found> = sequentially_if(n_roots < PAR_MIN_ROOTS, || {
             par_map(&item_ids, |&k| {
                 let item = &items[k];
-                if should_abort(item) {
+                if should_abort(item.poll) {
                     abort.store(true, std::sync::atomic::Ordering::Relaxed);
                     return (vec![], FlatMatches::default(), false);
                 }
@@ -982,10 +981,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let staged: Vec<Actions<L>> = sequentially_if(n_staged < PAR_MIN_MATCHES, || {
             par_map(&units, |u| {
                 let item = &items[u.item];
-                if abort.load(std::sync::atomic::Ordering::Relaxed)
-                    || (u.poll && past(Instant::now()))
-                    || limits.cancelled()
-                {
+                if should_abort(u.poll) {
                     // Past the deadline or cancelled: stage nothing more.
                     abort.store(true, std::sync::atomic::Ordering::Relaxed);
                     return Actions::default();
