@@ -63,6 +63,51 @@ pub(crate) fn sort_unique(ids: &mut Vec<Id>, bound: usize) {
 /// [`sort_unique`] sorts lists shorter than this.
 const SORT_UNIQUE_BITSET_MIN: usize = 256;
 
+/// Sorts `pairs` by their first id (all below `bound`), keeping the order
+/// of pairs with the same first id: the same result as a stable sort by
+/// the first id. Long lists go through a least-significant-digit radix
+/// sort, 11 bits a pass and as many passes as `bound` needs (2 up to 4
+/// million ids), linear in the length; `spare` is its second buffer, kept
+/// by the caller.
+///
+/// A commit's new nodes list themselves in their children's parent lists
+/// with one `extend` per child, so their (child, parent) pairs are put in
+/// child order first: a comparison sort of the 100,000-200,000 pairs of a
+/// large commit on egg's `lambda_function_repeat` took 7 ms of a 130 ms
+/// run on two threads.
+pub(crate) fn sort_by_first(pairs: &mut Vec<(Id, Id)>, bound: usize, spare: &mut Vec<(Id, Id)>) {
+    const BITS: u32 = 11;
+    if pairs.len() < RADIX_MIN {
+        pairs.sort_by_key(|p| p.0);
+        return;
+    }
+    let width = usize::BITS - bound.saturating_sub(1).leading_zeros();
+    let mut shift = 0;
+    while shift < width.max(1) {
+        let digit = |p: &(Id, Id)| (p.0.index() >> shift) & ((1 << BITS) - 1);
+        let mut start = [0usize; 1 << BITS];
+        for p in pairs.iter() {
+            start[digit(p)] += 1;
+        }
+        let mut sum = 0;
+        for s in start.iter_mut() {
+            (*s, sum) = (sum, sum + *s);
+        }
+        spare.clear();
+        spare.resize(pairs.len(), (Id(0), Id(0)));
+        for &p in pairs.iter() {
+            let d = digit(&p);
+            spare[start[d]] = p;
+            start[d] += 1;
+        }
+        std::mem::swap(pairs, spare);
+        shift += BITS;
+    }
+}
+
+/// [`sort_by_first`] sorts lists shorter than this by comparison.
+const RADIX_MIN: usize = 1024;
+
 /// A set of ids, as a bitset that grows to the largest id inserted.
 #[derive(Default, Clone)]
 pub(crate) struct IdSet {
@@ -175,6 +220,24 @@ mod tests {
             want.dedup();
             sort_unique(&mut ids, bound);
             prop_assert_eq!(ids, want);
+        }
+
+        /// The radix sort (long lists) and the comparison sort (short
+        /// ones) both give a stable sort by the first id, for bounds of
+        /// one to three passes.
+        #[test]
+        fn sort_by_first_is_a_stable_sort_by_the_first_id(
+            raw in prop::collection::vec((0usize..1 << 26, 0u32..100), 0..3000),
+            bits in prop::sample::select(vec![3u32, 11, 12, 22, 26]),
+        ) {
+            let bound = 1usize << bits;
+            let mut pairs: Vec<(Id, Id)> =
+                raw.iter().map(|&(a, b)| (Id::from(a % bound), Id(b))).collect();
+            let mut want = pairs.clone();
+            want.sort_by_key(|p| p.0);
+            let mut spare = vec![];
+            sort_by_first(&mut pairs, bound, &mut spare);
+            prop_assert_eq!(pairs, want);
         }
     }
 }
