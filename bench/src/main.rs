@@ -2,8 +2,24 @@
 //! suites, both engines in one process, same start terms and limits.
 //!
 //! ```text
-//! cargo run --release -p saturn-bench -- [--runs N] [--threads 1,2] [--filter SUBSTR]
+//! cargo run --release -p saturn-bench -- [--runs N] [--threads 1,2] [--filter SUBSTR] [--only saturn] [--cold]
 //! ```
+//!
+//! Runs are interleaved: each round runs egg once and Saturn once at each
+//! thread count, so drift in the machine's load hits every column. Each
+//! timed run comes right after an untimed run of the same engine, case
+//! and thread count (a warm-up; `--cold` leaves it out). Without it, a
+//! 2-thread run followed a 1-thread run during which the second core had
+//! idled for 100-200 ms, and on this project's 2-core virtual machine
+//! that made the whole 2-thread run slower: egg's `lambda_function_repeat`
+//! took 141-156 ms at 2 threads interleaved with 1-thread runs, against
+//! 128-138 ms in a process that ran 2-thread runs only (the host seems to
+//! hand an idle virtual core's time to other work, and to take a while to
+//! give it back). Spinning the threads for 20 ms instead of the warm-up
+//! run woke the core but made the tiny cases 3x slower on both engines
+//! (cold caches after a migration, it seems), which a run of the case
+//! itself does not. `--only saturn` runs egg once per case, for the size
+//! columns only.
 //!
 //! For each case: median wall time of N runs of egg, and of Saturn at each
 //! thread count; ratios (Saturn at N threads against 1 both as the ratio
@@ -71,6 +87,7 @@ fn main() {
     let mut threads = vec![1usize, 2];
     let mut filter = String::new();
     let mut only = String::new();
+    let mut cold = false;
     let mut i = 1;
     while i < args.len() {
         let val = args.get(i + 1).cloned().unwrap_or_default();
@@ -80,9 +97,14 @@ fn main() {
             "--filter" => filter = val,
             "--only" if val == "saturn" => only = val,
             "--only" => suite::bad_arg(&format!("--only takes `saturn`, not `{val}`")),
+            "--cold" => {
+                cold = true;
+                i += 1;
+                continue;
+            }
             "-h" | "--help" => {
                 println!(
-                    "saturn-bench [--runs N] [--threads 1,2] [--filter SUBSTR] [--only saturn]"
+                    "saturn-bench [--runs N] [--threads 1,2] [--filter SUBSTR] [--only saturn] [--cold]"
                 );
                 return;
             }
@@ -125,22 +147,32 @@ fn main() {
         // Interleave engines run by run, so drift in machine load hits all.
         let mut egg_runs = vec![];
         let mut sat_runs: Vec<Vec<Outcome>> = vec![vec![]; pools.len()];
+        let egg_run = || match (suite_name, case.name) {
+            ("math", "math_associate_adds") => run_egg(&case, &egg_assoc),
+            ("math", _) => run_egg(&case, &egg_math),
+            _ => run_egg(&case, &egg_lambda),
+        };
+        let sat_run = |pool: &Arc<rayon::ThreadPool>| match (suite_name, case.name) {
+            ("math", "math_associate_adds") => run_saturn(&case, &sat_assoc, pool),
+            ("math", _) => run_saturn(&case, &sat_math, pool),
+            _ => run_saturn(&case, &sat_lambda, pool),
+        };
         for _ in 0..runs {
+            // Each timed run right after an untimed one of its own (see
+            // the module docs), unless `--cold`.
             if only == "saturn" && !egg_runs.is_empty() {
                 // Profiling Saturn: egg runs once, for the size columns.
             } else {
-                egg_runs.push(match (suite_name, case.name) {
-                    ("math", "math_associate_adds") => run_egg(&case, &egg_assoc),
-                    ("math", _) => run_egg(&case, &egg_math),
-                    _ => run_egg(&case, &egg_lambda),
-                });
+                if !cold {
+                    egg_run();
+                }
+                egg_runs.push(egg_run());
             }
             for (k, (_, pool)) in pools.iter().enumerate() {
-                sat_runs[k].push(match (suite_name, case.name) {
-                    ("math", "math_associate_adds") => run_saturn(&case, &sat_assoc, pool),
-                    ("math", _) => run_saturn(&case, &sat_math, pool),
-                    _ => run_saturn(&case, &sat_lambda, pool),
-                });
+                if !cold {
+                    sat_run(pool);
+                }
+                sat_runs[k].push(sat_run(pool));
             }
             eprint!(".");
         }

@@ -3,8 +3,12 @@
 //! `examples/compiler.rules`.
 //!
 //! ```text
-//! cargo run --release -p saturn-bench --bin schedulers -- [--runs N] [--threads 1,2] [--pass-cap K] [--filter SUBSTR] [--only STRATEGY]
+//! cargo run --release -p saturn-bench --bin schedulers -- [--runs N] [--threads 1,2] [--pass-cap K] [--filter SUBSTR] [--only STRATEGY] [--cold]
 //! ```
+//!
+//! Each timed run comes right after an untimed run of the same workload,
+//! strategy and thread count (a warm-up, as in `saturn-bench`, whose docs
+//! say why); `--cold` leaves it out.
 //!
 //! Prints one Markdown table. Each row is one (workload, strategy): the
 //! median wall time of N runs at each thread count, then rounds, global
@@ -181,6 +185,9 @@ struct Ctx {
     variants: Vec<Variant>,
     pools: Vec<(usize, Arc<rayon::ThreadPool>)>,
     runs: usize,
+    /// Whether timed runs go without an untimed run of their own just
+    /// before (see `saturn-bench`'s docs).
+    cold: bool,
 }
 
 /// Runs every variant on one workload, interleaving variants and thread
@@ -201,6 +208,7 @@ where
         variants,
         pools,
         runs,
+        cold,
     } = ctx;
     eprint!("{workload:<28}");
     let mut rows: Vec<Row> = variants
@@ -214,6 +222,9 @@ where
     for _ in 0..*runs {
         for row in rows.iter_mut() {
             for (k, (_, pool)) in pools.iter().enumerate() {
+                if !cold {
+                    run_one(pipeline, row.variant, limits, pool, terms, goals);
+                }
                 let o = run_one(pipeline, row.variant, limits, pool, terms, goals);
                 row.per_threads[k].push(o);
             }
@@ -231,6 +242,7 @@ fn main() {
     let mut cap = 3usize;
     let mut filter = String::new();
     let mut only = String::new();
+    let mut cold = false;
     let mut i = 1;
     while i < args.len() {
         let val = args.get(i + 1).cloned().unwrap_or_default();
@@ -240,9 +252,14 @@ fn main() {
             "--pass-cap" => cap = suite::count_arg("--pass-cap", &val, 0),
             "--filter" => filter = val,
             "--only" => only = val,
+            "--cold" => {
+                cold = true;
+                i += 1;
+                continue;
+            }
             "-h" | "--help" => {
                 println!(
-                    "schedulers [--runs N] [--threads 1,2] [--pass-cap K (0: no capped row)] [--filter SUBSTR] [--only STRATEGY]"
+                    "schedulers [--runs N] [--threads 1,2] [--pass-cap K (0: no capped row)] [--filter SUBSTR] [--only STRATEGY] [--cold]"
                 );
                 return;
             }
@@ -296,6 +313,7 @@ fn main() {
         variants,
         pools,
         runs,
+        cold,
     };
     let mut rows: Vec<Row> = vec![];
     // (a) egg's math suite.
