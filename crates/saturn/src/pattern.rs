@@ -148,6 +148,10 @@ pub(crate) struct Polled<'a, K> {
     pub(crate) cap: usize,
     /// Matches found past `cap`, counted only.
     over: usize,
+    /// Whether a match past `cap` ends the search ([`Sink::halted`], but
+    /// not [`Polled::stopped`]): when nothing past the cap is wanted, not
+    /// even its count.
+    pub(crate) over_stops: bool,
 }
 
 impl<'a, K> Polled<'a, K> {
@@ -160,6 +164,7 @@ impl<'a, K> Polled<'a, K> {
             stopped: false,
             cap: usize::MAX,
             over: 0,
+            over_stops: false,
         }
     }
 
@@ -190,6 +195,7 @@ impl<K: Sink> Sink for Polled<'_, K> {
     fn fresh(&self) -> Self {
         let mut half = Polled::new(self.inner.fresh(), self.stop);
         half.cap = self.cap;
+        half.over_stops = self.over_stops;
         half
     }
     fn append(&mut self, other: Self) {
@@ -219,7 +225,7 @@ impl<K: Sink> Sink for Polled<'_, K> {
             self.until_poll = POLL_NODES;
             self.stopped = self.stopped || (self.stop)();
         }
-        self.stopped
+        self.stopped || self.over_stops && self.over > 0
     }
 }
 

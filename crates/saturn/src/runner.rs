@@ -77,7 +77,11 @@ pub struct Iteration {
     pub egraph_classes: usize,
     /// Rules that changed the e-graph, with how many unions each made.
     pub applied: Vec<(Symbol, usize)>,
-    /// Matches found (over searched roots, banned rules excluded).
+    /// Matches found (over searched roots, banned rules excluded). Without
+    /// backoff, a round that finds more matches than its match budget is
+    /// cut (it stages the first ones, and the run stops after it), and its
+    /// search stops at the first match past the budget: this is then the
+    /// budget plus one, at any thread count.
     pub n_matches: usize,
     /// Matches the search kept for applying. Without backoff, a search
     /// keeps matches only while the matches before them (in commit order,
@@ -291,7 +295,9 @@ const PAR_MIN_MATCHES: usize = 512;
 const STAGE_UNIT: usize = 256;
 
 /// The most matches a round stages without backoff: 16 per node the
-/// limits leave `room` for (see [`Limits::room`]), and at least 2^16.
+/// limits leave `room` for (see [`Limits::room`]), no more than `held`
+/// (the matches that half the bytes the memory limit leaves hold, found
+/// and staged: see [`match_bytes`]), and at least 2^16.
 /// Applying that many almost always passes the node or memory limit; a
 /// round that finds more stages the first ones in commit order (rule
 /// order, then match order: the same at every thread count) and the run
@@ -300,8 +306,30 @@ const STAGE_UNIT: usize = 256;
 /// [`StopReason::Other`]. (It cannot go on: the matches left out would be
 /// lost to incremental matching, and the next round would find the same
 /// first ones again.)
-fn match_budget(room: usize) -> usize {
-    room.saturating_mul(16).max(1 << 16)
+fn match_budget(room: usize, held: usize) -> usize {
+    room.saturating_mul(16).min(held).max(1 << 16)
+}
+
+/// An upper bound of the bytes one match of `rules` takes while a round
+/// holds it: its bindings as the search keeps them, its root's entry,
+/// and what staging makes of it (a union, and a pending node for each
+/// node of a pattern right-hand side, or 4 for an applier in Rust).
+///
+/// Without it, a round under a memory limit could keep 16 matches per
+/// node of room, counted at the bytes of a node: on
+/// `examples/arith.rules` with a 500 MiB limit, 200 million matches, and
+/// a 5.4 GB peak.
+fn match_bytes<L: Language, N: Analysis<L>>(rules: &[Rewrite<L, N>]) -> usize {
+    let id = std::mem::size_of::<Id>();
+    rules
+        .iter()
+        .map(|r| {
+            let rhs = r.applier.pattern().map_or(4, |p| p.ast().len());
+            r.searcher.vars().len() * id + 2 * id + 2 * id + rhs * std::mem::size_of::<L>()
+        })
+        .max()
+        .unwrap_or(0)
+        .max(1)
 }
 
 /// A piece of staging work: the matches `matches` (indices into an item's
@@ -711,7 +739,10 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // only counted. (The e-graph does not change during search, so the
         // budget is known now.)
         let budget = match self.scheduler {
-            Scheduler::Simple => match_budget(limits.room(&self.egraph)),
+            Scheduler::Simple => match_budget(
+                limits.room(&self.egraph),
+                limits.bytes.saturating_sub(self.egraph.approx_bytes()) / 2 / match_bytes(rules),
+            ),
             Scheduler::Backoff { .. } => usize::MAX,
         };
         let bounded = budget != usize::MAX;
@@ -736,9 +767,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // Per item: (root, number of substs) and the substs. Few roots
         // are searched on this thread.
         let n_roots: usize = items.iter().map(|x| x.end - x.start).sum();
-        // Polled inside each root's search too (see `Polled`): one root
-        // can take seconds.
-        let halt = || should_abort(true);
+        // The first item (in commit order) that left out a match for the
+        // budget: the round is then cut (it found more matches than the
+        // budget), and every match after that one is past the budget, so
+        // later items stop searching (see `Iteration::n_matches`).
+        let first_cut = std::sync::atomic::AtomicUsize::new(usize::MAX);
+        let cut_before = |k: usize| first_cut.load(std::sync::atomic::Ordering::Relaxed) < k;
         let found: Vec<Found> = sequentially_if(n_roots < PAR_MIN_ROOTS, || {
             par_map(&item_ids, |&k| {
                 let item = &items[k];
@@ -746,6 +780,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     abort.store(true, std::sync::atomic::Ordering::Relaxed);
                     return (vec![], FlatMatches::default(), false);
                 }
+                if cut_before(k) {
+                    return (vec![], FlatMatches::default(), true);
+                }
+                // Polled inside each root's search too (see `Polled`): one
+                // root can take seconds.
+                let halt = || should_abort(true) || cut_before(k);
                 let r = item.rule;
                 let started = item.timed.then(Instant::now);
                 let pat = &rules[r].searcher;
@@ -758,13 +798,15 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     floor[r] + so_far[r].load(std::sync::atomic::Ordering::Relaxed) + mine
                         > limit[r]
                 };
-                let full = |mine: usize| {
-                    bounded && before.load(std::sync::atomic::Ordering::Acquire) + mine >= budget
-                };
                 let mut mine = 0;
-                let mut truncated = full(0);
-                let mut counting = truncated || (limit[r] != usize::MAX && certain(0));
+                // Whether this item left out a match: for the budget (the
+                // round is then cut), or for a ban, or past 32 bits.
+                let mut truncated = false;
+                let mut counting = limit[r] != usize::MAX && certain(0);
                 let mut halted = false;
+                // With a budget, the first match left out ends the item's
+                // search (see `first_cut`).
+                substs.over_stops = bounded;
                 for &root in &roots[item.start..item.end] {
                     let range = item.nodes.clone();
                     let n = if counting {
@@ -774,8 +816,10 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                         n
                     } else {
                         // Keep no more than could be staged (a round's
-                        // budget) or than could leave the rule unbanned;
-                        // past that, only count (see `Polled`).
+                        // budget: what the leading finished items left of
+                        // it) or than could leave the rule unbanned; past
+                        // that, stop (budget) or only count (ban; see
+                        // `Polled`).
                         substs.cap = if bounded {
                             budget.saturating_sub(before.load(std::sync::atomic::Ordering::Acquire))
                         } else {
@@ -793,6 +837,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                         pat.search_with_regs(egraph, root, range, &mut regs, &mut substs)
                     };
                     if halted || substs.stopped() {
+                        if !should_abort(false) && cut_before(k) {
+                            // Past an earlier item's cut: nothing here
+                            // can be staged, and the count is not needed.
+                            truncated = true;
+                            break;
+                        }
                         // A limit passed inside the search: the round is
                         // abandoned (below), so what was found is moot.
                         abort.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -808,18 +858,25 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                         per_root.push((root, u32::try_from(n).unwrap_or(u32::MAX)));
                     }
                     mine += n;
-                    if !counting && full(mine) {
-                        (counting, truncated) = (true, true);
+                    if !counting && substs.dropped_some() {
+                        // Its cap left a match out. With a budget, the
+                        // round is cut: this item's later matches and the
+                        // later items are past the budget. With backoff,
+                        // the rule is banned (its budget and ban parts
+                        // imply one of the two), and it only counts from
+                        // here on, for exact per-root counts; the 32-bit
+                        // part (a budget or ban limit past 2^32) implies
+                        // neither, so the round is cut too, as at the
+                        // budget, and no match found is lost to
+                        // incremental matching.
+                        truncated = true;
+                        if bounded {
+                            first_cut.fetch_min(k, std::sync::atomic::Ordering::Relaxed);
+                            break;
+                        }
+                        counting = true;
                     }
                     counting = counting || (limit[r] != usize::MAX && certain(mine));
-                    // The budget and ban parts of its cap make a dropped
-                    // match imply one of the two; the 32-bit part does
-                    // not (a budget or ban limit past 2^32): then the
-                    // round is cut here too, as at the budget, so no
-                    // match found is lost to incremental matching.
-                    if !counting && substs.dropped_some() {
-                        (counting, truncated) = (true, true);
-                    }
                 }
                 if bounded {
                     // Done: move the frontier past the leading finished
@@ -977,6 +1034,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             }
         }
         unit_of.push(units.len());
+        if cut && bounded {
+            // The search stopped at the first match past the budget (see
+            // `first_cut`): what it counted depends on timing, so the
+            // round reports that one match.
+            it.n_matches = budget.saturating_add(1);
+        }
         let states = &self.states;
         let staged: Vec<Actions<L>> = sequentially_if(n_staged < PAR_MIN_MATCHES, || {
             par_map(&units, |u| {
@@ -1371,10 +1434,26 @@ mod tests {
 
     #[test]
     fn the_match_budget_is_16_per_node_of_room_and_at_least_2_16() {
-        assert_eq!(match_budget(0), 1 << 16);
-        assert_eq!(match_budget(3), 1 << 16);
-        assert_eq!(match_budget(10_000), 160_000);
-        assert_eq!(match_budget(usize::MAX), usize::MAX);
+        let m = usize::MAX;
+        assert_eq!(match_budget(0, m), 1 << 16);
+        assert_eq!(match_budget(3, m), 1 << 16);
+        assert_eq!(match_budget(10_000, m), 160_000);
+        assert_eq!(match_budget(usize::MAX, m), usize::MAX);
+        // No more than the memory limit's room holds, still 2^16 at least.
+        assert_eq!(match_budget(10_000, 100_000), 100_000);
+        assert_eq!(match_budget(10_000, 1_000), 1 << 16);
+    }
+
+    #[test]
+    fn a_match_s_bytes_count_its_bindings_and_its_right_hand_side() {
+        use crate::{rewrite, SymbolLang};
+        let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
+            rewrite!("a"; "(f ?x ?y)" => "(g (h ?x) ?y)"),
+            rewrite!("b"; "(f ?x)" => "?x"),
+        ];
+        let (id, node) = (4, std::mem::size_of::<SymbolLang>());
+        // (g (h ?x) ?y): four positions, two of them nodes; all counted.
+        assert_eq!(match_bytes(&rules), 2 * id + 4 * id + 4 * node);
     }
 
     #[test]

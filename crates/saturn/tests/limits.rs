@@ -235,8 +235,9 @@ fn hooks_may_change_the_egraph() {
 }
 
 /// Without backoff, a round's search keeps only the matches that can be
-/// within its match budget (16 per node of room under the node limit);
-/// the rest are counted. The result is the same at every thread count.
+/// within its match budget (16 per node of room under the node limit),
+/// and stops at the first match past it. The result is the same at every
+/// thread count.
 #[test]
 fn a_huge_round_keeps_only_the_matches_it_can_apply() {
     let input = long_sum(16);
@@ -256,10 +257,10 @@ fn a_huge_round_keeps_only_the_matches_it_can_apply() {
             "{threads} thread(s): {} matches, {} kept, budget {budget}",
             last.n_matches, last.n_stored
         );
-        // The round found far more than it may apply, and kept all it
-        // applies.
-        assert!(last.n_matches > 3 * budget / 2, "{}", last.n_matches);
-        assert!(last.n_stored >= budget && last.n_stored <= last.n_matches);
+        // The round found more than it may apply (its search stopped at
+        // the first match past the budget), and kept all it applies.
+        assert_eq!(last.n_matches, budget + 1);
+        assert!(last.n_stored >= budget);
         if threads == 1 {
             // In order on one thread, it knows where the budget ends, also
             // inside the root that reaches it. On several threads, items
@@ -390,7 +391,8 @@ fn every_strategy_stops_inside_one_root_at_the_time_limit() {
 /// 1,000, so the search keeps at most one more than that and only counts
 /// the rest (it used to keep them all: hundreds of megabytes). Without
 /// backoff it keeps at most the round's match budget, at every thread
-/// count, and applies the same ones.
+/// count, and applies the same ones; it stops at the first match past the
+/// budget.
 #[test]
 fn one_root_s_matches_are_kept_only_while_they_can_be_applied() {
     let rule: Rewrite<SymbolLang, ()> =
@@ -419,7 +421,8 @@ fn one_root_s_matches_are_kept_only_while_they_can_be_applied() {
             .run(std::slice::from_ref(&rule));
         let first = &r.iterations[0];
         let budget = 1 << 16; // 16 per node of room (1,000), at least 2^16
-        assert_eq!(first.n_matches, 27_000_000, "{threads} thread(s)");
+                              // Cut at the budget: the search stopped at the first match past it.
+        assert_eq!(first.n_matches, budget + 1, "{threads} thread(s)");
         assert!(first.n_stored <= budget, "{}", first.n_stored);
         assert!(first.n_stored >= budget.min(first.n_matches));
         assert!(
@@ -431,4 +434,90 @@ fn one_root_s_matches_are_kept_only_while_they_can_be_applied() {
         dumps.push(r.egraph.dump().to_string());
     }
     assert_eq!(dumps[0], dumps[1]);
+}
+
+/// 27 billion matches at one root, without backoff: the round is cut at
+/// its match budget, and its search stops at the first match past it
+/// (counting them all took minutes, so a run went on to its time limit).
+/// The same matches are applied at 1 and 2 threads.
+#[test]
+fn a_round_past_its_match_budget_stops_searching() {
+    let rule: Rewrite<SymbolLang, ()> =
+        rewrite!("many"; "(f (g ?a) (g ?b) (g ?c))" => "(h ?a ?b ?c)");
+    let mut dumps = vec![];
+    for threads in [1, 2] {
+        let (eg, _) = one_huge_root(3000);
+        let limit = eg.total_size() + 1_000;
+        let t = Instant::now();
+        let r = Runner::default()
+            .with_egraph(eg)
+            .with_node_limit(limit)
+            .with_time_limit(Duration::from_secs(600))
+            .with_scheduler(Scheduler::Simple)
+            .with_threads(threads)
+            .run(std::slice::from_ref(&rule));
+        let first = &r.iterations[0];
+        let budget = 1 << 16;
+        assert_eq!(first.n_matches, budget + 1, "{threads} thread(s)");
+        assert!(first.n_stored >= budget, "{}", first.n_stored);
+        assert!(
+            matches!(r.stop_reason, Some(StopReason::NodeLimit(_))),
+            "{:?}",
+            r.stop_reason
+        );
+        assert!(t.elapsed() < Duration::from_secs(60), "stopped promptly");
+        assert_eq!(r.egraph.check_invariants(), Ok(()));
+        dumps.push(r.egraph.dump().to_string());
+    }
+    assert_eq!(dumps[0], dumps[1]);
+}
+
+/// A round with exactly as many matches as its budget is not cut (it
+/// stages them all and goes on), and one with more is, at 1 and 2 threads
+/// alike. A round's cut used to be decided when the matches seen so far
+/// reached the budget: on one thread, which sees them in order, a round
+/// of exactly the budget was cut; on two, whether it was depended on
+/// which items finished first.
+#[test]
+fn a_round_is_cut_only_past_its_budget() {
+    // (f2 G G) with `n` nodes in G: n * n matches, whose right-hand side
+    // exists already (no new nodes: the round's only effect is unions).
+    let rule: Rewrite<SymbolLang, ()> =
+        rewrite!("swap"; "(f2 (g ?a) (g ?b))" => "(f2 (g ?b) (g ?a))");
+    let budget = 1usize << 16;
+    for (n, cut) in [(256, false), (257, true)] {
+        for threads in [1, 2] {
+            let mut eg = EGraph::<SymbolLang, ()>::default();
+            let gs: Vec<Id> = (0..n)
+                .map(|i| {
+                    let a = eg.add(SymbolLang::leaf(format!("a{i}")));
+                    eg.add(SymbolLang::new("g", vec![a]))
+                })
+                .collect();
+            for &g in &gs[1..] {
+                eg.union(gs[0], g);
+            }
+            eg.add(SymbolLang::new("f2", vec![gs[0], gs[0]]));
+            eg.rebuild();
+            let limit = eg.total_size() + 4_000; // room for a budget of 2^16
+            let r = Runner::default()
+                .with_egraph(eg)
+                .with_node_limit(limit)
+                .with_scheduler(Scheduler::Simple)
+                .with_threads(threads)
+                .run(std::slice::from_ref(&rule));
+            let first = &r.iterations[0];
+            let what = format!("{n} nodes, {threads} thread(s): {:?}", r.stop_reason);
+            if cut {
+                assert_eq!(first.n_matches, budget + 1, "{what}");
+                assert!(
+                    matches!(&r.stop_reason, Some(StopReason::Other(s)) if s.contains("match budget")),
+                    "{what}"
+                );
+            } else {
+                assert_eq!(first.n_matches, budget, "{what}");
+                assert_eq!(r.stop_reason, Some(StopReason::Saturated), "{what}");
+            }
+        }
+    }
 }
