@@ -109,11 +109,12 @@ pub(crate) trait Sink: Send + Sized {
     fn append(&mut self, other: Self);
     /// Keeps the first `n` matches recorded.
     fn truncate(&mut self, n: usize);
-    /// Whether the search must stop now (a limit passed). The matcher asks
-    /// before each node it binds, so a sink that says yes ends even a
-    /// single root's search within a few nodes; the matches it holds are
-    /// then a prefix of the root's and are to be thrown away. Never, by
-    /// default: the check then compiles to nothing.
+    /// Whether the search must stop now (a limit passed, or nothing more
+    /// is wanted). The matcher asks before each node it binds, so a sink
+    /// that says yes ends even a single root's search within a few nodes;
+    /// the matches it holds are then a prefix of the root's (what they are
+    /// worth is the sink's business). Never, by default: the check then
+    /// compiles to nothing.
     #[inline(always)]
     fn halted(&mut self) -> bool {
         false
@@ -129,7 +130,8 @@ const POLL_NODES: u32 = 4096;
 /// A sink that asks `stop` every [`POLL_NODES`] nodes bound whether the
 /// search must end (a deadline, a cancel flag, another worker's abort), and
 /// once it says so, says so for good ([`Sink::halted`]); and that keeps at
-/// most `cap` matches, only counting the rest.
+/// most `cap` matches, only counting the rest, or, with `over_stops`,
+/// ending the search at the first match past `cap`.
 ///
 /// Item-level checks alone leave one root's search unbounded: in an
 /// associative-commutative blow-up one root can have hundreds of millions
@@ -194,7 +196,9 @@ impl<K: Sink> Sink for Polled<'_, K> {
     }
     fn fresh(&self) -> Self {
         let mut half = Polled::new(self.inner.fresh(), self.stop);
-        half.cap = self.cap;
+        // The half's matches come after this one's: it can keep no more
+        // than the cap leaves.
+        half.cap = self.cap.saturating_sub(self.inner.len());
         half.over_stops = self.over_stops;
         half
     }

@@ -85,8 +85,8 @@ pub struct Iteration {
     pub n_matches: usize,
     /// Matches the search kept for applying. Without backoff, a search
     /// keeps matches only while the matches before them (in commit order,
-    /// as far as it knows yet) leave room in the round's match budget;
-    /// the others are only counted. So this is at most the budget plus
+    /// as far as it knows yet) leave room in the round's match budget,
+    /// and stops at the first one past it. So this is at most the budget plus
     /// what other threads' work items found before they knew the budget
     /// was full (on one thread: at most the budget). With backoff, a
     /// rule's search keeps at most one match more than would get it
@@ -233,9 +233,11 @@ impl<L: Language, N: Analysis<L> + Default> Default for Runner<L, N> {
 }
 
 /// Search results of one work item: (root, number of matches) for each
-/// root with some, the matches kept (in root order), and whether some were
-/// only counted because the matches before them already filled the round's
-/// match budget.
+/// root with some, the matches kept (in root order), and whether it left
+/// a match out: for the round's match budget (then the round is cut), for
+/// a ban, or past 32 bits; or whether it was skipped or stopped because an
+/// earlier item left one out for the budget (see `first_cut`: then its
+/// counts are partial, nothing of it is staged, and it keeps no matches).
 type Found = (Vec<(Id, u32)>, FlatMatches, bool);
 
 /// One unit of parallel work: a rule and a slice of its roots, or one
@@ -297,7 +299,7 @@ const STAGE_UNIT: usize = 256;
 /// The most matches a round stages without backoff: 16 per node the
 /// limits leave `room` for (see [`Limits::room`]), no more than `held`
 /// (the matches that half the bytes the memory limit leaves hold, found
-/// and staged: see [`match_bytes`]), and at least 2^16.
+/// and staged: see [`match_bytes`]), at least 2^16, and below 2^32.
 /// Applying that many almost always passes the node or memory limit; a
 /// round that finds more stages the first ones in commit order (rule
 /// order, then match order: the same at every thread count) and the run
@@ -307,13 +309,20 @@ const STAGE_UNIT: usize = 256;
 /// lost to incremental matching, and the next round would find the same
 /// first ones again.)
 fn match_budget(room: usize, held: usize) -> usize {
-    room.saturating_mul(16).min(held).max(1 << 16)
+    // At most 2^32 - 1, the most one item keeps (a root's count is kept in
+    // 32 bits), so a match left out in a bounded round is always one past
+    // the budget.
+    room.saturating_mul(16)
+        .min(held)
+        .max(1 << 16)
+        .min(u32::MAX as usize)
 }
 
-/// An upper bound of the bytes one match of `rules` takes while a round
-/// holds it: its bindings as the search keeps them, its root's entry,
-/// and what staging makes of it (a union, and a pending node for each
-/// node of a pattern right-hand side, or 4 for an applier in Rust).
+/// The bytes one match of `rules` takes while a round holds it, counted
+/// high: its bindings as the search keeps them, its root's entry, and what
+/// staging makes of it (a union, and a pending node for each node of a
+/// pattern right-hand side, or 4 for an applier in Rust, a guess). Vectors'
+/// spare capacity is not counted.
 ///
 /// Without it, a round under a memory limit could keep 16 matches per
 /// node of room, counted at the bytes of a node: on
@@ -734,10 +743,11 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // after it (see `match_budget`). The search keeps only matches
         // that can be among them: `before` is the matches of the leading
         // items that have finished (items `0..next`), a lower bound of
-        // the matches before any item still running; once it and an
-        // item's own matches reach the budget, the item's later roots are
-        // only counted. (The e-graph does not change during search, so the
-        // budget is known now.)
+        // the matches before any item still running; an item's cap is what
+        // it leaves of the budget, and the first match past the cap ends
+        // the item's search, and the round's (see `first_cut`). (The
+        // e-graph does not change during search, so the budget is known
+        // now.)
         let budget = match self.scheduler {
             Scheduler::Simple => match_budget(
                 limits.room(&self.egraph),
@@ -841,6 +851,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                             // Past an earlier item's cut: nothing here
                             // can be staged, and the count is not needed.
                             truncated = true;
+                            substs.inner = FlatMatches::default();
                             break;
                         }
                         // A limit passed inside the search: the round is
@@ -1005,8 +1016,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let mut units: Vec<StageUnit> = Vec::with_capacity(items.len());
         let mut unit_of: Vec<usize> = Vec::with_capacity(items.len() + 1);
         let mut n_staged = 0;
-        // The first `budget` matches in commit order (see above); an item
-        // whose later matches were only counted holds the budget's end.
+        // The first `budget` matches in commit order (see above); the first
+        // item that left a match out holds the budget's end.
         let mut cut = false;
         for (k, (item, (per_root, substs, truncated))) in items.iter().zip(&found).enumerate() {
             unit_of.push(units.len());
@@ -1438,7 +1449,7 @@ mod tests {
         assert_eq!(match_budget(0, m), 1 << 16);
         assert_eq!(match_budget(3, m), 1 << 16);
         assert_eq!(match_budget(10_000, m), 160_000);
-        assert_eq!(match_budget(usize::MAX, m), usize::MAX);
+        assert_eq!(match_budget(usize::MAX, m), u32::MAX as usize);
         // No more than the memory limit's room holds, still 2^16 at least.
         assert_eq!(match_budget(10_000, 100_000), 100_000);
         assert_eq!(match_budget(10_000, 1_000), 1 << 16);

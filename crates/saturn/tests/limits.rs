@@ -298,18 +298,24 @@ fn cancel_after(delay: Duration) -> (Arc<AtomicBool>, std::thread::JoinHandle<()
 /// combinations at that one root.
 fn one_huge_root(n: usize) -> (EGraph<SymbolLang, ()>, Id) {
     let mut eg = EGraph::<SymbolLang, ()>::default();
+    let g = g_class(&mut eg, "a", n);
+    let root = eg.add(SymbolLang::new("f", vec![g, g, g]));
+    eg.rebuild();
+    (eg, root)
+}
+
+/// A class of `n` nodes `(g <prefix>i)`, `i < n` (not rebuilt yet).
+fn g_class(eg: &mut EGraph<SymbolLang, ()>, prefix: &str, n: usize) -> Id {
     let gs: Vec<Id> = (0..n)
         .map(|i| {
-            let a = eg.add(SymbolLang::leaf(format!("a{i}")));
+            let a = eg.add(SymbolLang::leaf(format!("{prefix}{i}")));
             eg.add(SymbolLang::new("g", vec![a]))
         })
         .collect();
     for &g in &gs[1..] {
         eg.union(gs[0], g);
     }
-    let root = eg.add(SymbolLang::new("f", vec![gs[0], gs[0], gs[0]]));
-    eg.rebuild();
-    (eg, root)
+    gs[0]
 }
 
 /// A search that never matches (the leaves have no `k`) but visits
@@ -420,8 +426,9 @@ fn one_root_s_matches_are_kept_only_while_they_can_be_applied() {
             .with_threads(threads)
             .run(std::slice::from_ref(&rule));
         let first = &r.iterations[0];
-        let budget = 1 << 16; // 16 per node of room (1,000), at least 2^16
-                              // Cut at the budget: the search stopped at the first match past it.
+        // 16 per node of room (1,000), at least 2^16.
+        let budget = 1 << 16;
+        // Cut at the budget: the search stopped at the first match past it.
         assert_eq!(first.n_matches, budget + 1, "{threads} thread(s)");
         assert!(first.n_stored <= budget, "{}", first.n_stored);
         assert!(first.n_stored >= budget.min(first.n_matches));
@@ -436,70 +443,95 @@ fn one_root_s_matches_are_kept_only_while_they_can_be_applied() {
     assert_eq!(dumps[0], dumps[1]);
 }
 
-/// 27 billion matches at one root, without backoff: the round is cut at
-/// its match budget, and its search stops at the first match past it
-/// (counting them all took minutes, so a run went on to its time limit).
-/// The same matches are applied at 1 and 2 threads.
+/// Classes `(f2 G_i G_i)` for `roots` classes `G_i` of `per` nodes
+/// `(g a)` each: `per * per` matches of `(f2 (g ?a) (g ?b))` at each of
+/// the `roots` roots. Over 512 roots and 8,192 nodes, so that at 2 threads
+/// the runner works on the pool and the search runs in parallel items.
+fn many_roots(roots: usize, per: usize) -> EGraph<SymbolLang, ()> {
+    let mut eg = EGraph::<SymbolLang, ()>::default();
+    for r in 0..roots {
+        let g = g_class(&mut eg, &format!("a{r}_"), per);
+        eg.add(SymbolLang::new("f2", vec![g, g]));
+    }
+    eg.rebuild();
+    eg
+}
+
+/// Billions of matches, without backoff: the round is cut at its match
+/// budget, and its search stops at the first match past it (counting them
+/// all took minutes, so a run went on to its time limit). Two cases: one
+/// root with 27 billion matches (its own search stops), and 1,100 small
+/// roots before such a root (their parallel items pass the budget, and
+/// the huge root's item is skipped or stopped). The same matches are
+/// applied at 1 and 2 threads.
 #[test]
 fn a_round_past_its_match_budget_stops_searching() {
-    let rule: Rewrite<SymbolLang, ()> =
-        rewrite!("many"; "(f (g ?a) (g ?b) (g ?c))" => "(h ?a ?b ?c)");
-    let mut dumps = vec![];
-    for threads in [1, 2] {
-        let (eg, _) = one_huge_root(3000);
-        let limit = eg.total_size() + 1_000;
-        let t = Instant::now();
-        let r = Runner::default()
-            .with_egraph(eg)
-            .with_node_limit(limit)
-            .with_time_limit(Duration::from_secs(600))
-            .with_scheduler(Scheduler::Simple)
-            .with_threads(threads)
-            .run(std::slice::from_ref(&rule));
-        let first = &r.iterations[0];
-        let budget = 1 << 16;
-        assert_eq!(first.n_matches, budget + 1, "{threads} thread(s)");
-        assert!(first.n_stored >= budget, "{}", first.n_stored);
-        assert!(
-            matches!(r.stop_reason, Some(StopReason::NodeLimit(_))),
-            "{:?}",
-            r.stop_reason
-        );
-        assert!(t.elapsed() < Duration::from_secs(60), "stopped promptly");
-        assert_eq!(r.egraph.check_invariants(), Ok(()));
-        dumps.push(r.egraph.dump().to_string());
+    let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
+        rewrite!("many"; "(f (g ?a) (g ?b) (g ?c))" => "(h ?a ?b ?c)"),
+        rewrite!("pairs"; "(f2 (g ?a) (g ?b))" => "(h ?a ?b)"),
+    ];
+    for small_roots in [0, 1_100] {
+        let mut dumps = vec![];
+        for threads in [1, 2] {
+            // The small roots' classes have the lower ids, so their items
+            // come first in commit order: 1,100 * 64 matches pass 2^16.
+            let mut eg = many_roots(small_roots, 8);
+            let g = g_class(&mut eg, "b", 3000);
+            eg.add(SymbolLang::new("f", vec![g, g, g]));
+            eg.rebuild();
+            let limit = eg.total_size() + 1_000;
+            let t = Instant::now();
+            let r = Runner::default()
+                .with_egraph(eg)
+                .with_node_limit(limit)
+                .with_time_limit(Duration::from_secs(600))
+                .with_scheduler(Scheduler::Simple)
+                .with_threads(threads)
+                .run(&rules);
+            let what = format!("{small_roots} small roots, {threads} thread(s)");
+            let first = &r.iterations[0];
+            if small_roots > 0 {
+                assert_eq!(first.threads, threads, "{what}: on the pool");
+            }
+            let budget = 1 << 16;
+            assert_eq!(first.n_matches, budget + 1, "{what}");
+            assert!(first.n_stored >= budget, "{what}: {}", first.n_stored);
+            assert!(
+                matches!(r.stop_reason, Some(StopReason::NodeLimit(_))),
+                "{what}: {:?}",
+                r.stop_reason
+            );
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "{what}: stopped promptly"
+            );
+            assert_eq!(r.egraph.check_invariants(), Ok(()));
+            dumps.push(r.egraph.dump().to_string());
+        }
+        assert_eq!(dumps[0], dumps[1], "{small_roots} small roots");
     }
-    assert_eq!(dumps[0], dumps[1]);
 }
 
 /// A round with exactly as many matches as its budget is not cut (it
 /// stages them all and goes on), and one with more is, at 1 and 2 threads
-/// alike. A round's cut used to be decided when the matches seen so far
-/// reached the budget: on one thread, which sees them in order, a round
-/// of exactly the budget was cut; on two, whether it was depended on
-/// which items finished first.
+/// alike, over 1,024 roots searched in parallel items. A round's cut used
+/// to be decided when the matches seen so far reached the budget: on one
+/// thread, which sees them in order, a round of exactly the budget was
+/// cut; on two, whether it was depended on which items finished first.
 #[test]
 fn a_round_is_cut_only_past_its_budget() {
-    // (f2 G G) with `n` nodes in G: n * n matches, whose right-hand side
-    // exists already (no new nodes: the round's only effect is unions).
+    // The right-hand side is the root itself: the round's only effect is
+    // unions that change nothing, so a round that is not cut saturates.
     let rule: Rewrite<SymbolLang, ()> =
         rewrite!("swap"; "(f2 (g ?a) (g ?b))" => "(f2 (g ?b) (g ?a))");
     let budget = 1usize << 16;
-    for (n, cut) in [(256, false), (257, true)] {
+    // 1,024 roots of 64 matches each: exactly 2^16; one root more: past it.
+    for (roots, cut) in [(1024, false), (1025, true)] {
         for threads in [1, 2] {
-            let mut eg = EGraph::<SymbolLang, ()>::default();
-            let gs: Vec<Id> = (0..n)
-                .map(|i| {
-                    let a = eg.add(SymbolLang::leaf(format!("a{i}")));
-                    eg.add(SymbolLang::new("g", vec![a]))
-                })
-                .collect();
-            for &g in &gs[1..] {
-                eg.union(gs[0], g);
-            }
-            eg.add(SymbolLang::new("f2", vec![gs[0], gs[0]]));
-            eg.rebuild();
-            let limit = eg.total_size() + 4_000; // room for a budget of 2^16
+            let eg = many_roots(roots, 8);
+            // Room for 4,000 nodes: a budget of 2^16 (16 per node, at
+            // least 2^16).
+            let limit = eg.total_size() + 4_000;
             let r = Runner::default()
                 .with_egraph(eg)
                 .with_node_limit(limit)
@@ -507,7 +539,8 @@ fn a_round_is_cut_only_past_its_budget() {
                 .with_threads(threads)
                 .run(std::slice::from_ref(&rule));
             let first = &r.iterations[0];
-            let what = format!("{n} nodes, {threads} thread(s): {:?}", r.stop_reason);
+            let what = format!("{roots} roots, {threads} thread(s): {:?}", r.stop_reason);
+            assert_eq!(first.threads, threads, "{what}: on the pool");
             if cut {
                 assert_eq!(first.n_matches, budget + 1, "{what}");
                 assert!(
