@@ -8,7 +8,10 @@
 //! gets the same limits: 30 rounds, 10,000 nodes, 5 s (10 rounds, 2,000
 //! nodes, 2 s under `--quick`). Runs are interleaved (run 1 of every
 //! strategy and thread count, then run 2, ...) so drift in machine load
-//! hits all alike. Counts are those of the first run; a `!` after the stop
+//! hits all alike, and each timed run comes right after an untimed one of
+//! its own: after a 1-thread run a 2-thread run otherwise starts on a
+//! core that idled through it, which on a virtual machine slows the whole
+//! run (see `saturn-bench`'s docs). Counts are those of the first run; a `!` after the stop
 //! reason marks a row where another run or thread count disagreed
 //! (possible only when the time limit cut a run).
 
@@ -182,7 +185,7 @@ pub fn run(ctx: &Ctx) -> Result<Section, String> {
     let mut section = Section::default();
     let mut body = String::new();
     body.push_str(&format!(
-        "Every strategy of `saturn::schedule` whose name parses, on each bundled rule set (all its terms in one e-graph), with the same limits: {} rounds, {} nodes, {} s. Time: median wall time of the schedule (ms) at each thread count. Counts (rounds, global joins, matches, final nodes and classes) are from the first run; `!` marks a row where runs or thread counts disagreed.\n\n",
+        "Every strategy of `saturn::schedule` whose name parses, on each bundled rule set (all its terms in one e-graph), with the same limits: {} rounds, {} nodes, {} s. Time: median wall time of the schedule (ms) at each thread count, each timed run right after an untimed one of its own. Counts (rounds, global joins, matches, final nodes and classes) are from the first run; `!` marks a row where runs or thread counts disagreed.\n\n",
         limits.iters,
         limits.nodes,
         limits.time.as_secs_f64()
@@ -237,6 +240,8 @@ pub fn run(ctx: &Ctx) -> Result<Section, String> {
         for _ in 0..ctx.runs {
             for (si, &s) in strategies.iter().enumerate() {
                 for (k, (_, pool)) in pools.iter().enumerate() {
+                    // Untimed warm-up run (see the module docs).
+                    run_once(&pipeline, s, limits, pool.as_ref(), &terms);
                     let (_, _, r) = run_once(&pipeline, s, limits, pool.as_ref(), &terms);
                     reports[si][k].push(r);
                 }
