@@ -129,11 +129,9 @@ pub fn clif_opt(data: &[u8]) -> Outcome {
     // Cranelift's reader panics on some inputs no check foresees (a
     // `vconst` wider than its type): those are its bugs, not Saturn's,
     // so they count as rejected and the fuzzer goes on past them.
-    // libFuzzer's hook aborts on any panic: it is swapped out meanwhile.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let parsed = std::panic::catch_unwind(|| cranelift_reader::parse_functions(text));
-    std::panic::set_hook(hook);
+    // libFuzzer's hook aborts on any panic: `read_guarded` swaps it out
+    // meanwhile.
+    let parsed = saturn_clif::text::read_guarded(|| cranelift_reader::parse_functions(text));
     let Ok(Ok(funcs)) = parsed else {
         return Outcome::Rejected;
     };

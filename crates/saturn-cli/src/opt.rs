@@ -172,17 +172,12 @@ fn target_isa(text: &str, flags: &Flags) -> Result<Option<OwnedTargetIsa>, Targe
     }
 }
 
-/// Runs `read` (Cranelift's reader), turning a panic inside it into an
-/// error, without the panic hook's message. `check_reader_input` keeps
-/// out the inputs known to make it panic; this is for the unknown ones.
-/// The hook is global: call it only while no other thread may panic (the
-/// inputs are loaded before any job runs).
+/// Runs `read` (Cranelift's reader) under
+/// [`saturn_clif::text::read_guarded`], turning a panic inside it into an
+/// error, without the panic hook's message. (The hook is global: the
+/// inputs are loaded before any job runs.)
 fn read_guarded<T>(read: impl FnOnce() -> T) -> Result<T, String> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
-    std::panic::set_hook(hook);
-    result.map_err(|p| {
+    saturn_clif::text::read_guarded(read).map_err(|p| {
         format!(
             "Cranelift's reader failed: {}",
             crate::sched::panic_message(&*p)

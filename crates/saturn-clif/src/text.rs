@@ -111,6 +111,25 @@ impl std::fmt::Display for ReaderInputError {
 
 impl std::error::Error for ReaderInputError {}
 
+/// Runs `read` (Cranelift's reader) and catches a panic inside it, with
+/// the panic hook silenced meanwhile: `Err` holds the panic's payload.
+/// [`check_reader_input`] keeps out the inputs known to make the reader
+/// panic; this is for the unknown ones. The hook is global: call it only
+/// while no other thread may panic.
+///
+/// ```
+/// let caught = saturn_clif::text::read_guarded(|| -> u32 { panic!("bad") });
+/// assert_eq!(caught.unwrap_err().downcast_ref::<&str>(), Some(&"bad"));
+/// assert_eq!(saturn_clif::text::read_guarded(|| 7).ok(), Some(7));
+/// ```
+pub fn read_guarded<T>(read: impl FnOnce() -> T) -> Result<T, Box<dyn std::any::Any + Send>> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
+    std::panic::set_hook(hook);
+    result
+}
+
 /// The prefixes of the entities Cranelift's reader numbers densely.
 const DENSE_ENTITIES: [&str; 8] = ["v", "block", "ss", "dss", "dt", "gv", "sig", "fn"];
 
