@@ -1746,7 +1746,7 @@ fn extend_parents_par<L: Send, D: Send>(classes: &mut [Option<EClass<L, D>>], pa
     let piece = crate::par::piece_len(pairs.len()).max(1024);
     let mut jobs = Vec::with_capacity(pairs.len() / piece + 1);
     let (mut pairs, mut classes, mut base) = (pairs, classes, 0);
-    while let Some(&(_, _)) = pairs.first() {
+    while !pairs.is_empty() {
         let mut cut = piece.min(pairs.len());
         while cut < pairs.len() && pairs[cut].0 == pairs[cut - 1].0 {
             cut += 1;

@@ -329,12 +329,14 @@ fn match_budget(room: usize, held: usize) -> usize {
 /// `examples/arith.rules` with a 500 MiB limit, 200 million matches, and
 /// a 5.4 GB peak.
 fn match_bytes<L: Language, N: Analysis<L>>(rules: &[Rewrite<L, N>]) -> usize {
-    let id = std::mem::size_of::<Id>();
+    use std::mem::size_of;
+    // A root's entry in `Found` and a staged union.
+    let fixed = size_of::<(Id, u32)>() + size_of::<(crate::rewrite::Ref, crate::rewrite::Ref)>();
     rules
         .iter()
         .map(|r| {
             let rhs = r.applier.pattern().map_or(4, |p| p.ast().len());
-            r.searcher.vars().len() * id + 2 * id + 2 * id + rhs * std::mem::size_of::<L>()
+            r.searcher.vars().len() * size_of::<Id>() + fixed + rhs * size_of::<L>()
         })
         .max()
         .unwrap_or(0)
@@ -876,9 +878,9 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                         // the rule is banned (its budget and ban parts
                         // imply one of the two), and it only counts from
                         // here on, for exact per-root counts; the 32-bit
-                        // part (a budget or ban limit past 2^32) implies
-                        // neither, so the round is cut too, as at the
-                        // budget, and no match found is lost to
+                        // part (a ban limit past 2^32; a budget is below
+                        // it) implies neither, so the round is cut too, as
+                        // at the budget, and no match found is lost to
                         // incremental matching.
                         truncated = true;
                         if bounded {

@@ -304,6 +304,22 @@ fn one_huge_root(n: usize) -> (EGraph<SymbolLang, ()>, Id) {
     (eg, root)
 }
 
+/// A runner without backoff on `eg`, at `threads` threads, with room
+/// for `room` nodes more under its node limit (a match budget of 16 per
+/// node of room, at least 2^16).
+fn without_backoff(
+    eg: EGraph<SymbolLang, ()>,
+    room: usize,
+    threads: usize,
+) -> Runner<SymbolLang, ()> {
+    let limit = eg.total_size() + room;
+    Runner::default()
+        .with_egraph(eg)
+        .with_node_limit(limit)
+        .with_scheduler(Scheduler::Simple)
+        .with_threads(threads)
+}
+
 /// A class of `n` nodes `(g <prefix>i)`, `i < n` (not rebuilt yet).
 fn g_class(eg: &mut EGraph<SymbolLang, ()>, prefix: &str, n: usize) -> Id {
     let gs: Vec<Id> = (0..n)
@@ -418,13 +434,7 @@ fn one_root_s_matches_are_kept_only_while_they_can_be_applied() {
     let mut dumps = vec![];
     for threads in [1, 2] {
         let (eg, _) = one_huge_root(300);
-        let limit = eg.total_size() + 1_000;
-        let r = Runner::default()
-            .with_egraph(eg)
-            .with_node_limit(limit)
-            .with_scheduler(Scheduler::Simple)
-            .with_threads(threads)
-            .run(std::slice::from_ref(&rule));
+        let r = without_backoff(eg, 1_000, threads).run(std::slice::from_ref(&rule));
         let first = &r.iterations[0];
         // 16 per node of room (1,000), at least 2^16.
         let budget = 1 << 16;
@@ -479,14 +489,9 @@ fn a_round_past_its_match_budget_stops_searching() {
             let g = g_class(&mut eg, "b", 3000);
             eg.add(SymbolLang::new("f", vec![g, g, g]));
             eg.rebuild();
-            let limit = eg.total_size() + 1_000;
             let t = Instant::now();
-            let r = Runner::default()
-                .with_egraph(eg)
-                .with_node_limit(limit)
+            let r = without_backoff(eg, 1_000, threads)
                 .with_time_limit(Duration::from_secs(600))
-                .with_scheduler(Scheduler::Simple)
-                .with_threads(threads)
                 .run(&rules);
             let what = format!("{small_roots} small roots, {threads} thread(s)");
             let first = &r.iterations[0];
@@ -531,13 +536,7 @@ fn a_round_is_cut_only_past_its_budget() {
             let eg = many_roots(roots, 8);
             // Room for 4,000 nodes: a budget of 2^16 (16 per node, at
             // least 2^16).
-            let limit = eg.total_size() + 4_000;
-            let r = Runner::default()
-                .with_egraph(eg)
-                .with_node_limit(limit)
-                .with_scheduler(Scheduler::Simple)
-                .with_threads(threads)
-                .run(std::slice::from_ref(&rule));
+            let r = without_backoff(eg, 4_000, threads).run(std::slice::from_ref(&rule));
             let first = &r.iterations[0];
             let what = format!("{roots} roots, {threads} thread(s): {:?}", r.stop_reason);
             assert_eq!(first.threads, threads, "{what}: on the pool");
