@@ -20,7 +20,14 @@
 //! threads ran dry depended on timing (an undone phase counts, with the
 //! `bsp` rounds after it; see `saturn::schedule`). An `async` phase that
 //! a node limit stops part-way is undone and finished in `bsp` rounds, so
-//! those rows agree.
+//! those rows agree. The joins cell of a row with an undone phase says so
+//! (`8 (1 undone)`: the undone phase's join plus 7 `bsp` rounds).
+//!
+//! After the table: the sums of the medians and of the joins per
+//! strategy, then `async` against `bsp` workload by workload (how many
+//! workloads it needs fewer, as many or more joins on, and is no slower
+//! on at the last thread count), over all workloads and split into those
+//! whose `async` phases all ran dry and those with an undone phase.
 //!
 //! Strategies: `bsp` (all rules, one join per round), `passes` (each pass to
 //! its fixed point, sweeps until nothing changes), `async` (dirty classes
@@ -530,7 +537,7 @@ fn print_table(rows: &[Row], pools: &[(usize, Arc<rayon::ThreadPool>)]) {
     let mut totals: Vec<(String, Vec<f64>, usize)> = vec![];
     // Per workload and variant: the median at the last thread count, and
     // the joins (for the async-vs-bsp summary).
-    let mut cells: Vec<(&str, String, f64, usize)> = vec![];
+    let mut cells: Vec<(&str, String, f64, usize, bool)> = vec![];
     for row in rows {
         let first = &row.per_threads[0][0].report;
         let times: Vec<f64> = row
@@ -554,6 +561,12 @@ fn print_table(rows: &[Row], pools: &[(usize, Arc<rayon::ThreadPool>)]) {
             None => "-",
         };
         let c = counts(first);
+        // An undone `async` phase is one of the joins: say so in the cell.
+        let joins = if first.rolled_back > 0 {
+            format!("{} ({} undone)", c[1], first.rolled_back)
+        } else {
+            c[1].to_string()
+        };
         println!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {}{} | {} |",
             row.workload,
@@ -564,7 +577,7 @@ fn print_table(rows: &[Row], pools: &[(usize, Arc<rayon::ThreadPool>)]) {
                 .collect::<Vec<_>>()
                 .join(" | "),
             c[0],
-            c[1],
+            joins,
             c[2],
             c[3],
             c[4],
@@ -574,7 +587,13 @@ fn print_table(rows: &[Row], pools: &[(usize, Arc<rayon::ThreadPool>)]) {
         );
         let label = row.variant.label();
         let last = times.last().copied().unwrap_or(0.0);
-        cells.push((&row.workload, label.clone(), last, first.joins));
+        cells.push((
+            &row.workload,
+            label.clone(),
+            last,
+            first.joins,
+            first.rolled_back > 0,
+        ));
         match totals.iter_mut().find(|(l, _, _)| *l == label) {
             Some((_, v, j)) => {
                 v.iter_mut().zip(&times).for_each(|(a, b)| *a += b);
@@ -599,31 +618,60 @@ fn print_table(rows: &[Row], pools: &[(usize, Arc<rayon::ThreadPool>)]) {
     }
     // The seed's claim, workload by workload: `async` against `bsp`.
     let of = |w: &str, l: &str| cells.iter().find(|c| c.0 == w && c.1 == l);
-    let (mut n, mut fewer, mut same, mut faster) = (0, 0, 0, 0);
-    let mut ratios = vec![];
-    for (w, l, t, j) in &cells {
+    // Tallies over the workloads where `async`'s phases all ran dry, and
+    // over those where one was undone (then `async` is that phase's join
+    // plus `bsp`'s rounds; see `saturn::schedule`).
+    #[derive(Default)]
+    struct Tally {
+        n: usize,
+        fewer: usize,
+        same: usize,
+        faster: usize,
+        ratios: Vec<f64>,
+    }
+    let mut tallies = [Tally::default(), Tally::default()];
+    for (w, l, t, j, undone) in &cells {
         if l != "async" {
             continue;
         }
-        let Some((_, _, bt, bj)) = of(w, "bsp") else {
+        let Some((_, _, bt, bj, _)) = of(w, "bsp") else {
             continue;
         };
-        n += 1;
-        fewer += usize::from(j < bj);
-        same += usize::from(j == bj);
-        faster += usize::from(t <= bt);
+        let k = &mut tallies[usize::from(*undone)];
+        k.n += 1;
+        k.fewer += usize::from(j < bj);
+        k.same += usize::from(j == bj);
+        k.faster += usize::from(t <= bt);
         if *bt > 0.0 {
-            ratios.push(t / bt);
+            k.ratios.push(t / bt);
         }
     }
-    if n > 0 {
-        let geomean = suite::geomean(&ratios);
-        let threads = pools.last().map_or(1, |(t, _)| *t);
+    let threads = pools.last().map_or(1, |(t, _)| *t);
+    let line = |what: &str, k: &Tally| {
+        if k.n > 0 {
+            println!(
+                "async vs bsp over {} {what}: fewer joins on {}, as many on {}, more on {}; \
+                 at {threads} thread(s) no slower on {}, time ratio geomean {:.2}",
+                k.n,
+                k.fewer,
+                k.same,
+                k.n - k.fewer - k.same,
+                k.faster,
+                suite::geomean(&k.ratios)
+            );
+        }
+    };
+    let all = Tally {
+        n: tallies[0].n + tallies[1].n,
+        fewer: tallies[0].fewer + tallies[1].fewer,
+        same: tallies[0].same + tallies[1].same,
+        faster: tallies[0].faster + tallies[1].faster,
+        ratios: [&tallies[0].ratios[..], &tallies[1].ratios[..]].concat(),
+    };
+    if all.n > 0 {
         println!();
-        println!(
-            "async vs bsp over {n} workloads: fewer joins on {fewer}, as many on {same}, more on {}; \
-             at {threads} thread(s) no slower on {faster}, time ratio geomean {geomean:.2}",
-            n - fewer - same
-        );
+        line("workloads", &all);
+        line("workloads whose async phases all ran dry", &tallies[0]);
+        line("workloads with an undone async phase", &tallies[1]);
     }
 }
