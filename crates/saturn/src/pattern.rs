@@ -14,6 +14,8 @@
 //! `depth` parent steps of one.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crate::sexp::{self, Sexp};
 use crate::{Analysis, Pos};
@@ -104,7 +106,7 @@ pub(crate) trait Sink: Send + Sized {
     /// Matches recorded so far.
     fn len(&self) -> usize;
     /// An empty sink of the same kind (for a parallel half).
-    fn fresh(&self) -> Self;
+    fn fresh(&mut self) -> Self;
     /// Appends what `other` recorded.
     fn append(&mut self, other: Self);
     /// Keeps the first `n` matches recorded.
@@ -140,7 +142,11 @@ const POLL_NODES: u32 = 4096;
 ///
 /// What it keeps is always the first matches in the sequential order,
 /// also across the halves of a split search: once a left half dropped
-/// some, everything of its right half is only counted.
+/// some, everything of its right half is only counted. With `over_stops`,
+/// a half that passes the cap also tells the halves to its right (split
+/// off it or an earlier left half, still running on other threads) that
+/// nothing of theirs is wanted, and they stop at their next poll instead
+/// of running to their own caps.
 pub(crate) struct Polled<'a, K> {
     pub(crate) inner: K,
     stop: &'a (dyn Fn() -> bool + Sync),
@@ -154,6 +160,15 @@ pub(crate) struct Polled<'a, K> {
     /// not [`Polled::stopped`]): when nothing past the cap is wanted, not
     /// even its count.
     pub(crate) over_stops: bool,
+    /// With `over_stops`: the flags of the halves to this one's right that
+    /// are still running, set when this one passes its cap (the last is
+    /// the latest split's).
+    tell: Vec<Arc<AtomicBool>>,
+    /// With `over_stops`: flags set by halves to this one's left when
+    /// they pass their caps, read at each node bound.
+    heed: Vec<Arc<AtomicBool>>,
+    /// A half to the left passed its cap: nothing here is wanted.
+    moot: bool,
 }
 
 impl<'a, K> Polled<'a, K> {
@@ -167,6 +182,9 @@ impl<'a, K> Polled<'a, K> {
             cap: usize::MAX,
             over: 0,
             over_stops: false,
+            tell: vec![],
+            heed: vec![],
+            moot: false,
         }
     }
 
@@ -187,6 +205,11 @@ impl<K: Sink> Sink for Polled<'_, K> {
         if self.over == 0 && self.inner.len() < self.cap {
             self.inner.found(p, regs)
         } else {
+            if self.over == 0 && self.over_stops {
+                for f in &self.tell {
+                    f.store(true, Ordering::Relaxed);
+                }
+            }
             self.over += 1;
         }
     }
@@ -194,15 +217,29 @@ impl<K: Sink> Sink for Polled<'_, K> {
     fn len(&self) -> usize {
         self.inner.len() + self.over
     }
-    fn fresh(&self) -> Self {
+    fn fresh(&mut self) -> Self {
         let mut half = Polled::new(self.inner.fresh(), self.stop);
         // The half's matches come after this one's: it can keep no more
         // than the cap leaves.
         half.cap = self.cap.saturating_sub(self.inner.len());
         half.over_stops = self.over_stops;
+        if self.over_stops {
+            // The half comes after this one and before the halves split
+            // off this one earlier.
+            let flag = Arc::new(AtomicBool::new(self.over > 0 || self.moot));
+            half.tell = self.tell.clone();
+            half.heed = self.heed.clone();
+            half.heed.push(flag.clone());
+            half.moot = self.over > 0 || self.moot;
+            self.tell.push(flag);
+        }
         half
     }
     fn append(&mut self, other: Self) {
+        // The half is done: the latest split's flag has no reader left.
+        if self.over_stops {
+            self.tell.pop();
+        }
         self.stopped |= other.stopped;
         if self.over > 0 {
             // This half dropped some: the other's come after them.
@@ -229,7 +266,13 @@ impl<K: Sink> Sink for Polled<'_, K> {
             self.until_poll = POLL_NODES;
             self.stopped = self.stopped || (self.stop)();
         }
-        self.stopped || self.over_stops && self.over > 0
+        // At every node, not at polls: a split search's halves are often
+        // shorter than a poll interval. (A flag that nobody writes until
+        // the end stays in this core's cache.)
+        if !self.moot && !self.heed.is_empty() {
+            self.moot = self.heed.iter().any(|f| f.load(Ordering::Relaxed));
+        }
+        self.stopped || self.over_stops && (self.over > 0 || self.moot)
     }
 }
 
@@ -257,7 +300,7 @@ impl Sink for Vec<Subst> {
     fn len(&self) -> usize {
         Vec::len(self)
     }
-    fn fresh(&self) -> Self {
+    fn fresh(&mut self) -> Self {
         vec![]
     }
     fn append(&mut self, mut other: Self) {
@@ -332,7 +375,7 @@ impl Sink for FlatMatches {
     fn len(&self) -> usize {
         self.n
     }
-    fn fresh(&self) -> Self {
+    fn fresh(&mut self) -> Self {
         FlatMatches {
             ids: vec![],
             stride: self.stride,
@@ -370,7 +413,7 @@ impl Sink for Count {
     fn len(&self) -> usize {
         self.0
     }
-    fn fresh(&self) -> Self {
+    fn fresh(&mut self) -> Self {
         Count(0)
     }
     fn append(&mut self, other: Self) {
@@ -939,16 +982,25 @@ mod tests {
         let p: Pattern<SymbolLang> = "(f (g ?y x))".parse().unwrap();
         let seq = crate::par::sequentially(|| p.search_eclass(&eg, root));
         assert_eq!(seq.len(), 3000);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        // This pool's threads' own counts.
-        let splits = || -> usize { pool.broadcast(|_| SPLITS.with(|n| n.get())).iter().sum() };
+        let pool = two_threads();
+        let splits = || splits_on(&pool);
         let before = splits();
         let par = pool.install(|| p.search_eclass(&eg, root));
         assert!(splits() > before, "never split");
         assert_eq!(par, seq);
+    }
+
+    /// A pool of two threads.
+    fn two_threads() -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap()
+    }
+
+    /// The ranges split so far by `pool`'s threads (their own counts).
+    fn splits_on(pool: &rayon::ThreadPool) -> usize {
+        pool.broadcast(|_| SPLITS.with(|n| n.get())).iter().sum()
     }
 
     /// A root `(f G G)` whose class `G` holds `n` nodes `(g y_k)`: the
@@ -981,12 +1033,9 @@ mod tests {
         let mut regs = p.registers();
         crate::par::sequentially(|| p.search_with_regs(&eg, root, None, &mut regs, &mut all));
         assert_eq!(all.len(), 250_000);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
+        let pool = two_threads();
         let never = || false;
-        let splits = || -> usize { pool.broadcast(|_| SPLITS.with(|n| n.get())).iter().sum() };
+        let splits = || splits_on(&pool);
         let before = splits();
         for cap in [0, 1, 499, 500, 77_777, 249_999, 250_000, usize::MAX] {
             for on_pool in [false, true] {
@@ -1007,6 +1056,88 @@ mod tests {
             }
         }
         assert!(splits() > before, "never split");
+    }
+
+    /// With `over_stops`, once the left half of a split search passes its
+    /// cap, the halves to its right stop too (their matches would only be
+    /// dropped) instead of scanning to their own caps. Here every node of
+    /// the right half fails one level down, so without the signal the
+    /// right halves would look at the failing child's class once per
+    /// node: 20,000 times.
+    #[test]
+    fn halves_right_of_a_half_past_its_cap_stop() {
+        let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+        let hit = eg.add_expr(&"(h z)".parse().unwrap());
+        let miss = eg.add(SymbolLang::leaf("c"));
+        let n = 40_000;
+        let leaves: Vec<Id> = (0..n)
+            .map(|k| eg.add(SymbolLang::leaf(format!("a{k}"))))
+            .collect();
+        // The first half match `(g ?x (h ?y))`; the second half, whose
+        // first children have the greater ids (so they come second in the
+        // class's sorted nodes), fail at `(h ?y)`.
+        let gs: Vec<Id> = leaves
+            .iter()
+            .enumerate()
+            .map(|(k, &a)| {
+                let second = if k < n / 2 { hit } else { miss };
+                eg.add(SymbolLang::new("g", vec![a, second]))
+            })
+            .collect();
+        for &g in &gs[1..] {
+            eg.union(gs[0], g);
+        }
+        let root = eg.add(SymbolLang::new("f", vec![gs[0]]));
+        eg.rebuild();
+        let miss = eg.find(miss);
+        /// The e-graph, counting the look-ups of one class.
+        struct Counting<'a> {
+            eg: &'a EGraph<SymbolLang, ()>,
+            watched: Id,
+            looks: std::sync::atomic::AtomicUsize,
+        }
+        impl NodeSource<SymbolLang> for Counting<'_> {
+            fn class_nodes(&self, id: Id) -> Option<NodeList<'_, SymbolLang>> {
+                if id == self.watched {
+                    self.looks
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                self.eg.class_nodes(id)
+            }
+            fn class_nodes_with(&self, id: Id, bit: u64) -> Option<NodeList<'_, SymbolLang>> {
+                if id == self.watched {
+                    self.looks
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                self.eg.class_nodes_with(id, bit)
+            }
+        }
+        let p: Pattern<SymbolLang> = "(f (g ?x (h ?y)))".parse().unwrap();
+        let pool = two_threads();
+        let never = || false;
+        let splits = || splits_on(&pool);
+        for over_stops in [false, true] {
+            let src = Counting {
+                eg: &eg,
+                watched: miss,
+                looks: Default::default(),
+            };
+            let mut sink = Polled::new(FlatMatches::new(&p), &never);
+            sink.cap = 10;
+            sink.over_stops = over_stops;
+            let before = splits();
+            let found = pool.install(|| p.search_source_into(&src, root, &mut sink));
+            assert!(splits() > before, "never split");
+            let looks = src.looks.load(std::sync::atomic::Ordering::Relaxed);
+            assert_eq!(sink.inner.len(), 10);
+            if over_stops {
+                assert!(sink.dropped_some() && found <= n / 2);
+                assert!(looks < n / 20, "the right halves went on: {looks} look-ups");
+            } else {
+                // Counting every match needs the whole class.
+                assert_eq!((found, looks), (n / 2, n / 2));
+            }
+        }
     }
 
     /// A [`Polled`] sink whose stop condition holds ends the search within
