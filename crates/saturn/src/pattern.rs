@@ -145,8 +145,9 @@ const POLL_NODES: u32 = 4096;
 /// some, everything of its right half is only counted. With `over_stops`,
 /// a half that passes the cap also tells the halves to its right (split
 /// off it or an earlier left half, still running on other threads) that
-/// nothing of theirs is wanted, and they stop at their next poll instead
-/// of running to their own caps.
+/// nothing of theirs is wanted, and they stop at the next node they bind
+/// instead of running to their own caps. (A half passes the cap when it
+/// drops a match, or when a half appended to it brings it past the cap.)
 pub(crate) struct Polled<'a, K> {
     pub(crate) inner: K,
     stop: &'a (dyn Fn() -> bool + Sync),
@@ -205,10 +206,8 @@ impl<K: Sink> Sink for Polled<'_, K> {
         if self.over == 0 && self.inner.len() < self.cap {
             self.inner.found(p, regs)
         } else {
-            if self.over == 0 && self.over_stops {
-                for f in &self.tell {
-                    f.store(true, Ordering::Relaxed);
-                }
+            if self.over == 0 {
+                self.passed_cap();
             }
             self.over += 1;
         }
@@ -235,10 +234,17 @@ impl<K: Sink> Sink for Polled<'_, K> {
         }
         half
     }
+    /// `other` must be the last half made by [`Sink::fresh`] on this sink
+    /// and not appended yet (as `Pattern::bind_range` pairs them).
     fn append(&mut self, other: Self) {
         // The half is done: the latest split's flag has no reader left.
         if self.over_stops {
-            self.tell.pop();
+            let flag = self.tell.pop();
+            debug_assert!(
+                flag.zip(other.heed.last())
+                    .is_some_and(|(a, b)| Arc::ptr_eq(&a, b)),
+                "a half appended to the sink it was split from, last split first"
+            );
         }
         self.stopped |= other.stopped;
         if self.over > 0 {
@@ -249,6 +255,11 @@ impl<K: Sink> Sink for Polled<'_, K> {
         self.over = other.over;
         self.inner.append(other.inner);
         self.truncate_to_cap();
+        if self.over > 0 {
+            // Past the cap by the two together (if the half passed its own
+            // cap, it has told the halves to the right already).
+            self.passed_cap();
+        }
     }
     fn truncate(&mut self, n: usize) {
         let kept = self.inner.len();
@@ -277,6 +288,16 @@ impl<K: Sink> Sink for Polled<'_, K> {
 }
 
 impl<K: Sink> Polled<'_, K> {
+    /// Tells the halves to the right that nothing of theirs is wanted
+    /// (with `over_stops`; see the type's docs).
+    fn passed_cap(&self) {
+        if self.over_stops {
+            for f in &self.tell {
+                f.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Counts the kept matches past `cap` as dropped.
     fn truncate_to_cap(&mut self) {
         let kept = self.inner.len();
@@ -1116,6 +1137,9 @@ mod tests {
         let pool = two_threads();
         let never = || false;
         let splits = || splits_on(&pool);
+        let mut first = FlatMatches::new(&p);
+        crate::par::sequentially(|| p.search_source_into(&eg, root, &mut first));
+        first.truncate(10);
         for over_stops in [false, true] {
             let src = Counting {
                 eg: &eg,
@@ -1129,7 +1153,7 @@ mod tests {
             let found = pool.install(|| p.search_source_into(&src, root, &mut sink));
             assert!(splits() > before, "never split");
             let looks = src.looks.load(std::sync::atomic::Ordering::Relaxed);
-            assert_eq!(sink.inner.len(), 10);
+            assert_eq!(sink.inner, first, "the first 10 in sequential order");
             if over_stops {
                 assert!(sink.dropped_some() && found <= n / 2);
                 assert!(looks < n / 20, "the right halves went on: {looks} look-ups");
@@ -1138,6 +1162,111 @@ mod tests {
                 assert_eq!((found, looks), (n / 2, n / 2));
             }
         }
+    }
+
+    /// A capped sink that stops past its cap, split by hand as
+    /// `Pattern::bind_range` splits one.
+    fn budgeted(cap: usize, never: &(dyn Fn() -> bool + Sync)) -> Polled<'_, Count> {
+        let mut s = Polled::new(Count(0), never);
+        s.cap = cap;
+        s.over_stops = true;
+        s
+    }
+
+    /// Records `k` matches in `sink`.
+    fn feed(sink: &mut impl Sink, k: usize) {
+        let p: Pattern<SymbolLang> = "a".parse().unwrap();
+        for _ in 0..k {
+            sink.found(&p, &[]);
+        }
+    }
+
+    /// A half that passes the cap stops exactly the halves to its right,
+    /// across nested splits, also when it passes the cap only with a half
+    /// appended to it; and never one to its left.
+    #[test]
+    fn a_half_past_the_cap_stops_exactly_the_halves_to_its_right() {
+        let never = || false;
+        // [A | B], B split again into [B1 | B2], then A into [A1 | A2]:
+        // in order A1 (s), A2 (a2), B1 (b), B2 (b2).
+        let mut s = budgeted(3, &never);
+        let mut b = s.fresh();
+        let mut b2 = b.fresh();
+        let mut a2 = s.fresh();
+        assert!(!s.halted() && !a2.halted() && !b.halted() && !b2.halted());
+        feed(&mut a2, 4);
+        assert!(
+            a2.halted() && b.halted() && b2.halted(),
+            "B1, B2 come after A2"
+        );
+        assert!(!s.halted(), "A1 comes before A2");
+        s.append(a2);
+        assert!(s.dropped_some() && s.halted());
+        // B1 passes: B2 stops; A does not.
+        let mut s = budgeted(3, &never);
+        let mut b = s.fresh();
+        let mut b2 = b.fresh();
+        feed(&mut b, 4);
+        assert!(b2.halted() && !s.halted());
+        // B2 passes: neither B1 nor A stops.
+        let mut s = budgeted(3, &never);
+        let mut b = s.fresh();
+        let mut b2 = b.fresh();
+        feed(&mut b2, 4);
+        assert!(b2.halted() && !b.halted() && !s.halted());
+        // A1 and A2 each within the cap, past it together: B stops once
+        // A2 is appended.
+        let mut s = budgeted(10, &never);
+        let mut b = s.fresh();
+        let mut a2 = s.fresh();
+        feed(&mut s, 6);
+        feed(&mut a2, 6);
+        assert!(!s.halted() && !b.halted());
+        s.append(a2);
+        assert!(s.dropped_some() && b.halted());
+        s.append(b);
+        assert_eq!((s.inner.0, s.tell.len()), (10, 0));
+    }
+
+    /// With `over_stops`, a search split on a pool keeps the first `cap`
+    /// matches of the sequential order, whatever the cap, and reports
+    /// whether it left some out.
+    #[test]
+    fn a_budgeted_split_search_keeps_the_sequential_prefix() {
+        let (eg, root) = square(300);
+        let p: Pattern<SymbolLang> = "(f (g ?a) (g ?b))".parse().unwrap();
+        let mut all = FlatMatches::new(&p);
+        crate::par::sequentially(|| p.search_source_into(&eg, root, &mut all));
+        let total = all.len();
+        assert_eq!(total, 90_000);
+        let pool = two_threads();
+        let never = || false;
+        let before = splits_on(&pool);
+        for _ in 0..5 {
+            for cap in [
+                0,
+                1,
+                299,
+                300,
+                301,
+                44_999,
+                45_000,
+                89_999,
+                90_000,
+                usize::MAX,
+            ] {
+                let mut sink = Polled::new(FlatMatches::new(&p), &never);
+                sink.cap = cap;
+                sink.over_stops = true;
+                pool.install(|| p.search_source_into(&eg, root, &mut sink));
+                let mut want = all.clone();
+                want.truncate(cap);
+                assert_eq!(sink.inner, want, "cap {cap}");
+                assert_eq!(sink.dropped_some(), cap < total, "cap {cap}");
+                assert!(!sink.stopped() && sink.tell.is_empty());
+            }
+        }
+        assert!(splits_on(&pool) > before, "never split");
     }
 
     /// A [`Polled`] sink whose stop condition holds ends the search within
