@@ -629,7 +629,20 @@ fn print_table(rows: &[Row], pools: &[(usize, Arc<rayon::ThreadPool>)]) {
         faster: usize,
         ratios: Vec<f64>,
     }
-    let mut tallies = [Tally::default(), Tally::default()];
+    impl Tally {
+        fn add(&mut self, joins: usize, bsp_joins: usize, ms: f64, bsp_ms: f64) {
+            self.n += 1;
+            self.fewer += usize::from(joins < bsp_joins);
+            self.same += usize::from(joins == bsp_joins);
+            self.faster += usize::from(ms <= bsp_ms);
+            if bsp_ms > 0.0 {
+                self.ratios.push(ms / bsp_ms);
+            }
+        }
+    }
+    // All workloads; those whose phases all ran dry; those with an undone
+    // phase.
+    let mut tallies: [Tally; 3] = Default::default();
     for (w, l, t, j, undone) in &cells {
         if l != "async" {
             continue;
@@ -637,14 +650,8 @@ fn print_table(rows: &[Row], pools: &[(usize, Arc<rayon::ThreadPool>)]) {
         let Some((_, _, bt, bj, _)) = of(w, "bsp") else {
             continue;
         };
-        let k = &mut tallies[usize::from(*undone)];
-        k.n += 1;
-        k.fewer += usize::from(j < bj);
-        k.same += usize::from(j == bj);
-        k.faster += usize::from(t <= bt);
-        if *bt > 0.0 {
-            k.ratios.push(t / bt);
-        }
+        tallies[0].add(*j, *bj, *t, *bt);
+        tallies[1 + usize::from(*undone)].add(*j, *bj, *t, *bt);
     }
     let threads = pools.last().map_or(1, |(t, _)| *t);
     let line = |what: &str, k: &Tally| {
@@ -661,17 +668,10 @@ fn print_table(rows: &[Row], pools: &[(usize, Arc<rayon::ThreadPool>)]) {
             );
         }
     };
-    let all = Tally {
-        n: tallies[0].n + tallies[1].n,
-        fewer: tallies[0].fewer + tallies[1].fewer,
-        same: tallies[0].same + tallies[1].same,
-        faster: tallies[0].faster + tallies[1].faster,
-        ratios: [&tallies[0].ratios[..], &tallies[1].ratios[..]].concat(),
-    };
-    if all.n > 0 {
+    if tallies[0].n > 0 {
         println!();
-        line("workloads", &all);
-        line("workloads whose async phases all ran dry", &tallies[0]);
-        line("workloads with an undone async phase", &tallies[1]);
+        line("workloads", &tallies[0]);
+        line("workloads whose async phases all ran dry", &tallies[1]);
+        line("workloads with an undone async phase", &tallies[2]);
     }
 }

@@ -225,11 +225,11 @@ impl<K: Sink> Sink for Polled<'_, K> {
         if self.over_stops {
             // The half comes after this one and before the halves split
             // off this one earlier.
-            let flag = Arc::new(AtomicBool::new(self.over > 0 || self.moot));
+            half.moot = self.over > 0 || self.moot;
+            let flag = Arc::new(AtomicBool::new(half.moot));
             half.tell = self.tell.clone();
             half.heed = self.heed.clone();
             half.heed.push(flag.clone());
-            half.moot = self.over > 0 || self.moot;
             self.tell.push(flag);
         }
         half
