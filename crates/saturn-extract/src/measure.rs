@@ -2,7 +2,11 @@
 //!
 //! At each thread count, the extractor runs `runs` times on a pool of that
 //! size ([`with_threads`]: the pool is built outside the timed region) and
-//! the median time is kept. Every result is checked ([`Extraction::check`])
+//! the median time is kept. With more than one run, one untimed run comes
+//! first (a warm-up: the first run on a fresh pool pays for cold caches,
+//! the allocator's first pages and the threads' first wake-up, and with 3
+//! runs one slow run moves the median); a single run is taken as a check,
+//! as `extract-bench --check-only` uses it, and is not repeated. Every result is checked ([`Extraction::check`])
 //! and compared with the first thread count's: extraction is deterministic,
 //! so a difference is a bug, reported as an error like a failed check.
 //! A panicking extractor is caught and reported too, so one bad file or
@@ -108,10 +112,13 @@ pub fn measure(
             with_threads(t, || {
                 let mut times = Vec::with_capacity(runs.max(1));
                 let mut last = None;
-                for _ in 0..runs.max(1) {
+                let warm_up = runs > 1;
+                for k in 0..runs.max(1) + warm_up as usize {
                     let start = Instant::now();
                     let r = ex.extract(g, &roots);
-                    times.push(start.elapsed());
+                    if k > 0 || !warm_up {
+                        times.push(start.elapsed());
+                    }
                     last = Some(r);
                 }
                 times.sort_unstable();
@@ -207,6 +214,31 @@ mod tests {
                 panic!("second call")
             }
         }
+    }
+
+    /// Counts its calls.
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    impl Extractor for Counting {
+        fn name(&self) -> &'static str {
+            "counting"
+        }
+        fn extract(&self, g: &DenseEGraph, roots: &[ClassIdx]) -> Result<Extraction, ExtractError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            BottomUp::default().extract(g, roots)
+        }
+    }
+
+    #[test]
+    fn timed_runs_follow_one_warm_up_and_a_single_run_is_not_repeated() {
+        let calls = |runs: usize| {
+            let ex = Counting(Default::default());
+            let m = measure(&graph(), &ex, &[1, 2], runs).unwrap();
+            assert_eq!(m.times.len(), 2);
+            ex.0.into_inner()
+        };
+        assert_eq!(calls(1), 2, "one run per thread count, no warm-up");
+        assert_eq!(calls(3), 8, "a warm-up and 3 runs per thread count");
     }
 
     #[test]

@@ -1,13 +1,20 @@
 //! Benchmark over the clif-wasm corpus:
 //!
 //! ```text
-//! clif-bench <corpus>/clif-wasm [--runs N] [--threads 1,2] [--dag] [--iters N]
+//! clif-bench <corpus>/clif-wasm [--runs N] [--threads 1,2] [--dag] [--iters N] [--cold]
 //! ```
 //!
 //! Per program: instructions before, after Cranelift's `optimize`, after
 //! Saturn; and the median time (over `--runs`, in one process) of
 //! Cranelift's `optimize` and of Saturn at each thread count, all with
 //! `opt_level=speed` and `preserve_frame_pointers=true`.
+//!
+//! Each timed series (Cranelift, then Saturn at each thread count) starts
+//! with one untimed run of the same program, as `saturn-bench` does: the
+//! first run of a series otherwise pays for what the one before it left
+//! cold (caches, the allocator's free lists, a pool's idle threads), and
+//! with the default 3 runs one slow run in three moves the median. `--cold`
+//! leaves the warm-up runs out.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +43,7 @@ fn run() -> Result<bool, String> {
     let mut runs = 3usize;
     let mut threads = vec![1usize, 2];
     let mut dag = false;
+    let mut warm_up = true;
     let mut base = Options::default();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -60,6 +68,7 @@ fn run() -> Result<bool, String> {
                     .collect::<Result<_, _>>()?
             }
             "--dag" => dag = true,
+            "--cold" => warm_up = false,
             "--iters" => {
                 base.iter_limit = it
                     .next()
@@ -71,7 +80,9 @@ fn run() -> Result<bool, String> {
             _ => return Err(format!("unexpected argument {a}")),
         }
     }
-    let root = root.ok_or("usage: clif-bench <corpus>/clif-wasm [--runs N] [--threads 1,2]")?;
+    let root = root.ok_or(
+        "usage: clif-bench <corpus>/clif-wasm [--runs N] [--threads 1,2] [--dag] [--iters N] [--cold]",
+    )?;
     let mut b = settings::builder();
     b.set("opt_level", "speed").map_err(|e| e.to_string())?;
     b.set("preserve_frame_pointers", "true")
@@ -130,7 +141,7 @@ fn run() -> Result<bool, String> {
         // Cranelift.
         let mut cl_times = vec![];
         let mut cl_after = 0;
-        for _ in 0..runs {
+        for k in 0..runs + warm_up as usize {
             let copies: Vec<Function> = funcs.clone();
             let mut n = 0;
             let t0 = Instant::now();
@@ -140,7 +151,9 @@ fn run() -> Result<bool, String> {
                     .map_err(|e| format!("cranelift: {e:?}"))?;
                 n += count_insts(&ctx.func);
             }
-            cl_times.push(t0.elapsed());
+            if k > 0 || !warm_up {
+                cl_times.push(t0.elapsed());
+            }
             cl_after = n;
         }
         // Saturn.
@@ -164,7 +177,7 @@ fn run() -> Result<bool, String> {
                 ..base.clone()
             };
             let mut times = vec![];
-            for _ in 0..runs {
+            for k in 0..runs + warm_up as usize {
                 let copies: Vec<Function> = funcs.clone();
                 let mut n = 0;
                 let t0 = Instant::now();
@@ -177,7 +190,9 @@ fn run() -> Result<bool, String> {
                         }
                     }
                 }
-                times.push(t0.elapsed());
+                if k > 0 || !warm_up {
+                    times.push(t0.elapsed());
+                }
                 sat_after = n;
             }
             sat_times.push(median(times));

@@ -16,7 +16,8 @@
 //!
 //! `--check-only` runs bottom-up and greedy-dag once per file (at each `--threads`
 //! count, default: all cores) and only reports failures; the default mode also times
-//! the extractors (median of `--runs` runs, extraction only) and prints Markdown tables.
+//! the extractors (median of `--runs` runs, after one untimed warm-up run when
+//! `--runs` is above 1; extraction only) and prints Markdown tables.
 //! `--ilp-time-limit SECS` (> 0) additionally runs the ILP extractor when the binary is
 //! built with `--features ilp`. `--par-threshold N` overrides the extractors'
 //! `parallel_threshold` (rounds with fewer dirty classes run sequentially) for tuning.
