@@ -1110,26 +1110,42 @@ mod tests {
         }
         let root = eg.add(SymbolLang::new("f", vec![gs[0]]));
         eg.rebuild();
-        let miss = eg.find(miss);
-        /// The e-graph, counting the look-ups of one class.
+        let (hit, miss) = (eg.find(hit), eg.find(miss));
+        /// The e-graph, counting the look-ups of the failing class
+        /// (`watched`). A look-up of it first waits (up to 10 s) until
+        /// the matching class has been looked up 11 times, so that a left
+        /// half has passed the cap of 10 whatever the machine's load:
+        /// otherwise a left half preempted for a while lets a right half
+        /// scan on before any flag is set, and the count says nothing.
         struct Counting<'a> {
             eg: &'a EGraph<SymbolLang, ()>,
             watched: Id,
+            hit: Id,
             looks: std::sync::atomic::AtomicUsize,
+            hits: std::sync::atomic::AtomicUsize,
+        }
+        impl Counting<'_> {
+            fn look(&self, id: Id) {
+                use std::sync::atomic::Ordering::Relaxed;
+                if id == self.hit {
+                    self.hits.fetch_add(1, Relaxed);
+                }
+                if id == self.watched {
+                    let t = std::time::Instant::now();
+                    while self.hits.load(Relaxed) < 11 && t.elapsed().as_secs() < 10 {
+                        std::thread::yield_now();
+                    }
+                    self.looks.fetch_add(1, Relaxed);
+                }
+            }
         }
         impl NodeSource<SymbolLang> for Counting<'_> {
             fn class_nodes(&self, id: Id) -> Option<NodeList<'_, SymbolLang>> {
-                if id == self.watched {
-                    self.looks
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
+                self.look(id);
                 self.eg.class_nodes(id)
             }
             fn class_nodes_with(&self, id: Id, bit: u64) -> Option<NodeList<'_, SymbolLang>> {
-                if id == self.watched {
-                    self.looks
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
+                self.look(id);
                 self.eg.class_nodes_with(id, bit)
             }
         }
@@ -1144,7 +1160,9 @@ mod tests {
             let src = Counting {
                 eg: &eg,
                 watched: miss,
+                hit,
                 looks: Default::default(),
+                hits: Default::default(),
             };
             let mut sink = Polled::new(FlatMatches::new(&p), &never);
             sink.cap = 10;
