@@ -14,7 +14,8 @@
 //! load each: nodes are hashcons entries ([`EGraph::total_size`]), bytes
 //! the estimate [`EGraph::approx_bytes`]. Both only grow until a rebuild
 //! or a roll-back, so a check that passes now passed at every earlier
-//! point. Between `async` phases, where those counters hold a number of
+//! point. A commit's checks ([`Limits::check_holding`]) add what it holds
+//! besides: the tables' spare room and the round's staged actions. Between `async` phases, where those counters hold a number of
 //! congruent copies that depends on timing, the scheduler measures the
 //! canonical nodes instead (see `src/fixpoint.rs`).
 
@@ -56,13 +57,43 @@ impl Limits {
         egraph: &EGraph<L, N>,
         clock: bool,
     ) -> Result<(), StopReason> {
+        self.check_growth_holding(egraph, clock, 0)
+    }
+
+    /// [`Limits::check`] for a commit, which holds `held` bytes besides
+    /// the e-graph (the round's staged actions): the memory limit is
+    /// checked against the e-graph's estimate, its tables' spare room
+    /// (`EGraph::spare_bytes`) and `held`. The runner checks its commits
+    /// so; between rounds it checks [`Limits::check`], which is never
+    /// more, so a round that committed within the limit is not stopped
+    /// after it for memory.
+    pub fn check_holding<L: Language, N: Analysis<L>>(
+        &self,
+        egraph: &EGraph<L, N>,
+        clock: bool,
+        held: usize,
+    ) -> Result<(), StopReason> {
+        let held = held.saturating_add(egraph.spare_bytes());
+        self.check_growth_holding(egraph, clock, held)?;
+        self.check_cancel()
+    }
+
+    fn check_growth_holding<L: Language, N: Analysis<L>>(
+        &self,
+        egraph: &EGraph<L, N>,
+        clock: bool,
+        held: usize,
+    ) -> Result<(), StopReason> {
         if clock {
             let elapsed = self.start.elapsed();
             if elapsed > self.time {
                 return Err(StopReason::TimeLimit(elapsed.as_secs_f64()));
             }
         }
-        self.check_sizes(egraph.total_size(), egraph.approx_bytes())
+        self.check_sizes(
+            egraph.total_size(),
+            egraph.approx_bytes().saturating_add(held),
+        )
     }
 
     /// The node limit against `nodes`, then the memory limit against

@@ -1122,6 +1122,10 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             );
             return it;
         }
+        // The staged actions stay in memory until every rule's commit has
+        // run: the commits' memory checks count them (see
+        // `Actions::held_bytes`), with the e-graph's spare room.
+        let held: usize = staged.iter().map(|a| a.held_bytes()).sum();
         let mut applied: Vec<usize> = vec![0; rules.len()];
         let mut result = Ok(());
         let mut prev_rule = None;
@@ -1142,7 +1146,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             }
             if prev_rule.is_some() {
                 let clock = clock_due(unclocked_matches, unclocked_rules);
-                result = limits.check(&self.egraph, clock);
+                result = limits.check_holding(&self.egraph, clock, held);
                 if result.is_err() {
                     break;
                 }
@@ -1163,7 +1167,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 // that limit, never look saturated).
                 let stopped = std::cell::Cell::new(false);
                 let over = |eg: &EGraph<L, N>| {
-                    let over = limits.check(eg, true).is_err();
+                    let over = limits.check_holding(eg, true, held).is_err();
                     stopped.set(stopped.get() || over);
                     over
                 };
@@ -1180,7 +1184,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     // names the limit; only a cancel flag can be cleared
                     // meanwhile, and then the stop is a cancellation.
                     result = limits
-                        .check(&self.egraph, true)
+                        .check_holding(&self.egraph, true, held)
                         .and(Err(StopReason::Other("cancelled".into())));
                     break;
                 }

@@ -152,12 +152,54 @@ fn memory_limit_on_ac_blowup() {
         .with_time_limit(Duration::from_secs(600))
         .with_scheduler(Scheduler::Simple)
         .run(&ac_rules());
+    // The stop names what the commit's check counted, past the limit: the
+    // e-graph's estimate, its tables' spare room and the round's staged
+    // actions (gone now), so at least the estimate.
     assert_graceful(
         &r,
         &input,
         |s| matches!(s, StopReason::MemoryLimit(b) if *b > 2 << 20),
     );
-    assert!(r.egraph.approx_bytes() > 2 << 20);
+    let estimate = r.egraph.approx_bytes();
+    assert!(matches!(r.stop_reason, Some(StopReason::MemoryLimit(b)) if b >= estimate));
+}
+
+/// A commit counts, besides the e-graph's estimate, its tables' spare
+/// room and the round's staged actions (held until every rule's commit
+/// has run), so the stop names more bytes than the e-graph's own
+/// estimate (without them, it fails); and the stop is the same at every
+/// thread count.
+#[test]
+fn a_commit_counts_what_it_holds_and_stops_alike_at_every_thread_count() {
+    let input = long_sum(12);
+    let limit = 4 << 20;
+    let run = |threads: usize| {
+        Runner::default()
+            .with_expr(&input)
+            .with_node_limit(usize::MAX)
+            .with_memory_limit(limit)
+            .with_iter_limit(1_000)
+            .with_time_limit(Duration::from_secs(600))
+            .with_scheduler(Scheduler::Simple)
+            .with_threads(threads)
+            .run(&ac_rules())
+    };
+    let one = run(1);
+    let Some(StopReason::MemoryLimit(bytes)) = one.stop_reason else {
+        panic!("{:?}", one.stop_reason)
+    };
+    assert!(bytes > limit && bytes > one.egraph.approx_bytes());
+    let shape = |r: &Runner<SymbolLang, ()>| {
+        (
+            r.stop_reason.clone(),
+            r.iterations.len(),
+            r.egraph.number_of_classes(),
+            r.egraph.total_size(),
+        )
+    };
+    for threads in [2, 4] {
+        assert_eq!(shape(&run(threads)), shape(&one), "{threads} threads");
+    }
 }
 
 #[test]

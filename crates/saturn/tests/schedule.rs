@@ -854,8 +854,10 @@ fn memory_limit_is_global() {
             let (eg, roots) = egraph_of(&[sum]);
             let schedule = Schedule::new(ac.clone(), strategy).with_threads(threads);
             let out = run_to_memory_limit(schedule, eg, limit);
+            // (The e-graph's own estimate may stay under the limit: a
+            // commit also counts its tables' spare room and the round's
+            // staged actions, which at 256 KiB can alone pass it.)
             let r = &out.report;
-            assert!(out.egraph.approx_bytes() > limit, "{r}");
             let root = out.egraph.find(roots[0]);
             assert_eq!(out.egraph.lookup_expr(&input), Some(root));
             let (cost, _) = Extractor::new(&out.egraph, AstSize).find_best(root);
