@@ -87,7 +87,8 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         time_limit: f64,
         /// Memory limit in MiB of the e-graph's estimated size (see
-        /// `saturn::EGraph::approx_bytes`); none by default.
+        /// `saturn::EGraph::approx_bytes`; a commit also counts its staged
+        /// actions and the tables' spare room); none by default.
         #[arg(long, value_name = "MIB")]
         memory_limit: Option<u64>,
         /// Rule scheduler.

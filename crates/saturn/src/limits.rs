@@ -15,9 +15,12 @@
 //! the estimate [`EGraph::approx_bytes`]. Both only grow until a rebuild
 //! or a roll-back, so a check that passes now passed at every earlier
 //! point. A commit's checks ([`Limits::check_holding`]) add what it holds
-//! besides: the tables' spare room and the round's staged actions. Between `async` phases, where those counters hold a number of
-//! congruent copies that depends on timing, the scheduler measures the
-//! canonical nodes instead (see `src/fixpoint.rs`).
+//! besides, the tables' spare room and the round's staged actions; that
+//! sum can fall within one commit (`modify` merging classes it made), so
+//! the commit keeps the first limit it sees. Between `async` phases, where
+//! those counters hold a number of congruent copies that depends on
+//! timing, the scheduler measures the canonical nodes instead (see
+//! `src/fixpoint.rs`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -33,7 +36,8 @@ pub(crate) struct Limits {
     pub time: Duration,
     /// Hashcons entries.
     pub nodes: usize,
-    /// Estimated bytes ([`EGraph::approx_bytes`]).
+    /// Estimated bytes ([`EGraph::approx_bytes`]; see
+    /// [`Limits::check_holding`] for commits).
     pub bytes: usize,
     pub cancel: Option<Arc<AtomicBool>>,
 }
@@ -64,9 +68,7 @@ impl Limits {
     /// the e-graph (the round's staged actions): the memory limit is
     /// checked against the e-graph's estimate, its tables' spare room
     /// (`EGraph::spare_bytes`) and `held`. The runner checks its commits
-    /// so; between rounds it checks [`Limits::check`], which is never
-    /// more, so a round that committed within the limit is not stopped
-    /// after it for memory.
+    /// so; between rounds it checks [`Limits::check`], which counts less.
     pub fn check_holding<L: Language, N: Analysis<L>>(
         &self,
         egraph: &EGraph<L, N>,

@@ -60,8 +60,10 @@ pub enum StopReason {
     /// The time limit was exceeded (seconds elapsed).
     TimeLimit(f64),
     /// The memory limit was exceeded (estimated bytes, see
-    /// [`EGraph::approx_bytes`]; an `async` schedule stopped between phases
-    /// counts canonical nodes only, see
+    /// [`EGraph::approx_bytes`]; a commit also counts its tables' spare
+    /// room and the round's staged actions, see
+    /// [`Runner::with_memory_limit`]; an `async` schedule stopped between
+    /// phases counts canonical nodes only, see
     /// [`Schedule::with_memory_limit`](crate::schedule::Schedule::with_memory_limit)).
     MemoryLimit(usize),
     /// A hook or the caller stopped it.
@@ -537,7 +539,13 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
     }
 
     /// Stops once the e-graph's estimated size ([`EGraph::approx_bytes`])
-    /// exceeds this many bytes.
+    /// exceeds this many bytes. Inside a commit the check also counts
+    /// what the commit holds besides: the tables' spare room (modelled
+    /// from the counts, so the stop is the same at every thread count) and
+    /// the round's staged actions, which stay in memory until every rule's
+    /// commit has run. Staging itself is bounded only without backoff (the
+    /// match budget), so under backoff a round whose staged actions alone
+    /// pass the limit stops the run before it commits anything.
     pub fn with_memory_limit(mut self, bytes: usize) -> Self {
         self.memory_limit = bytes;
         self
@@ -1162,14 +1170,19 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     .filter(|a| !a.is_empty()),
             );
             if !buffers.is_empty() {
-                // Whether a limit cut this commit short (then some of its
-                // matches were dropped, and the iteration must stop with
-                // that limit, never look saturated).
-                let stopped = std::cell::Cell::new(false);
-                let over = |eg: &EGraph<L, N>| {
-                    let over = limits.check_holding(eg, true, held).is_err();
-                    stopped.set(stopped.get() || over);
-                    over
+                // The limit that cut this commit short, if one did (then
+                // some of its matches were dropped, and the iteration must
+                // stop with that limit, never look saturated). The first
+                // one seen is kept: a check after the cut could pass again
+                // (`modify` may merge the classes the commit made, and
+                // fewer classes count fewer list headers as spare room).
+                let stopped: std::cell::RefCell<Option<StopReason>> = Default::default();
+                let over = |eg: &EGraph<L, N>| match limits.check_holding(eg, true, held) {
+                    Ok(()) => false,
+                    Err(reason) => {
+                        stopped.borrow_mut().get_or_insert(reason);
+                        true
+                    }
                 };
                 applied[rule] += crate::rewrite::commit_all(
                     &mut self.egraph,
@@ -1179,13 +1192,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 );
                 unclocked_matches += buffers.iter().map(|a| a.len()).sum::<usize>();
                 unclocked_rules += 1;
-                if stopped.get() {
-                    // Time, size and memory only grow, so the full check
-                    // names the limit; only a cancel flag can be cleared
-                    // meanwhile, and then the stop is a cancellation.
-                    result = limits
-                        .check_holding(&self.egraph, true, held)
-                        .and(Err(StopReason::Other("cancelled".into())));
+                if let Some(reason) = stopped.into_inner() {
+                    result = Err(reason);
                     break;
                 }
             }
