@@ -6,51 +6,10 @@ mod common;
 
 use std::collections::HashMap;
 
+use common::arith::{fold, Arith, Fold};
 use common::{cases, term, tree_size, Term};
 use proptest::prelude::*;
 use saturn::*;
-
-define_language! {
-    enum Arith {
-        "+" = Add([Id; 2]),
-        "*" = Mul([Id; 2]),
-        "neg" = Neg(Id),
-        Num(i64),
-        Var(Symbol),
-    }
-}
-
-#[derive(Default)]
-struct Fold;
-
-impl Analysis<Arith> for Fold {
-    type Data = Option<i64>;
-    fn make(eg: &EGraph<Arith, Self>, n: &Arith) -> Option<i64> {
-        fold(n, |i| eg[i].data)
-    }
-    fn merge(&self, to: &mut Option<i64>, from: Option<i64>) -> DidMerge {
-        merge_option(to, from, |a, b| {
-            assert_eq!(*a, b, "merged classes with different constants");
-            DidMerge(false, false)
-        })
-    }
-    fn modify(eg: &mut EGraph<Arith, Self>, id: Id) {
-        if let Some(k) = eg[id].data {
-            let c = eg.add(Arith::Num(k));
-            eg.union(id, c);
-        }
-    }
-}
-
-fn fold(n: &Arith, data: impl Fn(Id) -> Option<i64>) -> Option<i64> {
-    match n {
-        Arith::Num(k) => Some(*k),
-        Arith::Add([a, b]) => data(*a)?.checked_add(data(*b)?),
-        Arith::Mul([a, b]) => data(*a)?.checked_mul(data(*b)?),
-        Arith::Neg(a) => data(*a)?.checked_neg(),
-        Arith::Var(_) => None,
-    }
-}
 
 fn ex(s: &str) -> RecExpr<Arith> {
     s.parse().unwrap()

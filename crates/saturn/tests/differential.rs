@@ -24,6 +24,7 @@ use std::fmt::Display;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::arith::{Arith, Fold};
 use common::{cases, plus_term, term, Term};
 use proptest::prelude::*;
 use saturn::*;
@@ -52,48 +53,6 @@ fn simplify_rules() -> Vec<Rewrite<SymbolLang, ()>> {
         rewrite!("comm-add"; "(+ ?a ?b)" => "(+ ?b ?a)"),
         rewrite!("g-add"; "(g (+ ?a ?b))" => "(+ (g ?a) (g ?b))"),
     ]
-}
-
-define_language! {
-    /// Arithmetic for constant folding.
-    enum Arith {
-        "+" = Add([Id; 2]),
-        "*" = Mul([Id; 2]),
-        "neg" = Neg(Id),
-        Num(i64),
-        Var(Symbol),
-    }
-}
-
-/// Constant folding, as in the `analysis.rs` example: the folded constant
-/// is added to the class and unioned with it.
-#[derive(Default)]
-struct Fold;
-
-impl Analysis<Arith> for Fold {
-    type Data = Option<i64>;
-    fn make(eg: &EGraph<Arith, Self>, n: &Arith) -> Option<i64> {
-        let c = |i: &Id| eg[*i].data;
-        match n {
-            Arith::Num(k) => Some(*k),
-            Arith::Add([a, b]) => c(a)?.checked_add(c(b)?),
-            Arith::Mul([a, b]) => c(a)?.checked_mul(c(b)?),
-            Arith::Neg(a) => c(a)?.checked_neg(),
-            Arith::Var(_) => None,
-        }
-    }
-    fn merge(&self, to: &mut Option<i64>, from: Option<i64>) -> DidMerge {
-        merge_option(to, from, |a, b| {
-            assert_eq!(*a, b, "folded constants disagree");
-            DidMerge(false, false)
-        })
-    }
-    fn modify(eg: &mut EGraph<Arith, Self>, id: Id) {
-        if let Some(k) = eg[id].data {
-            let c = eg.add(Arith::Num(k));
-            eg.union(id, c);
-        }
-    }
 }
 
 fn fold_rules() -> Vec<Rewrite<Arith, Fold>> {

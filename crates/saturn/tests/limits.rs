@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
+use common::arith::{Arith, Fold};
 use common::{comm_assoc, long_sum};
 use saturn::*;
 
@@ -200,37 +201,6 @@ fn a_commit_counts_what_it_holds_and_stops_alike_at_every_thread_count() {
     }
 }
 
-saturn::define_language! {
-    enum Sum {
-        "+" = Add([Id; 2]),
-        Num(i64),
-    }
-}
-
-/// Constant folding as egg's: `modify` adds the class's constant and
-/// unions with it, merging classes a commit just made.
-#[derive(Default)]
-struct Fold;
-
-impl Analysis<Sum> for Fold {
-    type Data = Option<i64>;
-    fn make(eg: &EGraph<Sum, Self>, n: &Sum) -> Option<i64> {
-        match n {
-            Sum::Num(k) => Some(*k),
-            Sum::Add([a, b]) => eg[*a].data?.checked_add(eg[*b].data?),
-        }
-    }
-    fn merge(&self, to: &mut Option<i64>, from: Option<i64>) -> DidMerge {
-        merge_option(to, from, |_, _| DidMerge(false, false))
-    }
-    fn modify(eg: &mut EGraph<Sum, Self>, id: Id) {
-        if let Some(k) = eg[id].data {
-            let c = eg.add(Sum::Num(k));
-            eg.union(id, c);
-        }
-    }
-}
-
 /// A commit cut at the memory limit names that limit, even when `modify`
 /// then merges the classes the commit made and a check after the cut
 /// would pass again (fewer classes, less spare room counted): it used to
@@ -239,17 +209,17 @@ impl Analysis<Sum> for Fold {
 #[test]
 fn a_commit_cut_at_the_memory_limit_names_it_after_modify_merges() {
     let input = || {
-        let mut eg: EGraph<Sum, Fold> = EGraph::default();
+        let mut eg: EGraph<Arith, Fold> = EGraph::default();
         for i in 0..300i64 {
             for j in (i + 1)..300 {
-                let (a, b) = (eg.add(Sum::Num(i)), eg.add(Sum::Num(j)));
-                eg.add(Sum::Add([a, b]));
+                let (a, b) = (eg.add(Arith::Num(i)), eg.add(Arith::Num(j)));
+                eg.add(Arith::Add([a, b]));
             }
         }
         eg.rebuild();
         eg
     };
-    let rules: Vec<Rewrite<Sum, Fold>> = vec![rewrite!("comm"; "(+ ?a ?b)" => "(+ ?b ?a)")];
+    let rules: Vec<Rewrite<Arith, Fold>> = vec![rewrite!("comm"; "(+ ?a ?b)" => "(+ ?b ?a)")];
     let start = input().approx_bytes();
     let mut memory_stops = 0;
     for step in 0..200 {

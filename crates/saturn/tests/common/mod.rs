@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
+pub mod arith;
+
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use saturn::{
