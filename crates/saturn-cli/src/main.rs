@@ -88,7 +88,8 @@ enum Command {
         time_limit: f64,
         /// Memory limit in MiB of the e-graph's estimated size (see
         /// `saturn::EGraph::approx_bytes`; a commit also counts its staged
-        /// actions and the tables' spare room); none by default.
+        /// actions, the tables' spare room and a doubling it may make
+        /// before its next check); none by default.
         #[arg(long, value_name = "MIB")]
         memory_limit: Option<u64>,
         /// Rule scheduler.

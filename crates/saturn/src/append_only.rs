@@ -79,6 +79,22 @@ impl<T> AppendOnlyVec<T> {
         self.chunks[k].get_or_init(|| (0..BASE << k).map(|_| OnceLock::new()).collect())
     }
 
+    /// The slots allocated once the first `n` are: whole chunks, each
+    /// twice the one before, so at most about twice `n`.
+    ///
+    /// ```
+    /// use saturn::AppendOnlyVec;
+    /// assert_eq!(AppendOnlyVec::<u8>::capacity_for(0), 0);
+    /// assert_eq!(AppendOnlyVec::<u8>::capacity_for(1), 32);
+    /// assert_eq!(AppendOnlyVec::<u8>::capacity_for(33), 32 + 64);
+    /// ```
+    pub fn capacity_for(n: usize) -> usize {
+        match n.checked_sub(1) {
+            None => 0,
+            Some(last) => BASE * ((1usize << (locate(last).0 + 1)) - 1),
+        }
+    }
+
     /// Appends `value` and returns its index.
     pub fn push(&self, value: T) -> usize {
         let i = self.len.fetch_add(1, Ordering::AcqRel);
@@ -135,6 +151,21 @@ mod tests {
         assert_eq!(locate(0), (0, 0));
         assert_eq!(locate(BASE), (1, 0));
         assert_eq!(locate(3 * BASE), (2, 0));
+    }
+
+    #[test]
+    fn capacity_for_counts_the_chunks_that_n_slots_reach() {
+        let v = AppendOnlyVec::new();
+        let mut allocated = 0;
+        for n in 1..5_000 {
+            v.push(n);
+            let (k, off) = locate(n - 1);
+            if off == 0 {
+                allocated += BASE << k;
+            }
+            assert_eq!(AppendOnlyVec::<usize>::capacity_for(n), allocated, "{n}");
+            assert!(allocated < 2 * n + 2 * BASE);
+        }
     }
 
     #[test]

@@ -62,7 +62,7 @@ use crate::{Analysis, AppendOnlyVec, Hashcons, Id, Language, RecExpr, UnionFind}
 /// Batches smaller than this are added on the calling thread.
 const ADD_BATCH_PAR: usize = 256;
 /// [`EGraph::add_batch_until`] asks whether to stop after this many nodes.
-const ADD_CHUNK: usize = 16384;
+pub(crate) const ADD_CHUNK: usize = 16384;
 /// Rebuild batches (analysis data, class node lists) smaller than this are
 /// processed on the calling thread.
 const PAR_MIN_BATCH: usize = 256;
@@ -358,38 +358,67 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         Self::bytes_for(self.uf.len(), self.memo.len())
     }
 
-    /// What the e-graph's tables hold beyond [`EGraph::approx_bytes`]:
-    /// the spare room of the class table and of the hashcons (both grow
-    /// by doubling), the parent lists' spare room (as much again as their
-    /// entries), and the allocator's header of each live class's two
-    /// lists. The runner's commits count it against the memory limit (see
-    /// [`Limits::check_holding`]); the checks between rounds and phases
-    /// leave it out.
+    /// What the e-graph's tables hold beyond [`EGraph::approx_bytes`], now
+    /// and at any point while up to `horizon` more nodes are added: the
+    /// spare room of the class table (with the union-find's parent
+    /// vector, which grows with it), of the hashcons and of the node store,
+    /// a table's reallocation within the horizon (its new buffer is
+    /// allocated while the old one is still held), the parent lists' spare
+    /// room (as much again as their entries), and the allocator's header
+    /// of each live class's two lists. The runner's commits count it
+    /// against the memory limit with the nodes they may add before their
+    /// next check as the horizon (see [`Limits::check_holding`]); the
+    /// checks between rounds and phases leave it out.
     ///
     /// The tables' room is modelled, not read: a table grown by doubling
     /// to hold `n` has the least power of two past `n` (the hashcons, as
-    /// hashbrown, at most 7/8 full). Their real capacities depend on how
-    /// they grew: a batch reserves at once, and past twice the capacity
-    /// skips the power of two, while one thread adds node by node; read,
-    /// they could make where a run stops depend on the thread count.
+    /// hashbrown, at most 7/8 full), and the node store has the chunks
+    /// that `n` slots reach ([`AppendOnlyVec`]). Their real capacities
+    /// depend on how they grew: a batch reserves at once, and past twice
+    /// the capacity skips the power of two, while one thread adds node by
+    /// node; read, they could make where a run stops depend on the thread
+    /// count.
     ///
-    /// Without it, the estimate was a third under what the structures
-    /// held (`examples/arith.rules` at 1.5 million hashcons entries: 296 MB
-    /// counted, 398 MB held), and the `passes` strategy under a 500 MiB
-    /// limit peaked at 627 MB.
+    /// Without the spare room, the estimate was a third under what the
+    /// structures held (`examples/arith.rules` at 1.5 million hashcons
+    /// entries: 296 MB counted, 398 MB held), and the `passes` strategy
+    /// under a 500 MiB limit peaked at 627 MB. Without the horizon, a
+    /// check passed just before the class table doubled past the limit:
+    /// under 200 MiB the same run peaked at 255 MB.
     ///
     /// [`Limits::check_holding`]: crate::limits::Limits::check_holding
-    pub(crate) fn spare_bytes(&self) -> usize {
+    pub(crate) fn spare_bytes(&self, horizon: usize) -> usize {
         let (ids, entries) = (self.uf.len(), self.memo.len());
-        let slot = std::mem::size_of::<Option<EClass<L, N::Data>>>();
-        let entry = std::mem::size_of::<(L, Id)>();
-        let buckets = (entries.saturating_mul(8) / 7 + 1).next_power_of_two();
-        (ids.next_power_of_two() - ids)
-            .saturating_mul(slot)
-            .saturating_add((buckets - entries).saturating_mul(entry))
-            .saturating_add(buckets)
-            .saturating_add(ids.saturating_mul(8))
-            .saturating_add(self.n_classes.saturating_mul(32))
+        // A class slot and a union-find parent per id.
+        let slot = std::mem::size_of::<Option<EClass<L, N::Data>>>() + 4;
+        // A hashcons bucket and its control byte.
+        let entry = std::mem::size_of::<(L, Id)>() + 1;
+        let buckets = |n: usize| (n.saturating_mul(8) / 7 + 1).next_power_of_two();
+        // Spare room of a table of `now` slots holding `used`, plus the
+        // table of `next` slots it grows into within the horizon.
+        let table = |used: usize, now: usize, next: usize, size: usize| {
+            let grow = if next > now { next } else { 0 };
+            (now - used).saturating_add(grow).saturating_mul(size)
+        };
+        let later = ids.saturating_add(horizon);
+        table(
+            ids,
+            ids.next_power_of_two(),
+            later.next_power_of_two(),
+            slot,
+        )
+        .saturating_add(table(
+            entries,
+            buckets(entries),
+            buckets(entries.saturating_add(horizon)),
+            entry,
+        ))
+        .saturating_add(
+            (AppendOnlyVec::<L>::capacity_for(later) - ids)
+                .saturating_mul(std::mem::size_of::<std::sync::OnceLock<L>>()),
+        )
+        .saturating_add(ids.saturating_mul(8))
+        .saturating_add(self.n_classes.saturating_mul(32))
     }
 
     /// [`EGraph::approx_bytes`] of an e-graph with `ids` ids and `entries`

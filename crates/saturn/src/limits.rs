@@ -15,7 +15,8 @@
 //! the estimate [`EGraph::approx_bytes`]. Both only grow until a rebuild
 //! or a roll-back, so a check that passes now passed at every earlier
 //! point. A commit's checks ([`Limits::check_holding`]) add what it holds
-//! besides, the tables' spare room and the round's staged actions; that
+//! besides, the tables' spare room (and a reallocation the commit may make
+//! before its next check) and the round's staged actions; that
 //! sum can fall within one commit (`modify` merging classes it made), so
 //! the commit keeps the first limit it sees. Between `async` phases, where
 //! those counters hold a number of congruent copies that depends on
@@ -65,17 +66,20 @@ impl Limits {
     }
 
     /// [`Limits::check`] for a commit, which holds `held` bytes besides
-    /// the e-graph (the round's staged actions): the memory limit is
-    /// checked against the e-graph's estimate, its tables' spare room
-    /// (`EGraph::spare_bytes`) and `held`. The runner checks its commits
-    /// so; between rounds it checks [`Limits::check`], which counts less.
+    /// the e-graph (the round's staged actions) and may add up to
+    /// `horizon` nodes before its next check: the memory limit is checked
+    /// against the e-graph's estimate, its tables' spare room and their
+    /// reallocations within the horizon (`EGraph::spare_bytes`), and
+    /// `held`. The runner checks its commits so; between rounds it checks
+    /// [`Limits::check`], which counts less.
     pub fn check_holding<L: Language, N: Analysis<L>>(
         &self,
         egraph: &EGraph<L, N>,
         clock: bool,
         held: usize,
+        horizon: usize,
     ) -> Result<(), StopReason> {
-        let held = held.saturating_add(egraph.spare_bytes());
+        let held = held.saturating_add(egraph.spare_bytes(horizon));
         self.check_growth_holding(egraph, clock, held)?;
         self.check_cancel()
     }

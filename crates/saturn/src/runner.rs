@@ -61,7 +61,9 @@ pub enum StopReason {
     TimeLimit(f64),
     /// The memory limit was exceeded (estimated bytes, see
     /// [`EGraph::approx_bytes`]; a commit also counts its tables' spare
-    /// room and the round's staged actions, see
+    /// room, a table's reallocation it may make before its next check
+    /// (so this can name more than was ever held) and the round's staged
+    /// actions, see
     /// [`Runner::with_memory_limit`]; an `async` schedule stopped between
     /// phases counts canonical nodes only, see
     /// [`Schedule::with_memory_limit`](crate::schedule::Schedule::with_memory_limit)).
@@ -540,10 +542,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
 
     /// Stops once the e-graph's estimated size ([`EGraph::approx_bytes`])
     /// exceeds this many bytes. Inside a commit the check also counts
-    /// what the commit holds besides: the tables' spare room (modelled
-    /// from the counts, so the stop is the same at every thread count) and
-    /// the round's staged actions, which stay in memory until every rule's
-    /// commit has run. Staging itself is bounded only without backoff (the
+    /// what the commit holds besides: the tables' spare room, and the new
+    /// table of one that would reallocate before the commit's next check
+    /// (a doubling holds the old and new tables at once), both modelled
+    /// from the counts, so the stop is the same at every thread count;
+    /// and the round's staged actions, which stay in memory until every
+    /// rule's commit has run. Staging itself is bounded only without backoff (the
     /// match budget), so under backoff a round whose staged actions alone
     /// pass the limit stops the run before it commits anything.
     pub fn with_memory_limit(mut self, bytes: usize) -> Self {
@@ -1152,9 +1156,18 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             while e < items.len() && items[e].rule == rule {
                 e += 1;
             }
+            // A rule's commit checks the limits at least every `ADD_CHUNK`
+            // nodes it adds, and adds at most the nodes it staged: a table
+            // that would grow past the limit before the next check is
+            // counted at this one.
+            let horizon = staged[unit_of[k]..unit_of[e]]
+                .iter()
+                .map(|a| a.nodes.len())
+                .sum::<usize>()
+                .min(crate::egraph::ADD_CHUNK);
             if prev_rule.is_some() {
                 let clock = clock_due(unclocked_matches, unclocked_rules);
-                result = limits.check_holding(&self.egraph, clock, held);
+                result = limits.check_holding(&self.egraph, clock, held, horizon);
                 if result.is_err() {
                     break;
                 }
@@ -1177,7 +1190,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 // (`modify` may merge the classes the commit made, and
                 // fewer classes count fewer list headers as spare room).
                 let stopped: std::cell::RefCell<Option<StopReason>> = Default::default();
-                let over = |eg: &EGraph<L, N>| match limits.check_holding(eg, true, held) {
+                let over = |eg: &EGraph<L, N>| match limits.check_holding(eg, true, held, horizon) {
                     Ok(()) => false,
                     Err(reason) => {
                         stopped.borrow_mut().get_or_insert(reason);

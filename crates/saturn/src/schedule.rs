@@ -778,7 +778,8 @@ impl<L: Language, N: Analysis<L> + Default> Schedule<L, N> {
     /// Stops once the e-graph's estimated heap size
     /// ([`EGraph::approx_bytes`]) passes this many bytes, like
     /// [`Runner::with_memory_limit`] ([`StopReason::MemoryLimit`]), whose
-    /// commits also count their tables' spare room and staged actions. No
+    /// commits also count their tables' spare room (with a doubling due
+    /// before their next check) and staged actions. No
     /// limit by default. Like the node limit, it bounds the shared e-graph:
     /// every pass run gets the whole of it. Under `async`, a phase that
     /// passes it is undone like one that passes the node limit, and the run

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::arith::{Arith, Fold};
-use common::{comm_assoc, long_sum};
+use common::{comm_assoc, long_sum, run_to_memory_limit};
 use saturn::*;
 
 /// Associativity (both ways) and commutativity: the classic blow-up.
@@ -172,17 +172,7 @@ fn memory_limit_on_ac_blowup() {
 fn a_commit_counts_what_it_holds_and_stops_alike_at_every_thread_count() {
     let input = long_sum(12);
     let limit = 4 << 20;
-    let run = |threads: usize| {
-        Runner::default()
-            .with_expr(&input)
-            .with_node_limit(usize::MAX)
-            .with_memory_limit(limit)
-            .with_iter_limit(1_000)
-            .with_time_limit(Duration::from_secs(600))
-            .with_scheduler(Scheduler::Simple)
-            .with_threads(threads)
-            .run(&ac_rules())
-    };
+    let run = |threads: usize| run_to_memory_limit(&input, &ac_rules(), limit, threads);
     let one = run(1);
     let Some(StopReason::MemoryLimit(bytes)) = one.stop_reason else {
         panic!("{:?}", one.stop_reason)

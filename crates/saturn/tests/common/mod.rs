@@ -259,6 +259,26 @@ pub fn long_sum(n: usize) -> RecExpr<SymbolLang> {
     s.parse().unwrap()
 }
 
+/// A run of `rules` on `input` under the simple scheduler (no backoff)
+/// that only the memory limit `bytes` stops: no node limit, a thousand
+/// iterations, ten minutes.
+pub fn run_to_memory_limit(
+    input: &RecExpr<SymbolLang>,
+    rules: &[Rewrite<SymbolLang, ()>],
+    bytes: usize,
+    threads: usize,
+) -> saturn::Runner<SymbolLang, ()> {
+    saturn::Runner::default()
+        .with_expr(input)
+        .with_node_limit(usize::MAX)
+        .with_memory_limit(bytes)
+        .with_iter_limit(1_000)
+        .with_time_limit(std::time::Duration::from_secs(600))
+        .with_scheduler(saturn::Scheduler::Simple)
+        .with_threads(threads)
+        .run(rules)
+}
+
 /// Commutativity and associativity of `+` (one direction): on
 /// [`long_sum`] of 9 terms the e-graph passes 8,192 nodes (where a pooled
 /// run moves onto its pool) within a few iterations.
