@@ -391,6 +391,7 @@ fn without_backoff(
     Runner::default()
         .with_egraph(eg)
         .with_node_limit(limit)
+        .with_time_limit(Duration::from_secs(600))
         .with_scheduler(Scheduler::Simple)
         .with_threads(threads)
 }
@@ -499,6 +500,10 @@ fn one_root_s_matches_are_kept_only_while_they_can_be_applied() {
         let r = Runner::default()
             .with_egraph(eg)
             .with_iter_limit(1)
+            // Not the default 5 s: a debug build on a loaded machine
+            // took longer to count the matches, and the time limit cut
+            // the count.
+            .with_time_limit(Duration::from_secs(600))
             .with_threads(threads)
             .run(std::slice::from_ref(&rule));
         let first = &r.iterations[0];
