@@ -1,8 +1,12 @@
 //! `saturn extract`: extraction over an egraph-serialize JSON file.
 //!
-//! The file is loaded with lenient roots (`BuildOptions::lenient`: roots
-//! naming nodes are resolved to their class; unknown roots are replaced by
-//! the inferred top-level classes, and both are reported). The chosen
+//! Roots naming nodes are resolved to their class. A root that names
+//! neither a class nor a node is an error by default, as in
+//! `saturn_extract` (a mistyped root would otherwise extract terms nobody
+//! asked for); `--unknown-roots infer` replaces such roots by the
+//! inferred top-level classes (what extraction-gym's `lean-egg` files,
+//! written with roots merged away before serialization, need), and
+//! `--unknown-roots drop` drops them; both are reported. The chosen
 //! extractor runs on a pool of `--threads` threads, the result is checked
 //! (`Extraction::check`: closed, acyclic, costs recomputed), and the tree
 //! and DAG costs and the chosen node of each root class are printed (or a
@@ -14,7 +18,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use saturn_extract::io::load_dense;
-use saturn_extract::{with_threads, BottomUp, BuildOptions, Extractor, GreedyDag};
+use saturn_extract::{
+    with_threads, BottomUp, BuildError, BuildOptions, Extractor, GreedyDag, LoadError, UnknownRoots,
+};
 use serde::Serialize;
 
 /// The extractors the CLI offers.
@@ -24,6 +30,19 @@ pub enum Which {
     BottomUp,
     /// DAG-aware greedy (cost sets).
     GreedyDag,
+}
+
+/// What `saturn extract` does with a root id that names neither a class
+/// nor a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RootsPolicy {
+    /// Fail, naming the root and where the file lists it.
+    Error,
+    /// Extract from the top-level classes instead (every class, the
+    /// unknown root's own included, is reachable from them); reported.
+    Infer,
+    /// Drop it (an error if no root is left); reported.
+    Drop,
 }
 
 #[derive(Serialize)]
@@ -37,7 +56,8 @@ struct RootJson<'a> {
 struct ResultJson<'a> {
     file: String,
     extractor: &'static str,
-    tree_cost: f64,
+    /// `null` when it overflows `f64` (JSON has no infinity).
+    tree_cost: Option<f64>,
     dag_cost: f64,
     classes: usize,
     nodes_in_graph: usize,
@@ -68,11 +88,29 @@ fn shown(s: &str) -> std::borrow::Cow<'_, str> {
 pub fn run(
     path: &Path,
     which: Which,
+    roots: RootsPolicy,
     threads: usize,
     json: bool,
     jobserver: Option<&jobserver::Client>,
 ) -> Result<(), String> {
-    let g = load_dense(path, &BuildOptions::lenient()).map_err(|e| e.to_string())?;
+    let options = BuildOptions {
+        roots_may_name_nodes: true,
+        unknown_roots: match roots {
+            RootsPolicy::Error => UnknownRoots::Error,
+            RootsPolicy::Infer => UnknownRoots::InferTopLevel,
+            RootsPolicy::Drop => UnknownRoots::Drop,
+        },
+    };
+    let g = load_dense(path, &options).map_err(|e| match e {
+        LoadError::Invalid {
+            source: BuildError::UnknownRoot { .. },
+            ..
+        } => format!(
+            "{e}; --unknown-roots infer extracts from the top-level classes instead, \
+             --unknown-roots drop leaves it out"
+        ),
+        e => e.to_string(),
+    })?;
     let roots = g.roots().to_vec();
     // Under a jobserver, a token for each thread beyond the first, taken
     // without blocking (a blocking wait could deadlock with other jobs
@@ -102,13 +140,25 @@ pub fn run(
     .map_err(|e| format!("{}: extraction failed: {e}", path.display()))?;
     let secs = t0.elapsed().as_secs_f64();
     drop(tokens);
-    let cost = ex
-        .check(&g, &roots)
-        .map_err(|e| format!("{}: extraction does not check: {e}", path.display()))?;
     let name = match which {
         Which::BottomUp => "bottom-up",
         Which::GreedyDag => "greedy-dag",
     };
+    let cost = ex
+        .check(&g, &roots)
+        .map_err(|e| format!("{}: extraction does not check: {e}", path.display()))?;
+    // Every node cost is finite (the loader checks), but sums can pass
+    // f64::MAX. A tree cost that does is reported as such (a DAG shared
+    // enough has an astronomical tree cost but a fine DAG cost); a DAG
+    // cost that does leaves nothing to compare extractions by.
+    if !cost.dag.get().is_finite() {
+        return Err(format!(
+            "{}: {name}: the DAG cost of the extraction overflows (past {:e}): \
+             the node costs are too large to add up",
+            path.display(),
+            f64::MAX
+        ));
+    }
     let report = g.root_report();
     let root_rows: Vec<RootJson> = roots
         .iter()
@@ -129,7 +179,7 @@ pub fn run(
         let result = ResultJson {
             file: path.display().to_string(),
             extractor: name,
-            tree_cost: cost.tree.get(),
+            tree_cost: Some(cost.tree.get()).filter(|c| c.is_finite()),
             dag_cost: cost.dag.get(),
             classes: cost.classes,
             nodes_in_graph: g.num_nodes(),
@@ -149,7 +199,11 @@ pub fn run(
             out,
             "{}: {name}: tree cost {}, DAG cost {}, {} classes chosen ({} classes, {} nodes in the graph)",
             path.display(),
-            cost.tree,
+            if cost.tree.get().is_finite() {
+                cost.tree.to_string()
+            } else {
+                format!("past {:e} (overflows f64)", f64::MAX)
+            },
             cost.dag,
             cost.classes,
             g.num_classes(),

@@ -41,6 +41,29 @@ enum Sched {
     Backoff,
 }
 
+/// A `saturn::schedule` strategy for `saturn run --strategy`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RunStrategy {
+    /// Each pass to its fixed point in order, the pipeline repeated until
+    /// nothing changes (LLVM-style).
+    Passes,
+    /// All passes together in parallel rounds, one global join per round.
+    Bsp,
+    /// Dirty classes from work-stealing queues; global joins only to
+    /// confirm the fixed point or enforce a limit.
+    Async,
+}
+
+impl RunStrategy {
+    fn strategy(self) -> Strategy {
+        match self {
+            RunStrategy::Passes => Strategy::Passes,
+            RunStrategy::Bsp => Strategy::Bsp,
+            RunStrategy::Async => Strategy::Async,
+        }
+    }
+}
+
 /// How `saturn opt` schedules each function's saturation.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum OptScheduler {
@@ -89,21 +112,24 @@ enum Command {
         /// Memory limit in MiB of the e-graph's estimated size (see
         /// `saturn::EGraph::approx_bytes`; a commit also counts its staged
         /// actions, the tables' spare room and a doubling it may make
-        /// before its next check); none by default.
+        /// before its next check); none by default. Under `--scheduler
+        /// backoff` a round's matches are not bounded by it, so the peak
+        /// can be a few times the limit; `--scheduler simple` bounds them.
         #[arg(long, value_name = "MIB")]
         memory_limit: Option<u64>,
-        /// Rule scheduler.
-        #[arg(long, value_enum, default_value_t = Sched::Backoff)]
+        /// Rule scheduler of the runner (not with --strategy, whose
+        /// strategies schedule the rules themselves).
+        #[arg(long, value_enum, default_value_t = Sched::Backoff, conflicts_with = "strategy")]
         scheduler: Sched,
         /// Search every class every iteration (egg's way) instead of only
         /// near changed classes.
         #[arg(long)]
         no_incremental: bool,
-        /// Run the rule file's passes under a schedule strategy (`passes`,
-        /// `bsp` or `async`; see `saturn::schedule`) instead of one runner
-        /// over all rules. A file without `[pass]` headers is one pass.
-        #[arg(long)]
-        strategy: Option<String>,
+        /// Run the rule file's passes under a schedule strategy (see
+        /// `saturn::schedule`) instead of one runner over all rules. A file
+        /// without `[pass]` headers is one pass.
+        #[arg(long, value_enum)]
+        strategy: Option<RunStrategy>,
     },
     /// Optimize CLIF files (one function per `function`) with saturn-clif.
     Opt {
@@ -147,8 +173,9 @@ enum Command {
         #[arg(long)]
         no_progress: bool,
         /// Measure instead of writing output: total time and worst function
-        /// latency of each policy at each of --measure-threads, as Markdown.
-        #[arg(long)]
+        /// latency of each policy at each of --measure-threads, as Markdown
+        /// (so not with the options of a run that writes output).
+        #[arg(long, conflicts_with_all = ["out_dir", "threads", "policy", "stats", "stats_file", "no_progress"])]
         measure: bool,
         /// Thread counts for --measure.
         #[arg(long, value_delimiter = ',', default_value = "1,2")]
@@ -164,11 +191,17 @@ enum Command {
         /// The extraction algorithm.
         #[arg(long, value_enum, default_value_t = extract::Which::BottomUp)]
         extractor: extract::Which,
+        /// What to do with a root id that names neither a class nor a node
+        /// (a file written after the root's class was merged away, or a
+        /// typo).
+        #[arg(long, value_enum, default_value_t = extract::RootsPolicy::Error)]
+        unknown_roots: extract::RootsPolicy,
         /// Worker threads (at most 8 per core: more only slow the work
         /// stealing down).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
         threads: u16,
-        /// Print a JSON object instead of text.
+        /// Print a JSON object instead of text (a tree cost that
+        /// overflows f64, as a DAG shared enough can, is `null`).
         #[arg(long)]
         json: bool,
     },
@@ -194,7 +227,13 @@ fn predicates() -> Predicates<SymbolLang, ()> {
     }
     Predicates::default()
         .with("is-const", 1, |eg, a| number(eg, a[0]).is_some())
-        .with("is-not-zero", 1, |eg, a| number(eg, a[0]) != Some(0.0))
+        // Only a finite non-zero literal: a class without one may still
+        // turn out to be zero (`(* x 0)`), and a rule that fired on it
+        // (`(/ ?a ?a) => 1`) would have made an unsound union that no
+        // later merge undoes.
+        .with("is-not-zero", 1, |eg, a| {
+            number(eg, a[0]).is_some_and(|n| n.is_finite() && n != 0.0)
+        })
         .with("is-sym", 1, |eg, a| {
             eg[a[0]]
                 .nodes
@@ -293,14 +332,12 @@ fn memory_bytes(mib: Option<u64>) -> usize {
 }
 
 fn run(
-    rules_path: &Path,
-    terms_path: &Path,
+    (set, terms): RulesAndTerms,
     threads: usize,
     limits: &RunLimits,
     scheduler: Sched,
     incremental: bool,
 ) -> Result<(), String> {
-    let (set, terms) = load_rules_and_terms(rules_path, terms_path)?;
     let mut runner = Runner::default()
         .with_threads(threads)
         .with_iter_limit(limits.iter)
@@ -380,15 +417,12 @@ pub(crate) fn parse_rules_and_terms(
 
 /// `saturn run --strategy NAME`: the rule file's passes under a schedule.
 fn run_schedule(
-    rules_path: &Path,
-    terms_path: &Path,
-    strategy: &str,
+    (set, terms): RulesAndTerms,
+    strategy: Strategy,
     threads: usize,
     limits: &RunLimits,
     incremental: bool,
 ) -> Result<(), String> {
-    let strategy: Strategy = strategy.parse().map_err(|e| format!("--strategy: {e}"))?;
-    let (set, terms) = load_rules_and_terms(rules_path, terms_path)?;
     let pipeline = if set.passes.is_empty() {
         Pipeline::new().pass("rules", set.rules.iter().cloned())
     } else {
@@ -405,7 +439,7 @@ fn run_schedule(
         .with_incremental(incremental)
         .run(egraph);
     print_best(&out.egraph, &terms, &roots)?;
-    eprintln!("{} on {threads} thread(s)", out.report);
+    eprintln!("{}\n  on {threads} thread(s)", out.report);
     Ok(())
 }
 
@@ -481,11 +515,16 @@ fn print_best(
 fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String> {
     match cli.command {
         None => {
-            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
             eprintln!("saturn demo: examples/arith.rules on examples/arith.terms (see --help)");
+            // Built in, so an installed binary runs it without the sources.
+            let demo = parse_rules_and_terms(
+                include_str!("../../../examples/arith.rules"),
+                "examples/arith.rules",
+                include_str!("../../../examples/arith.terms"),
+                "examples/arith.terms",
+            )?;
             run(
-                &root.join("arith.rules"),
-                &root.join("arith.terms"),
+                demo,
                 1,
                 &RunLimits {
                     iter: 30,
@@ -516,11 +555,16 @@ fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String
                 time: time_limit,
                 memory: memory_bytes(memory_limit),
             };
+            let loaded = load_rules_and_terms(&rules, &terms)?;
             match strategy {
-                Some(name) => {
-                    run_schedule(&rules, &terms, &name, threads, &limits, !no_incremental)
-                }
-                None => run(&rules, &terms, threads, &limits, scheduler, !no_incremental),
+                Some(strategy) => run_schedule(
+                    loaded,
+                    strategy.strategy(),
+                    threads,
+                    &limits,
+                    !no_incremental,
+                ),
+                None => run(loaded, threads, &limits, scheduler, !no_incremental),
             }
         }
         Some(Command::Opt {
@@ -575,11 +619,13 @@ fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String
         Some(Command::Extract {
             file,
             extractor,
+            unknown_roots,
             threads,
             json,
         }) => extract::run(
             &file,
             extractor,
+            unknown_roots,
             usable_threads(threads),
             json,
             jobserver.as_ref(),

@@ -577,11 +577,91 @@ fn extract_errors_name_path_line_and_column() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// The demo's files are built into the binary: it runs from any folder
+/// (an installed binary once the sources are gone).
 #[test]
-fn demo_runs_without_arguments() {
-    let o = saturn(&[]);
-    ok(&o);
+fn demo_runs_without_arguments_from_any_folder() {
+    let d = tempfile::tempdir().unwrap();
+    let o = Command::new(BIN)
+        .current_dir(d.path())
+        .env_remove("MAKEFLAGS")
+        .env_remove("CARGO_MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .output()
+        .unwrap();
+    let out = ok(&o);
     assert!(String::from_utf8_lossy(&o.stderr).contains("saturn demo"));
+    assert!(out.contains("(/ (+ 1 1) 2)  =>  1 "), "{out}");
+}
+
+/// `is-not-zero` holds only for a finite non-zero literal: `(/ ?a ?a) =>
+/// 1` must not fire on a divisor that later turns out to be zero (it used
+/// to hold for any class without a literal 0, so these became 1).
+#[test]
+fn is_not_zero_holds_only_for_non_zero_literals() {
+    let d = tempfile::tempdir().unwrap();
+    let terms = d.path().join("z.terms");
+    std::fs::write(
+        &terms,
+        "(/ (* x 0) (* x 0))\n(/ (- y y) (- y y))\n(/ nan nan)\n(/ 0x0 0x0)\n(/ 3 3)\n",
+    )
+    .unwrap();
+    let out = ok(&saturn(&[
+        "run",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/arith.rules"),
+        s(&terms),
+    ]));
+    let best: Vec<&str> = out
+        .lines()
+        .map(|l| {
+            l.split("  =>  ")
+                .nth(1)
+                .unwrap()
+                .split("   ")
+                .next()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        best,
+        ["(/ 0 0)", "(/ 0 0)", "(/ nan nan)", "(/ 0x0 0x0)", "1"],
+        "{out}"
+    );
+}
+
+/// Flags that a mode would ignore are errors, not silently dropped:
+/// `--scheduler` with `--strategy` (the strategies schedule rules
+/// themselves), and the output options of `opt` with `--measure`.
+#[test]
+fn flags_a_mode_would_ignore_are_errors() {
+    let (_d, rules, terms) = peephole_files();
+    let err = failed(&saturn(&[
+        "run",
+        s(&rules),
+        s(&terms),
+        "--strategy",
+        "bsp",
+        "--scheduler",
+        "simple",
+    ]));
+    assert!(
+        err.contains("--scheduler") && err.contains("--strategy"),
+        "{err}"
+    );
+    // The default scheduler is no conflict.
+    ok(&saturn(&["run", s(&rules), s(&terms), "--strategy", "bsp"]));
+    let out = tempfile::tempdir().unwrap();
+    let err = failed(&saturn(&[
+        "opt",
+        "--measure",
+        "-o",
+        s(out.path()),
+        s(&rules),
+    ]));
+    assert!(
+        err.contains("--measure") && err.contains("--out-dir"),
+        "{err}"
+    );
 }
 
 /// A terminating rule set in two passes (every strategy saturates).
@@ -949,7 +1029,7 @@ fn extract_text_quotes_ids_that_would_break_its_lines() {
         r#"{"nodes": {"a b": {"op": "f\tg", "children": [], "eclass": "c\nd"}}, "root_eclasses": ["c\nd", "gone x"]}"#,
     )
     .unwrap();
-    let out = ok(&saturn(&["extract", s(&p)]));
+    let out = ok(&saturn(&["extract", s(&p), "--unknown-roots", "infer"]));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
     assert_eq!(
@@ -958,8 +1038,43 @@ fn extract_text_quotes_ids_that_would_break_its_lines() {
     );
     assert_eq!(lines[2], r#"root "c\nd": node "a b" ("f\tg")"#);
     // Plain ids are printed as they are, and JSON output is unchanged.
-    let json = ok(&saturn(&["extract", s(&p), "--json"]));
+    let json = ok(&saturn(&[
+        "extract",
+        s(&p),
+        "--json",
+        "--unknown-roots",
+        "infer",
+    ]));
     assert!(json.contains(r#""class": "c\nd""#), "{json}");
+}
+
+/// A root that names neither a class nor a node is an error by default,
+/// naming the root, its line and column, and the flags that accept it
+/// (it used to be replaced by the top-level classes with exit status 0,
+/// so a mistyped root extracted terms nobody asked for).
+#[test]
+fn extract_rejects_an_unknown_root_unless_told_what_to_do() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("typo.json");
+    std::fs::write(
+        &p,
+        "{\"nodes\": {\"n\": {\"op\": \"x\", \"children\": [], \"eclass\": \"a\"},\n\
+         \"m\": {\"op\": \"y\", \"children\": [\"n\"], \"eclass\": \"b\"}},\n\
+         \"root_eclasses\": [\"a\", \"bb\"]}",
+    )
+    .unwrap();
+    let err = failed(&saturn(&["extract", s(&p)]));
+    assert!(
+        err.contains("typo.json:3:")
+            && err.contains("`bb`")
+            && err.contains("--unknown-roots infer"),
+        "{err}"
+    );
+    let inferred = ok(&saturn(&["extract", s(&p), "--unknown-roots", "infer"]));
+    assert!(inferred.contains("inferred roots: b"), "{inferred}");
+    let dropped = ok(&saturn(&["extract", s(&p), "--unknown-roots", "drop"]));
+    assert!(dropped.contains("root a: node n (x)"), "{dropped}");
+    assert!(!dropped.contains("root b"), "{dropped}");
 }
 
 /// `report` checks its `-o` folder and `--corpora` before it measures
@@ -1117,4 +1232,70 @@ fn opt_turns_a_reader_panic_into_an_error() {
             f.display()
         )
     );
+}
+
+/// Sums of finite node costs can pass `f64::MAX`. A tree cost that does is
+/// said so (a chain of diamonds: 2^1100 as a tree, 1,100 as a DAG), `null`
+/// in JSON; a DAG cost that does is an error (it used to print `inf` and
+/// exit 0).
+#[test]
+fn extract_says_when_a_cost_overflows() {
+    let d = tempfile::tempdir().unwrap();
+    let mut nodes =
+        vec![r#""l": {"op": "x", "children": [], "eclass": "c0", "cost": 1}"#.to_string()];
+    for i in 1..1100 {
+        let prev = if i == 1 {
+            "l".to_string()
+        } else {
+            format!("n{}", i - 1)
+        };
+        nodes.push(format!(
+            r#""n{i}": {{"op": "f", "children": ["{prev}", "{prev}"], "eclass": "c{i}", "cost": 1}}"#
+        ));
+    }
+    let diamonds = d.path().join("diamonds.json");
+    std::fs::write(
+        &diamonds,
+        format!(
+            r#"{{"nodes": {{{}}}, "root_eclasses": ["c1099"]}}"#,
+            nodes.join(",\n")
+        ),
+    )
+    .unwrap();
+    let out = ok(&saturn(&[
+        "extract",
+        s(&diamonds),
+        "--extractor",
+        "greedy-dag",
+    ]));
+    assert!(
+        out.contains("tree cost past 1.7976931348623157e308 (overflows f64), DAG cost 1100,"),
+        "{out}"
+    );
+    let json = ok(&saturn(&[
+        "extract",
+        s(&diamonds),
+        "--extractor",
+        "greedy-dag",
+        "--json",
+    ]));
+    assert!(
+        json.contains(r#""tree_cost": null"#) && json.contains(r#""dag_cost": 1100.0"#),
+        "{json}"
+    );
+    let huge = d.path().join("huge.json");
+    std::fs::write(
+        &huge,
+        r#"{"nodes": {"n": {"op": "x", "children": [], "eclass": "a", "cost": 1e308},
+            "m": {"op": "y", "children": ["n", "n"], "eclass": "b", "cost": 1e308}},
+            "root_eclasses": ["b"]}"#,
+    )
+    .unwrap();
+    for extractor in ["greedy-dag", "bottom-up"] {
+        let err = failed(&saturn(&["extract", s(&huge), "--extractor", extractor]));
+        assert!(
+            err.contains("huge.json") && err.contains("overflow"),
+            "{extractor}: {err}"
+        );
+    }
 }

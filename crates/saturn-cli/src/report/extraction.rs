@@ -13,7 +13,8 @@
 //! as Cranelift's cost model); it is written to `inputs/bundled-egraph.json`
 //! in the output folder.
 //!
-//! Files are loaded as `saturn extract` loads them (lenient roots). For
+//! Files are loaded as `saturn extract --unknown-roots infer` loads them
+//! (lenient roots). For
 //! each file, extractor and thread count, the extraction runs `--runs`
 //! times on one pool ([`saturn_extract::with_threads`]) and the median
 //! time is kept; every result is checked ([`saturn_extract::Extraction::check`])
@@ -309,7 +310,7 @@ pub fn run(ctx: &Ctx, source: Source) -> Result<Section, String> {
         results.iter().map(|r| r.nodes).sum::<usize>(),
         ctx.runs,
         if inferred > 0 {
-            format!(" Roots were inferred (lenient loading, as `saturn extract`) in {inferred} file(s).")
+            format!(" Roots were inferred (lenient loading, as `saturn extract --unknown-roots infer`) in {inferred} file(s).")
         } else {
             String::new()
         }
