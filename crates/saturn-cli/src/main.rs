@@ -113,8 +113,9 @@ enum Command {
         /// `saturn::EGraph::approx_bytes`; a commit also counts its staged
         /// actions, the tables' spare room and a doubling it may make
         /// before its next check); none by default. Under `--scheduler
-        /// backoff` a round's matches are not bounded by it, so the peak
-        /// can be a few times the limit; `--scheduler simple` bounds them.
+        /// backoff` the matches a round's search keeps are bounded by the
+        /// bans, not by it, so the peak can pass it by those (`--scheduler
+        /// simple` bounds them too).
         #[arg(long, value_name = "MIB")]
         memory_limit: Option<u64>,
         /// Rule scheduler of the runner (not with --strategy, whose

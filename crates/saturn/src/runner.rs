@@ -547,9 +547,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
     /// (a doubling holds the old and new tables at once), both modelled
     /// from the counts, so the stop is the same at every thread count;
     /// and the round's staged actions, which stay in memory until every
-    /// rule's commit has run. Staging itself is bounded only without backoff (the
-    /// match budget), so under backoff a round whose staged actions alone
-    /// pass the limit stops the run before it commits anything.
+    /// rule's commit has run. A round stages at most the matches the
+    /// bytes left hold (without backoff the match budget also bounds what
+    /// the search keeps; under backoff the bans do, so the peak can pass
+    /// the limit by what the search kept: 1.4x on an
+    /// associative-commutative blow-up, see `tests/memory_peak.rs`); a
+    /// round cut so stops the run after it.
     pub fn with_memory_limit(mut self, bytes: usize) -> Self {
         self.memory_limit = bytes;
         self
@@ -1031,14 +1034,36 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let mut unit_of: Vec<usize> = Vec::with_capacity(items.len() + 1);
         let mut n_staged = 0;
         // The first `budget` matches in commit order (see above); the first
-        // item that left a match out holds the budget's end.
+        // item that left a match out holds the budget's end. Under backoff
+        // the search keeps what the bans allow, which a memory limit does
+        // not bound: two rules of an associative-commutative blow-up at
+        // high ban limits staged 300 MB of actions under a 100 MiB limit,
+        // and the commit's first check stopped the run before it committed
+        // anything. So under a memory limit backoff stages, in commit
+        // order, the accepted matches the bytes left hold (counted as the
+        // budget without backoff counts them), and the run stops after the
+        // round at the memory limit (the matches left out would be lost to
+        // incremental matching). Without a memory limit nothing changes:
+        // egg bounds nothing there either.
+        let approx_before = self.egraph.approx_bytes();
+        let stage_budget = match self.scheduler {
+            Scheduler::Backoff { .. } if limits.bytes != usize::MAX => {
+                (limits.bytes.saturating_sub(approx_before) / 2 / match_bytes(rules)).max(1 << 16)
+            }
+            _ => budget,
+        };
+        let mut accepted = 0usize;
         let mut cut = false;
         for (k, (item, (per_root, substs, truncated))) in items.iter().zip(&found).enumerate() {
             unit_of.push(units.len());
-            if !accept[item.rule] || cut {
+            if !accept[item.rule] {
                 continue;
             }
-            let take = substs.len().min(budget - n_staged);
+            accepted += substs.len();
+            if cut {
+                continue;
+            }
+            let take = substs.len().min(stage_budget - n_staged);
             cut = take < substs.len() || *truncated;
             n_staged += take;
             let (mut j, mut pos, mut a) = (0, 0, 0);
@@ -1220,9 +1245,22 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             result = limits.check(&self.egraph, clock);
         }
         if result.is_ok() && cut {
-            result = Err(StopReason::Other(format!(
-                "match budget: a round found more than {budget} matches"
-            )));
+            result = Err(if bounded {
+                StopReason::Other(format!(
+                    "match budget: a round found more than {budget} matches"
+                ))
+            } else {
+                // Backoff's staging cut at the memory limit: the bytes its
+                // accepted matches would have taken, counted as the cut
+                // counted them.
+                StopReason::MemoryLimit(
+                    approx_before.saturating_add(
+                        accepted
+                            .saturating_mul(2)
+                            .saturating_mul(match_bytes(rules)),
+                    ),
+                )
+            });
         }
         drop(staged);
         it.applied = rules

@@ -268,13 +268,24 @@ pub fn run_to_memory_limit(
     bytes: usize,
     threads: usize,
 ) -> saturn::Runner<SymbolLang, ()> {
+    run_to_memory_limit_under(saturn::Scheduler::Simple, input, rules, bytes, threads)
+}
+
+/// [`run_to_memory_limit`] under `scheduler`.
+pub fn run_to_memory_limit_under(
+    scheduler: saturn::Scheduler,
+    input: &RecExpr<SymbolLang>,
+    rules: &[Rewrite<SymbolLang, ()>],
+    bytes: usize,
+    threads: usize,
+) -> saturn::Runner<SymbolLang, ()> {
     saturn::Runner::default()
         .with_expr(input)
         .with_node_limit(usize::MAX)
         .with_memory_limit(bytes)
         .with_iter_limit(1_000)
         .with_time_limit(std::time::Duration::from_secs(600))
-        .with_scheduler(saturn::Scheduler::Simple)
+        .with_scheduler(scheduler)
         .with_threads(threads)
         .run(rules)
 }
