@@ -182,8 +182,8 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_value = "1,2")]
         measure_threads: Vec<usize>,
         /// Runs per configuration for --measure (the median is reported).
-        #[arg(long, default_value_t = 3)]
-        runs: usize,
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
     },
     /// Extract the cheapest terms from an egraph-serialize JSON file.
     Extract {
@@ -592,16 +592,13 @@ fn dispatch(cli: Cli, jobserver: Option<jobserver::Client>) -> Result<(), String
                     ));
                 }
                 check_thread_counts("--measure-threads", &measure_threads)?;
-                if runs == 0 {
-                    return Err("--runs needs at least 1".into());
-                }
                 let template = saturn_clif::Options {
                     dag,
                     strategy,
                     memory_limit,
                     ..saturn_clif::Options::default()
                 };
-                return opt::measure(&inputs, &measure_threads, runs, &template);
+                return opt::measure(&inputs, &measure_threads, runs as usize, &template);
             }
             let args = opt::OptArgs {
                 inputs,

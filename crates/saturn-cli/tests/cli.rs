@@ -938,7 +938,7 @@ fn thread_count_lists_and_runs_out_of_range_are_errors() {
         ),
         (
             &["opt", s(&clif), "--measure", "--runs", "0"],
-            "--runs needs at least 1",
+            "invalid value '0' for '--runs <RUNS>'",
         ),
     ];
     for (args, msg) in cases {
