@@ -592,6 +592,11 @@ fn demo_runs_without_arguments_from_any_folder() {
     let out = ok(&o);
     assert!(String::from_utf8_lossy(&o.stderr).contains("saturn demo"));
     assert!(out.contains("(/ (+ 1 1) 2)  =>  1 "), "{out}");
+    // Built in, not read from the sources (which exist here, so running
+    // alone cannot tell): the binary holds the rule file's text.
+    let binary = std::fs::read(BIN).unwrap();
+    let line = b"cancel-div: (/ ?a ?a) => 1 if (is-not-zero ?a)";
+    assert!(binary.windows(line.len()).any(|w| w == line));
 }
 
 /// `is-not-zero` holds only for a finite non-zero literal: `(/ ?a ?a) =>
@@ -947,6 +952,9 @@ fn thread_count_lists_and_runs_out_of_range_are_errors() {
         let err = String::from_utf8_lossy(&r.stderr);
         assert!(err.contains(msg), "{args:?}: {err}");
     }
+    // A count out of clap's range is a usage error, as in `report`.
+    let r = saturn(&["opt", s(&clif), "--measure", "--runs", "0"]);
+    assert_eq!(r.status.code(), Some(2));
     assert!(!out.exists(), "a refused report wrote nothing");
 }
 

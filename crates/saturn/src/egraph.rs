@@ -394,10 +394,16 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         // A hashcons bucket and its control byte.
         let entry = std::mem::size_of::<(L, Id)>() + 1;
         let buckets = |n: usize| (n.saturating_mul(8) / 7 + 1).next_power_of_two();
-        // Spare room of a table of `now` slots holding `used`, plus the
-        // table of `next` slots it grows into within the horizon.
+        // Spare room of a table of `now` slots holding `used`, plus, when
+        // it grows within the horizon, the last doubling's old and new
+        // tables (`next / 2` and `next` slots; one table grown one
+        // element at a time doubles several times over a long horizon).
         let table = |used: usize, now: usize, next: usize, size: usize| {
-            let grow = if next > now { next } else { 0 };
+            let grow = if next > now {
+                next.saturating_add((next / 2).saturating_sub(now))
+            } else {
+                0
+            };
             (now - used).saturating_add(grow).saturating_mul(size)
         };
         let later = ids.saturating_add(horizon);

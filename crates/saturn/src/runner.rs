@@ -547,12 +547,12 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
     /// (a doubling holds the old and new tables at once), both modelled
     /// from the counts, so the stop is the same at every thread count;
     /// and the round's staged actions, which stay in memory until every
-    /// rule's commit has run. A round stages at most the matches the
-    /// bytes left hold (without backoff the match budget also bounds what
-    /// the search keeps; under backoff the bans do, so the peak can pass
-    /// the limit by what the search kept: 1.4x on an
-    /// associative-commutative blow-up, see `tests/memory_peak.rs`); a
-    /// round cut so stops the run after it.
+    /// rule's commit has run. Without backoff the match budget bounds
+    /// what a round's search keeps and stages; under backoff the bans
+    /// bound the search, and a round's staging is cut once its staged
+    /// actions pass half the bytes left (staged in waves, in commit
+    /// order), so the peak can pass the limit by what the search kept
+    /// (see `tests/memory_peak.rs`); a round cut so stops the run.
     pub fn with_memory_limit(mut self, bytes: usize) -> Self {
         self.memory_limit = bytes;
         self
@@ -1033,38 +1033,44 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let mut units: Vec<StageUnit> = Vec::with_capacity(items.len());
         let mut unit_of: Vec<usize> = Vec::with_capacity(items.len() + 1);
         let mut n_staged = 0;
-        // The first `budget` matches in commit order (see above); the first
-        // item that left a match out holds the budget's end. Under backoff
-        // the search keeps what the bans allow, which a memory limit does
-        // not bound: two rules of an associative-commutative blow-up at
-        // high ban limits staged 300 MB of actions under a 100 MiB limit,
-        // and the commit's first check stopped the run before it committed
-        // anything. So under a memory limit backoff stages, in commit
-        // order, the accepted matches the bytes left hold (counted as the
-        // budget without backoff counts them), and the run stops after the
-        // round at the memory limit (the matches left out would be lost to
-        // incremental matching). Without a memory limit nothing changes:
-        // egg bounds nothing there either.
-        let approx_before = self.egraph.approx_bytes();
-        let stage_budget = match self.scheduler {
+        // Under backoff the search keeps what the bans allow, which a
+        // memory limit does not bound: three rules of an
+        // associative-commutative blow-up at high ban limits staged 300 MB
+        // of actions under a 100 MiB limit, and the commit's first check
+        // stopped the run before it committed anything. So under a memory
+        // limit backoff stages in waves, in commit order, each of the
+        // matches that half the bytes left would hold by a high estimate
+        // of a match's bytes (`match_bytes`, as the budget without backoff
+        // counts them; at least 2^16), and stops after the wave whose
+        // staged actions (counted as the commits count them,
+        // `Actions::held_bytes`) pass the limit: the round is cut there,
+        // and its commits' checks stop the run at the memory limit. The
+        // cut depends only on lengths, so on no thread count; a round
+        // whose actions fit is staged whole, however many matches it has
+        // (matches that find their right-hand side present stage little).
+        // Without a memory limit it is one wave: egg bounds nothing there
+        // either.
+        let wave = match self.scheduler {
             Scheduler::Backoff { .. } if limits.bytes != usize::MAX => {
-                (limits.bytes.saturating_sub(approx_before) / 2 / match_bytes(rules)).max(1 << 16)
+                (limits.bytes.saturating_sub(self.egraph.approx_bytes()) / 2 / match_bytes(rules))
+                    .max(1 << 16)
             }
-            _ => budget,
+            _ => usize::MAX,
         };
-        let mut accepted = 0usize;
+        // The first `budget` matches in commit order (see above); the first
+        // item that left a match out holds the budget's end. Units end at
+        // multiples of `wave` (in commit order, over the matches staged),
+        // so waves do not depend on how the search cut its work into items,
+        // which depends on the thread count.
         let mut cut = false;
         for (k, (item, (per_root, substs, truncated))) in items.iter().zip(&found).enumerate() {
             unit_of.push(units.len());
-            if !accept[item.rule] {
+            if !accept[item.rule] || cut {
                 continue;
             }
-            accepted += substs.len();
-            if cut {
-                continue;
-            }
-            let take = substs.len().min(stage_budget - n_staged);
+            let take = substs.len().min(budget - n_staged);
             cut = take < substs.len() || *truncated;
+            let base = n_staged;
             n_staged += take;
             let (mut j, mut pos, mut a) = (0, 0, 0);
             while a < take {
@@ -1072,7 +1078,10 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     pos += per_root[j].1 as usize;
                     j += 1;
                 }
-                let b = (a + STAGE_UNIT).min(take);
+                let mut b = (a + STAGE_UNIT).min(take);
+                if wave != usize::MAX {
+                    b = b.min(a + (wave - (base + a) % wave));
+                }
                 units.push(StageUnit {
                     item: k,
                     root: j,
@@ -1090,58 +1099,99 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             // round reports that one match.
             it.n_matches = budget.saturating_add(1);
         }
+        let mut memory_cut = None;
         let states = &self.states;
-        let staged: Vec<Actions<L>> = sequentially_if(n_staged < PAR_MIN_MATCHES, || {
-            par_map(&units, |u| {
-                let item = &items[u.item];
-                if should_abort(u.poll) {
-                    // Past the deadline or cancelled: stage nothing more.
-                    abort.store(true, std::sync::atomic::Ordering::Relaxed);
-                    return Actions::default();
-                }
-                let (per_root, substs, _) = &found[u.item];
-                let rule = &rules[item.rule];
-                // A pattern rule without conditions is staged from the
-                // bindings: its slots and right-hand side, once per unit.
-                let direct = states[item.rule]
-                    .slots
-                    .get_or_init(|| rule.binding_slots())
-                    .as_deref()
-                    .zip(rule.applier.pattern());
-                // A pattern rule stages one union per match, and at most
-                // its right-hand side's nodes (most exist already: a
-                // quarter of that is room enough to rarely regrow).
-                let unit = u.matches.len();
-                let mut out = match direct {
-                    Some((_, rhs)) => Actions::with_capacity(unit * rhs.ast().len() / 4, unit),
-                    None => Actions::default(),
-                };
-                let (mut j, mut p) = (u.root, u.pos);
-                while p < u.matches.end {
-                    let (root, n) = per_root[j];
-                    let end = p + n as usize;
-                    let from = p.max(u.matches.start);
-                    let ms = from..end.min(u.matches.end);
-                    match direct {
-                        Some((slots, rhs)) => {
-                            for m in ms {
-                                let bindings = substs.get(m);
-                                rule.stage_bindings(egraph, root, rhs, slots, bindings, &mut out);
-                            }
-                        }
-                        None => {
-                            for m in ms {
-                                let subst = substs.subst(&rule.searcher, m);
-                                rule.stage(egraph, root, &subst, &mut out);
-                            }
-                        }
+        let stage_units = |units: &[StageUnit]| -> Vec<Actions<L>> {
+            let n: usize = units.iter().map(|u| u.matches.len()).sum();
+            sequentially_if(n < PAR_MIN_MATCHES, || {
+                par_map(units, |u| {
+                    let item = &items[u.item];
+                    if should_abort(u.poll) {
+                        // Past the deadline or cancelled: stage nothing more.
+                        abort.store(true, std::sync::atomic::Ordering::Relaxed);
+                        return Actions::default();
                     }
-                    p = end;
-                    j += 1;
-                }
-                out
+                    let (per_root, substs, _) = &found[u.item];
+                    let rule = &rules[item.rule];
+                    // A pattern rule without conditions is staged from the
+                    // bindings: its slots and right-hand side, once per unit.
+                    let direct = states[item.rule]
+                        .slots
+                        .get_or_init(|| rule.binding_slots())
+                        .as_deref()
+                        .zip(rule.applier.pattern());
+                    // A pattern rule stages one union per match, and at most
+                    // its right-hand side's nodes (most exist already: a
+                    // quarter of that is room enough to rarely regrow).
+                    let unit = u.matches.len();
+                    let mut out = match direct {
+                        Some((_, rhs)) => Actions::with_capacity(unit * rhs.ast().len() / 4, unit),
+                        None => Actions::default(),
+                    };
+                    let (mut j, mut p) = (u.root, u.pos);
+                    while p < u.matches.end {
+                        let (root, n) = per_root[j];
+                        let end = p + n as usize;
+                        let from = p.max(u.matches.start);
+                        let ms = from..end.min(u.matches.end);
+                        match direct {
+                            Some((slots, rhs)) => {
+                                for m in ms {
+                                    let bindings = substs.get(m);
+                                    rule.stage_bindings(
+                                        egraph, root, rhs, slots, bindings, &mut out,
+                                    );
+                                }
+                            }
+                            None => {
+                                for m in ms {
+                                    let subst = substs.subst(&rule.searcher, m);
+                                    rule.stage(egraph, root, &subst, &mut out);
+                                }
+                            }
+                        }
+                        p = end;
+                        j += 1;
+                    }
+                    out
+                })
             })
-        });
+        };
+        let staged: Vec<Actions<L>> = if wave == usize::MAX {
+            stage_units(&units)
+        } else {
+            let mut staged: Vec<Actions<L>> = Vec::with_capacity(units.len());
+            let (mut from, mut held) = (0, 0usize);
+            while from < units.len() {
+                // One wave: units up to the next multiple of `wave`.
+                let mut to = from;
+                let mut n = 0;
+                while to < units.len() && (to == from || n + units[to].matches.len() <= wave) {
+                    n += units[to].matches.len();
+                    to += 1;
+                }
+                let more = stage_units(&units[from..to]);
+                held += more.iter().map(|a| a.held_bytes()).sum::<usize>();
+                staged.extend(more);
+                from = to;
+                // Half the bytes left for the actions, half for what
+                // committing them adds.
+                let bytes = self
+                    .egraph
+                    .approx_bytes()
+                    .saturating_add(self.egraph.spare_bytes(0))
+                    .saturating_add(2 * held);
+                if from < units.len() && bytes > limits.bytes {
+                    memory_cut = Some(bytes);
+                    break;
+                }
+            }
+            // Items past the cut have nothing staged.
+            for u in unit_of.iter_mut() {
+                *u = (*u).min(staged.len());
+            }
+            staged
+        };
         drop(units);
         drop(found);
         let t_staged = Instant::now();
@@ -1182,9 +1232,11 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 e += 1;
             }
             // A rule's commit checks the limits at least every `ADD_CHUNK`
-            // nodes it adds, and adds at most the nodes it staged: a table
-            // that would grow past the limit before the next check is
-            // counted at this one.
+            // nodes it adds, and adds at most the nodes it staged (plus
+            // what an analysis's `modify` adds, one node per new class for
+            // constant folding, which this leaves out): a table that would
+            // grow past the limit before the next check is counted at this
+            // one.
             let horizon = staged[unit_of[k]..unit_of[e]]
                 .iter()
                 .map(|a| a.nodes.len())
@@ -1244,23 +1296,17 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             let clock = clock_due(unclocked_matches, unclocked_rules);
             result = limits.check(&self.egraph, clock);
         }
-        if result.is_ok() && cut {
-            result = Err(if bounded {
-                StopReason::Other(format!(
+        if result.is_ok() {
+            // A staging cut at the memory limit (which the commits' own
+            // checks, counting the staged actions, normally report first):
+            // the matches left out would be lost to incremental matching.
+            if let Some(bytes) = memory_cut {
+                result = Err(StopReason::MemoryLimit(bytes));
+            } else if cut {
+                result = Err(StopReason::Other(format!(
                     "match budget: a round found more than {budget} matches"
-                ))
-            } else {
-                // Backoff's staging cut at the memory limit: the bytes its
-                // accepted matches would have taken, counted as the cut
-                // counted them.
-                StopReason::MemoryLimit(
-                    approx_before.saturating_add(
-                        accepted
-                            .saturating_mul(2)
-                            .saturating_mul(match_bytes(rules)),
-                    ),
-                )
-            });
+                )));
+            }
         }
         drop(staged);
         it.applied = rules

@@ -80,7 +80,10 @@ fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
 
 /// A run of commutativity and associativity (one way, so commits add
 /// many nodes per round) stopped by the memory limit never allocated
-/// more than the limit, at any limit of a sweep and at 1 and 2 threads.
+/// more than the limit, at each limit of this sweep (2-12 MiB) and at 1
+/// and 2 threads. Below about 1 MiB it can: a round keeps at least 2^16
+/// matches whatever the limit (up to 1.6x at 640 KiB, found by an
+/// independent review).
 /// Before a commit counted the reallocation it might make before its
 /// next check (the class table doubling while the old one is still
 /// held), the peak passed the limit by up to a third at some of these.
@@ -107,14 +110,16 @@ fn the_memory_limit_bounds_the_peak_heap() {
     assert!(stops >= 8, "only {stops} runs stopped at the memory limit");
 }
 
-/// Under backoff (egg's scheduler, the runner's default), a round stages
-/// only the accepted matches that the bytes left hold, and the run stops
-/// at the memory limit after it. Two rules of an associative-commutative
-/// blow-up at high ban limits used to stage several times the limit, and
-/// the commit's first check stopped the run before it committed anything:
-/// here a 230 MB peak under 48 MiB (4.6x), now 72 MB (1.4x: what the
-/// search keeps under backoff is bounded by the bans, not the limit). The
-/// stop is the same at 1 and 2 threads.
+/// Under backoff (egg's scheduler, the runner's default), a round under a
+/// memory limit stages its accepted matches in waves, in commit order,
+/// and is cut after the wave whose staged actions pass half the bytes
+/// left; its commits then stop the run at the limit. Three rules of an
+/// associative-commutative blow-up at high ban limits used to stage
+/// several times the limit: here a 230 MB peak under 48 MiB (4.6x). What
+/// the search keeps under backoff is bounded by the bans, not the limit,
+/// so the peak can still pass it by that. The stop is the same at 1 and 2
+/// threads (waves end at fixed match counts, not at the search's work
+/// items, which depend on the thread count).
 #[test]
 fn backoff_stages_only_what_the_memory_limit_holds() {
     let _one = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
@@ -145,4 +150,43 @@ fn backoff_stages_only_what_the_memory_limit_holds() {
         ));
     }
     assert_eq!(shapes[0], shapes[1], "1 and 2 threads");
+}
+
+/// A round whose many matches stage nothing (their right-hand sides are
+/// their roots) is not cut by the memory limit, which leaves a sixth of
+/// the e-graph's estimate free past what its commit counts: the cut
+/// counts the actions staged, not an estimate per match. (An
+/// estimate-based cut, tried first, stopped such runs at a `MemoryLimit`
+/// they never reached, found by an independent review on a wider sum
+/// and a tighter limit than a test here can afford.)
+#[test]
+fn backoff_does_not_cut_matches_that_stage_little() {
+    let _one = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    // A balanced sum of 2^17 leaves: 2^17 - 1 matches of a rule that
+    // rewrites each sum to itself, more than a wave at this limit.
+    let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+    let mut level: Vec<Id> = (0..1 << 17)
+        .map(|i| eg.add(SymbolLang::leaf(format!("x{i}"))))
+        .collect();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|p| eg.add(SymbolLang::new("+", vec![p[0], p[1]])))
+            .collect();
+    }
+    eg.rebuild();
+    let limit = eg.approx_bytes() / 3 * 5;
+    let same: Rewrite<SymbolLang, ()> = rewrite!("same"; "(+ ?a ?b)" => "(+ ?a ?b)");
+    let r = Runner::default()
+        .with_egraph(eg)
+        .with_node_limit(usize::MAX)
+        .with_memory_limit(limit)
+        .with_time_limit(std::time::Duration::from_secs(600))
+        .with_scheduler(Scheduler::Backoff {
+            match_limit: 1 << 30,
+            ban_length: 5,
+        })
+        .run(std::slice::from_ref(&same));
+    assert_eq!(r.stop_reason, Some(StopReason::Saturated));
+    assert_eq!(r.iterations[0].n_matches, (1 << 17) - 1);
 }
