@@ -62,16 +62,30 @@ impl Limits {
         egraph: &EGraph<L, N>,
         clock: bool,
     ) -> Result<(), StopReason> {
-        self.check_growth_holding(egraph, clock, 0)
+        self.check_growth_of(egraph, clock, egraph.approx_bytes())
+    }
+
+    /// The bytes a commit counts against the memory limit while it holds
+    /// `held` bytes besides the e-graph (the round's staged actions) and
+    /// may add up to `horizon` nodes before its next check: the e-graph's
+    /// estimate, its tables' spare room and their reallocations within
+    /// the horizon (`EGraph::spare_bytes`), and `held`.
+    pub fn bytes_holding<L: Language, N: Analysis<L>>(
+        egraph: &EGraph<L, N>,
+        held: usize,
+        horizon: usize,
+    ) -> usize {
+        egraph
+            .approx_bytes()
+            .saturating_add(egraph.spare_bytes(horizon))
+            .saturating_add(held)
     }
 
     /// [`Limits::check`] for a commit, which holds `held` bytes besides
-    /// the e-graph (the round's staged actions) and may add up to
-    /// `horizon` nodes before its next check: the memory limit is checked
-    /// against the e-graph's estimate, its tables' spare room and their
-    /// reallocations within the horizon (`EGraph::spare_bytes`), and
-    /// `held`. The runner checks its commits so; between rounds it checks
-    /// [`Limits::check`], which counts less.
+    /// the e-graph and may add up to `horizon` nodes before its next
+    /// check: the memory limit is checked against
+    /// [`Limits::bytes_holding`]. The runner checks its commits so;
+    /// between rounds it checks [`Limits::check`], which counts less.
     pub fn check_holding<L: Language, N: Analysis<L>>(
         &self,
         egraph: &EGraph<L, N>,
@@ -79,16 +93,16 @@ impl Limits {
         held: usize,
         horizon: usize,
     ) -> Result<(), StopReason> {
-        let held = held.saturating_add(egraph.spare_bytes(horizon));
-        self.check_growth_holding(egraph, clock, held)?;
+        self.check_growth_of(egraph, clock, Self::bytes_holding(egraph, held, horizon))?;
         self.check_cancel()
     }
 
-    fn check_growth_holding<L: Language, N: Analysis<L>>(
+    /// The time limit (when `clock`), then the e-graph's nodes and `bytes`.
+    fn check_growth_of<L: Language, N: Analysis<L>>(
         &self,
         egraph: &EGraph<L, N>,
         clock: bool,
-        held: usize,
+        bytes: usize,
     ) -> Result<(), StopReason> {
         if clock {
             let elapsed = self.start.elapsed();
@@ -96,10 +110,7 @@ impl Limits {
                 return Err(StopReason::TimeLimit(elapsed.as_secs_f64()));
             }
         }
-        self.check_sizes(
-            egraph.total_size(),
-            egraph.approx_bytes().saturating_add(held),
-        )
+        self.check_sizes(egraph.total_size(), bytes)
     }
 
     /// The node limit against `nodes`, then the memory limit against

@@ -1176,11 +1176,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 from = to;
                 // Half the bytes left for the actions, half for what
                 // committing them adds.
-                let bytes = self
-                    .egraph
-                    .approx_bytes()
-                    .saturating_add(self.egraph.spare_bytes(0))
-                    .saturating_add(2 * held);
+                let bytes = Limits::bytes_holding(&self.egraph, 2 * held, 0);
                 if from < units.len() && bytes > limits.bytes {
                     memory_cut = Some(bytes);
                     break;
