@@ -44,6 +44,16 @@
 //! Purely syntactic rules fire on anything. Conditions read the data as of
 //! the last join; data only grows more precise, so this is sound, and the
 //! classes whose data changed at a join are dirty in the next phase.
+//! They read the nodes as of the last join too, which lack those a
+//! phase merged into a class: so after each join, the rules whose
+//! conditions or applier may read what classes hold
+//! ([`Condition::reads_classes`](crate::Condition::reads_classes); every
+//! Rust applier) run again at the classes the phase merged and their
+//! ancestors. (Before, a condition that needed a leaf merged into its
+//! class in the same phase never fired, and `async` saturated short of
+//! `bsp`.) The rule files' `=` and `!=` read the union-find, which is
+//! live, and need no second look: a run without such rules needs no
+//! extra phase.
 //!
 //! # Determinism
 //! Within a phase, which worker makes which id depends on timing, and so
@@ -1241,19 +1251,30 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
 
     /// Runs the phase from `seeds` and the ancestors (within the pattern
     /// depth) of `around`, until no class is dirty or it stops.
-    fn run(&self, seeds: &[Id], around: &[Id], pool: Option<&rayon::ThreadPool>) {
+    fn run(&self, seeds: &[Id], around: &[Id], reread: &[Id], pool: Option<&rayon::ThreadPool>) {
         let mut initial = vec![];
         for &s in seeds {
             self.mark_rules(s, u64::MAX, &mut initial);
         }
+        let mut scratch = lock(&self.scratch[0]);
         self.mark_ancestors(
             around,
             true,
             self.index.depth,
             |_| u64::MAX,
             &mut initial,
-            &mut lock(&self.scratch[0]).bfs().0,
+            &mut scratch.bfs().0,
         );
+        let reads = self.index.reads_classes;
+        self.mark_ancestors(
+            reread,
+            true,
+            self.index.depth,
+            |_| reads,
+            &mut initial,
+            &mut scratch.bfs().0,
+        );
+        drop(scratch);
         match pool {
             None => {
                 let mut queue: VecDeque<Id> = initial.into();
@@ -1355,8 +1376,13 @@ struct RuleIndex<'r, L: Language, N: Analysis<L>> {
     /// `k`.
     comparing: Vec<u64>,
     /// Per rule bit: the root operators of its rules (all for a variable
-    /// root or a Rust applier).
+    /// root or a Rust applier that is not local).
     rule_roots: [u64; 64],
+    /// The rules whose conditions or applier may read what the matched
+    /// classes hold ([`Rewrite::reads_classes`](crate::Rewrite)): during a
+    /// phase they read the e-graph as of the last join, so after each
+    /// join they run again around the classes the phase merged.
+    reads_classes: u64,
 }
 
 impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
@@ -1370,16 +1396,24 @@ impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
         let mut deep = vec![[0u64; 64]; depth + 2];
         let mut comparing = vec![0u64; depth + 1];
         let mut rule_roots = [0u64; 64];
+        let mut reads_classes = 0u64;
         for (k, r) in rules.iter().enumerate() {
             let bit = rule_bit(k);
             let ast = r.searcher.ast();
             let rust_applier = r.applier.pattern().is_none();
-            if ast.last().is_some_and(|n| matches!(n, ENodeOrVar::Var(_))) || rust_applier {
+            // A Rust applier that is not local may read anything, so it
+            // counts as rooted everywhere; a local one reads only the
+            // matched classes, so it runs where its pattern is rooted.
+            let anywhere = rust_applier && !r.applier.is_local();
+            if r.reads_classes() {
+                reads_classes |= bit;
+            }
+            if ast.last().is_some_and(|n| matches!(n, ENodeOrVar::Var(_))) || anywhere {
                 root_rules.iter_mut().for_each(|m| *m |= bit);
                 var_rules |= bit;
             }
             rule_roots[k % 64] |= match ast.last() {
-                Some(ENodeOrVar::ENode(n)) if !rust_applier => op_bit(n),
+                Some(ENodeOrVar::ENode(n)) if !anywhere => op_bit(n),
                 _ => u64::MAX,
             };
             // Operators by depth (a pattern is a tree: each node once).
@@ -1423,6 +1457,7 @@ impl<'r, L: Language, N: Analysis<L>> RuleIndex<'r, L, N> {
             deep,
             comparing,
             rule_roots,
+            reads_classes,
         }
     }
 
@@ -1793,6 +1828,7 @@ fn run_on<L: Language, N: Analysis<L> + Default>(
         stats: AsyncStats::default(),
         seeds,
         ancestors_of: vec![],
+        reread: vec![],
         nonlocal: FxHashSet::default(),
         keep,
     };
@@ -1807,6 +1843,10 @@ struct Run<L: Language, N: Analysis<L>> {
     /// starts from.
     seeds: Vec<Id>,
     ancestors_of: Vec<Id>,
+    /// Classes the last phase merged others into: they and their
+    /// ancestors run the rules that read what classes hold (see
+    /// [`RuleIndex::reads_classes`]).
+    reread: Vec<Id>,
     nonlocal: FxHashSet<Id>,
     /// The input's ids (kept by the renumbering).
     keep: usize,
@@ -1828,6 +1868,7 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
         mut stats,
         mut seeds,
         mut ancestors_of,
+        mut reread,
         mut nonlocal,
         keep,
     } = run;
@@ -1854,6 +1895,7 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
                     stats,
                     seeds,
                     ancestors_of,
+                    reread,
                     nonlocal,
                     keep,
                 };
@@ -1891,7 +1933,7 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
         let (new_nodes, merged, deferred, limit, ph_nonlocal) = {
             let threads = phase_pool.map_or(1, |p| p.current_num_threads());
             let ph = Phase::new(&egraph, index, cfg, room, threads);
-            ph.run(&seeds, &ancestors_of, phase_pool);
+            ph.run(&seeds, &ancestors_of, &reread, phase_pool);
             stats.tasks += ph.tasks.load(Ordering::Relaxed);
             stats.matches += ph.matches.load(Ordering::Relaxed);
             let limit = lock(&ph.limit).take();
@@ -1994,13 +2036,27 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
             stats.stop_reason = Some(reason);
             break;
         }
+        // Conditions and Rust appliers that read what classes hold read,
+        // in the phase, the e-graph as of the last join: the classes the
+        // phase merged lacked the nodes merged in, which they may hold
+        // now. They run again there.
+        reread.clear();
+        if index.reads_classes != 0 {
+            reread.extend(merged.iter().map(|&m| egraph.find(m)));
+            reread.sort_unstable();
+            reread.dedup();
+        }
         let join_changed = !join_changes.is_empty() || !data_changed.is_empty();
         if !phase_changed && !join_changed {
             // Nothing changed: a fixed point.
             stats.stop_reason = Some(StopReason::Saturated);
             break;
         }
-        if deferred.is_empty() && !join_changed && (nonlocal.is_empty() || !phase_changed) {
+        if deferred.is_empty()
+            && reread.is_empty()
+            && !join_changed
+            && (nonlocal.is_empty() || !phase_changed)
+        {
             // The phase ran to its own fixed point and the join added
             // nothing to match: the next phase would find nothing.
             stats.stop_reason = Some(StopReason::Saturated);
@@ -2224,14 +2280,27 @@ mod tests {
         // checked in phase 1. `done` binds classes made in phase 1, so it
         // is deferred to phase 2, which runs on about 300 nodes. Each
         // check records its rule (1: `mark`, 2: `done`) and thread.
-        let checker = |rule: usize, seen: &Seen| {
-            let seen = seen.clone();
-            move |_: &EGraph<SymbolLang, ()>, _: Id, _: &crate::Subst| {
+        // (It reads nothing, so it says so: a condition that reads what
+        // classes hold runs again after each join around the classes
+        // merged, which would add a third phase here.)
+        struct Checker(usize, Seen);
+        impl crate::Condition<SymbolLang, ()> for Checker {
+            fn check(
+                &self,
+                _: &EGraph<SymbolLang, ()>,
+                _: Id,
+                _: &crate::Subst,
+                _: &mut Actions<SymbolLang>,
+            ) -> bool {
                 let pool = rayon::current_thread_index().map(|_| rayon::current_num_threads());
-                lock(&seen).push((rule, pool));
+                lock(&self.1).push((self.0, pool));
                 true
             }
-        };
+            fn reads_classes(&self) -> bool {
+                false
+            }
+        }
+        let checker = |rule: usize, seen: &Seen| Checker(rule, seen.clone());
         let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
             rewrite!("grow"; "(f ?x)" => "(g (h (k (m (n ?x)))))"),
             rewrite!("mark"; "(f ?x)" => "(seen ?x)").with_condition(checker(1, &seen)),

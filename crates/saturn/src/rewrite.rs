@@ -410,6 +410,18 @@ pub trait Condition<L: Language, N: Analysis<L>>: Send + Sync {
     fn is_local(&self) -> bool {
         true
     }
+
+    /// True when the answer may depend on what the matched classes hold
+    /// (their nodes or analysis data), not only on which classes they
+    /// are. The `async` scheduler checks conditions during a phase
+    /// against the e-graph as of its last join, which lacks what the
+    /// phase merged into a class; after each join it checks such a
+    /// condition again around the classes the phase merged. Return false
+    /// only when the answer reads nothing but the union-find, as the rule
+    /// files' `=` and `!=` do.
+    fn reads_classes(&self) -> bool {
+        true
+    }
 }
 
 impl<L, N, F> Condition<L, N> for F
@@ -516,6 +528,13 @@ impl<L: Language, N: Analysis<L>> Rewrite<L, N> {
     /// applier's effect depends only on the matched classes.
     pub fn is_local(&self) -> bool {
         self.applier.is_local()
+    }
+
+    /// True when its conditions or applier may read what the matched
+    /// classes hold (see [`Condition::reads_classes`]): a Rust applier, or
+    /// a condition that says so.
+    pub fn reads_classes(&self) -> bool {
+        self.applier.pattern().is_none() || self.conditions.iter().any(|c| c.reads_classes())
     }
 
     /// True when its conditions depend only on the matched classes. If not,

@@ -119,6 +119,10 @@ impl<L: FromOp, N: Analysis<L>> Condition<L, N> for PredCondition<L, N> {
     fn is_local(&self) -> bool {
         self.local
     }
+    fn reads_classes(&self) -> bool {
+        // `=` and `!=` read the union-find only.
+        self.f.is_some()
+    }
 }
 
 fn atom(s: &Sexp) -> Option<&str> {

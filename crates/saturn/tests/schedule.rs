@@ -1283,3 +1283,67 @@ fn a_layered_hashcons_survives_the_next_runs_roll_back() {
         assert!(out.egraph.lookup_expr(&fb).is_some());
     }
 }
+
+/// Rules whose condition or Rust applier reads a class's nodes beyond
+/// the pattern: `leafy` needs `?a` to hold a leaf, and `marked` unions a
+/// `(g ..)` class with `done` once that class holds `m`; `name` and
+/// `mark` merge the leaves in, in the same phase under `async`.
+fn stale_read_pipeline() -> Pipeline<SymbolLang, ()> {
+    let a: Var = "?a".parse().unwrap();
+    let has_leaf = move |eg: &EGraph<SymbolLang, ()>, _: Id, s: &Subst| {
+        eg[s[a]].nodes.iter().any(|n| n.is_leaf())
+    };
+    Pipeline::new().pass(
+        "all",
+        vec![
+            rewrite!("leafy"; "(g ?a)" => "(h ?a)" if has_leaf),
+            rewrite!("name"; "(k ?b)" => "y"),
+            Rewrite::new(
+                "marked",
+                "(g ?a)".parse::<Pattern<SymbolLang>>().unwrap(),
+                Marked,
+            )
+            .unwrap(),
+            rewrite!("mark"; "(g (g ?a))" => "m"),
+        ],
+    )
+}
+
+/// Unions the matched class with `done` when it holds the leaf `m` (a
+/// local applier: it reads only the matched class).
+struct Marked;
+
+impl Applier<SymbolLang, ()> for Marked {
+    fn apply(
+        &self,
+        egraph: &EGraph<SymbolLang, ()>,
+        eclass: Id,
+        _: &Subst,
+        out: &mut Actions<SymbolLang>,
+    ) {
+        if egraph[eclass].nodes.iter().any(|n| n.op.as_str() == "m") {
+            let done = out.add(egraph, SymbolLang::leaf("done"));
+            out.union(Ref::class(eclass), done);
+        }
+    }
+}
+
+#[test]
+fn conditions_and_appliers_see_the_nodes_a_class_gained_in_the_same_phase() {
+    // Before: async saturated with 7 classes, passes and bsp with 8.
+    let terms = &["(g (k z))", "(g (g (k w)))"];
+    let p = stale_read_pipeline();
+    for threads in [1, 2, 8] {
+        for parallel in [false, true] {
+            let [_, b, a] = assert_same_saturation(&p, terms, threads);
+            let (small, _) = run_phases(&p, Strategy::Async, terms, threads, parallel);
+            for eg in [&b.egraph, &a.egraph, &small.egraph] {
+                let h = eg.lookup_expr(&"(h y)".parse().unwrap());
+                let done = eg.lookup_expr(&"done".parse().unwrap());
+                let outer = eg.lookup_expr(&"(g (g (k w)))".parse().unwrap());
+                assert!(h.is_some(), "leafy fired on (g y)");
+                assert_eq!(done, outer, "marked fired on the class holding m");
+            }
+        }
+    }
+}
