@@ -1274,6 +1274,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     &mut self.egraph,
                     &buffers,
                     &over,
+                    limits.nodes,
                     &mut self.commit_scratch,
                 );
                 unclocked_matches += buffers.iter().map(|a| a.len()).sum::<usize>();
