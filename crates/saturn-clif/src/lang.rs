@@ -194,6 +194,7 @@ impl FromOp for Node {
         let err = || FromOpError {
             op: op.to_owned(),
             arity: children.len(),
+            known: Opcode::from_str(op).is_ok(),
         };
         if children.is_empty() {
             if let Some(t) = int_type_by_name(op) {

@@ -217,6 +217,13 @@ impl<L: Language, D> EClass<L, D> {
 /// assert_eq!(eg.find(fx), eg.find(fy)); // congruence
 /// assert_eq!(eg.number_of_classes(), 2);
 /// ```
+///
+/// # Panics
+///
+/// Ids are only meaningful in the e-graph that made them. As in egg, an id
+/// it never handed out (given to [`EGraph::find`], [`EGraph::union`],
+/// indexing, or as a child of a node given to [`EGraph::add`]) panics
+/// with an index out of bounds; [`EGraph::class`] returns `None` instead.
 pub struct EGraph<L: Language, N: Analysis<L>> {
     /// The analysis.
     pub analysis: N,
@@ -316,8 +323,10 @@ impl<L: Language, N: Analysis<L>> EGraph<L, N> {
         self.uf.find(id)
     }
 
-    /// The union-find.
-    pub fn union_find(&self) -> &UnionFind {
+    /// The union-find. Not public: its `union` and `make_set` work
+    /// through `&self`, and a condition or applier holding `&EGraph`
+    /// could corrupt the e-graph with them (use [`EGraph::find`]).
+    pub(crate) fn union_find(&self) -> &UnionFind {
         &self.uf
     }
 

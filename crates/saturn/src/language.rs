@@ -88,15 +88,26 @@ pub struct FromOpError {
     pub op: String,
     /// How many children it was given.
     pub arity: usize,
+    /// Whether the language has the operator, with another number of
+    /// children.
+    pub known: bool,
 }
 
 impl Display for FromOpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown operator `{}` with {} children",
-            self.op, self.arity
-        )
+        if self.known {
+            write!(
+                f,
+                "operator `{}` does not take {} children",
+                self.op, self.arity
+            )
+        } else {
+            write!(
+                f,
+                "unknown operator `{}` with {} children",
+                self.op, self.arity
+            )
+        }
     }
 }
 

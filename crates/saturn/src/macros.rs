@@ -136,7 +136,8 @@ macro_rules! __define_language {
                         return Ok($name::$dv(d));
                     })*
                 }
-                Err($crate::FromOpError { op: op.to_owned(), arity: children.len() })
+                let known = false $(|| op == $nop)* $(|| op == $cop)*;
+                Err($crate::FromOpError { op: op.to_owned(), arity: children.len(), known })
             }
         }
     };

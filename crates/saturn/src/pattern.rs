@@ -616,6 +616,29 @@ impl<L: Language> Pattern<L> {
         }
     }
 
+    /// All matches in a rebuilt e-graph, per root class (in id order,
+    /// classes without a match left out), like egg's `Searcher::search`.
+    ///
+    /// ```
+    /// use saturn::*;
+    /// let mut eg: EGraph<SymbolLang, ()> = EGraph::default();
+    /// eg.add_expr(&"(+ (* a 2) (* b 2))".parse().unwrap());
+    /// eg.rebuild();
+    /// let p: Pattern<SymbolLang> = "(* ?x 2)".parse().unwrap();
+    /// let found = p.search(&eg);
+    /// assert_eq!(found.len(), 2);
+    /// assert!(found.iter().all(|(_, substs)| substs.len() == 1));
+    /// ```
+    pub fn search<N: Analysis<L>>(&self, egraph: &EGraph<L, N>) -> Vec<(Id, Vec<Subst>)> {
+        egraph
+            .classes()
+            .filter_map(|c| {
+                let found = self.search_eclass(egraph, c.id);
+                (!found.is_empty()).then_some((c.id, found))
+            })
+            .collect()
+    }
+
     /// All matches rooted at class `eclass` (which must be canonical in a
     /// rebuilt e-graph).
     pub fn search_eclass<N: Analysis<L>>(&self, egraph: &EGraph<L, N>, eclass: Id) -> Vec<Subst> {

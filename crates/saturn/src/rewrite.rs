@@ -606,10 +606,39 @@ impl<L: Language, N: Analysis<L>> Rewrite<L, N> {
         })
     }
 
-    /// Adds a side condition.
-    pub fn with_condition(mut self, c: impl Condition<L, N> + 'static) -> Self {
+    /// Adds a side condition; fails when the condition reads a variable
+    /// (by its [`Condition::vars`]) the searcher does not bind.
+    ///
+    /// ```
+    /// use saturn::*;
+    /// let r: Rewrite<SymbolLang, ()> = rewrite!("r"; "(f ?a)" => "(g ?a)");
+    /// let eq = ConditionEqual("?a".parse().unwrap(), "?q".parse().unwrap());
+    /// let err = r.try_with_condition(eq).err().unwrap();
+    /// assert_eq!(err, "rewrite r: a condition reads ?q, which the left-hand side does not bind");
+    /// ```
+    pub fn try_with_condition(mut self, c: impl Condition<L, N> + 'static) -> Result<Self, String> {
+        for v in c.vars() {
+            if !self.searcher.vars().contains(&v) {
+                return Err(format!(
+                    "rewrite {}: a condition reads {v}, which the left-hand side does not bind",
+                    self.name
+                ));
+            }
+        }
         self.conditions.push(Arc::new(c));
-        self
+        Ok(self)
+    }
+
+    /// Adds a side condition.
+    ///
+    /// # Panics
+    ///
+    /// When the condition reads a variable the searcher does not bind
+    /// (see [`Rewrite::try_with_condition`]), here rather than in the
+    /// middle of a run. (A closure condition names no variables: one that
+    /// reads an unbound variable panics when it runs.)
+    pub fn with_condition(self, c: impl Condition<L, N> + 'static) -> Self {
+        self.try_with_condition(c).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// True when incremental matching applies to this rule at all: its
@@ -697,7 +726,9 @@ impl<L: Language + fmt::Display, N: Analysis<L>> fmt::Debug for Rewrite<L, N> {
 
 /// Builds a [`Rewrite`] from text, panicking on bad patterns (for rules
 /// written in Rust source; read rule files with [`crate::rules`] for
-/// errors instead).
+/// errors instead). The panic names the rule and the side. As in egg,
+/// `lhs <=> rhs` builds both directions, as a `Vec` of the rule and
+/// `name-rev` (both sides must bind the same variables).
 ///
 /// ```
 /// use saturn::*;
@@ -705,21 +736,39 @@ impl<L: Language + fmt::Display, N: Analysis<L>> fmt::Debug for Rewrite<L, N> {
 /// let c: Rewrite<SymbolLang, ()> = rewrite!("div"; "(/ ?a ?a)" => "1"
 ///     if |eg: &EGraph<SymbolLang, ()>, _, s: &Subst| s["?a".parse().unwrap()] != Id::from(0usize));
 /// assert_eq!(c.conditions.len(), 1);
+/// let both: Vec<Rewrite<SymbolLang, ()>> = rewrite!("comm"; "(+ ?a ?b)" <=> "(+ ?b ?a)");
+/// assert_eq!(both[1].name.as_str(), "comm-rev");
 /// ```
 #[macro_export]
 macro_rules! rewrite {
+    ($name:expr; $lhs:tt <=> $rhs:tt $(if $cond:expr)*) => {{
+        let name = $crate::Symbol::from($name);
+        let rev = $crate::Symbol::from(format!("{}-rev", name));
+        vec![
+            $crate::rewrite!(name; $lhs => $rhs $(if $cond)*),
+            $crate::rewrite!(rev; $rhs => $lhs $(if $cond)*),
+        ]
+    }};
     ($name:expr; $lhs:tt => { $applier:expr } $(if $cond:expr)*) => {{
-        let lhs: $crate::Pattern<_> = $lhs.parse().unwrap();
+        let name = $crate::Symbol::from($name);
+        let lhs: $crate::Pattern<_> = $lhs
+            .parse()
+            .unwrap_or_else(|e| panic!("rewrite {}: left-hand side: {}", name, e));
         #[allow(unused_mut)]
-        let mut r = $crate::Rewrite::new($name, lhs, $applier).unwrap();
+        let mut r = $crate::Rewrite::new(name, lhs, $applier).unwrap_or_else(|e| panic!("{}", e));
         $( r = r.with_condition($cond); )*
         r
     }};
     ($name:expr; $lhs:tt => $rhs:tt $(if $cond:expr)*) => {{
-        let lhs: $crate::Pattern<_> = $lhs.parse().unwrap();
-        let rhs: $crate::Pattern<_> = $rhs.parse().unwrap();
+        let name = $crate::Symbol::from($name);
+        let lhs: $crate::Pattern<_> = $lhs
+            .parse()
+            .unwrap_or_else(|e| panic!("rewrite {}: left-hand side: {}", name, e));
+        let rhs: $crate::Pattern<_> = $rhs
+            .parse()
+            .unwrap_or_else(|e| panic!("rewrite {}: right-hand side: {}", name, e));
         #[allow(unused_mut)]
-        let mut r = $crate::Rewrite::new($name, lhs, rhs).unwrap();
+        let mut r = $crate::Rewrite::new(name, lhs, rhs).unwrap_or_else(|e| panic!("{}", e));
         $( r = r.with_condition($cond); )*
         r
     }};
@@ -776,5 +825,29 @@ mod tests {
         .unwrap()
         .with_condition(|_: &EGraph<SymbolLang, ()>, _, _: &Subst| false);
         assert!(gated.binding_slots().is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "rewrite bad: right-hand side: ")]
+    fn a_bad_pattern_in_the_macro_names_the_rule_and_the_side() {
+        let _: Rewrite<SymbolLang, ()> = rewrite!("bad"; "(f ?a)" => "(g ?a");
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "rewrite ce: a condition reads ?q, which the left-hand side does not bind"
+    )]
+    fn a_condition_on_an_unbound_variable_panics_when_the_rule_is_built() {
+        let eq = ConditionEqual("?a".parse().unwrap(), "?q".parse().unwrap());
+        let _: Rewrite<SymbolLang, ()> = rewrite!("ce"; "(f ?a)" => "(g ?a)" if eq);
+    }
+
+    #[test]
+    fn both_directions_share_the_condition() {
+        let rules: Vec<Rewrite<SymbolLang, ()>> = rewrite!("c"; "(+ ?a ?b)" <=> "(+ ?b ?a)" if |_: &EGraph<SymbolLang, ()>, _, _: &Subst| true);
+        let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["c", "c-rev"]);
+        assert!(rules.iter().all(|r| r.conditions.len() == 1));
+        assert_eq!(rules[1].searcher.to_string(), "(+ ?b ?a)");
     }
 }

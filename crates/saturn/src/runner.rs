@@ -614,7 +614,26 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
     /// a small e-graph to the pool costs more than they take), then on a
     /// pool thread; [`Iteration::threads`] says which. The result is the
     /// same either way.
+    ///
+    /// Calling `run` again on a runner that stopped goes on from where it
+    /// stopped (egg's runner panics instead): the stop reason is cleared,
+    /// and the iterations, which keep counting towards the iteration
+    /// limit, and the clock of the time limit, which started at the first
+    /// iteration, are the whole run's. Raise a limit before going on past
+    /// it:
+    ///
+    /// ```
+    /// use saturn::*;
+    /// let rules: Vec<Rewrite<SymbolLang, ()>> = vec![rewrite!("wrap"; "(f ?a)" => "(f (g ?a))")];
+    /// let start: RecExpr<SymbolLang> = "(f x)".parse().unwrap();
+    /// let runner = Runner::default().with_expr(&start).with_iter_limit(2).run(&rules);
+    /// assert_eq!(runner.stop_reason, Some(StopReason::IterationLimit(2)));
+    /// let runner = runner.with_iter_limit(5).run(&rules);
+    /// assert_eq!(runner.stop_reason, Some(StopReason::IterationLimit(5)));
+    /// assert_eq!(runner.iterations.len(), 5);
+    /// ```
     pub fn run(mut self, rules: &[Rewrite<L, N>]) -> Self {
+        self.stop_reason = None;
         // Lock-free hashcons lookups in the rounds, even on an e-graph an
         // asynchronous run left layered.
         self.egraph.settle_hashcons();
@@ -1550,6 +1569,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::{rewrite, SymbolLang};
 
     #[test]
     fn the_match_budget_is_16_per_node_of_room_and_at_least_2_16() {
@@ -1582,5 +1602,32 @@ mod tests {
         assert_eq!(got, ids(&[0, 1, 3, 4, 5, 9, 12]));
         assert_eq!(merge_sorted(&[], ids(&[2]).into_iter()), ids(&[2]));
         assert_eq!(merge_sorted(&ids(&[2]), std::iter::empty()), ids(&[2]));
+    }
+
+    /// A runner run again after a stop goes on: the same e-graph as one
+    /// run to the higher limit at once.
+    #[test]
+    fn a_second_run_goes_on_where_the_first_stopped() {
+        let rules: Vec<Rewrite<SymbolLang, ()>> = vec![
+            rewrite!("comm"; "(+ ?a ?b)" => "(+ ?b ?a)"),
+            rewrite!("assoc"; "(+ ?a (+ ?b ?c))" => "(+ (+ ?a ?b) ?c)"),
+        ];
+        let start: RecExpr<SymbolLang> = "(+ a (+ b (+ c (+ d e))))".parse().unwrap();
+        let once = Runner::default()
+            .with_expr(&start)
+            .with_iter_limit(6)
+            .run(&rules);
+        let first = Runner::default()
+            .with_expr(&start)
+            .with_iter_limit(3)
+            .run(&rules);
+        assert_eq!(first.stop_reason, Some(StopReason::IterationLimit(3)));
+        let twice = first.with_iter_limit(6).run(&rules);
+        assert_eq!(twice.stop_reason, once.stop_reason);
+        assert_eq!(twice.iterations.len(), once.iterations.len());
+        assert_eq!(
+            twice.egraph.dump().to_string(),
+            once.egraph.dump().to_string()
+        );
     }
 }
