@@ -70,8 +70,9 @@
 //! A phase that does not run dry, because it passed the node or memory limit
 //! (seen by a worker, which checks every few tasks, or at the phase's end),
 //! used up its ids (4x the e-graph: an explosion, which rounds handle better,
-//! since an analysis's `modify` runs at every join) or cut a search at the
-//! match budget, holds what the workers happened to reach. It is *rolled back*:
+//! since an analysis's `modify` runs at every join), cut a search at the
+//! match budget or found more matches than its room allows (see
+//! [`PHASE_MATCHES_PER_ID`]), holds what the workers happened to reach. It is *rolled back*:
 //! the union-find is restored from a snapshot taken before the phase, and the
 //! hashcons loses what the phase inserted (the layer over its table is dropped
 //! after a run's first phase, whose table is the input's; after later ones,
@@ -298,6 +299,9 @@ struct Phase<'g, L: Language, N: Analysis<L>> {
     /// Matches one search may return; reaching it is a limit (see
     /// [`match_budget`]).
     match_budget: usize,
+    /// Matches the whole phase may find (see [`PHASE_MATCHES_PER_ID`]).
+    /// Past them a worker stops the phase as an explosion.
+    phase_matches: usize,
     made: AtomicUsize,
     /// Per pool thread (by `rayon::current_thread_index`), its buffers.
     scratch: Vec<Mutex<Scratch<L>>>,
@@ -497,6 +501,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             room,
             made: AtomicUsize::new(0),
             match_budget: match_budget(cfg.limits.most_nodes::<L, N>()),
+            phase_matches: room.saturating_mul(PHASE_MATCHES_PER_ID).max(1 << 16),
             scratch: (0..threads.max(1)).map(|_| Mutex::default()).collect(),
             later: (0..threads.max(1)).map(|_| Mutex::default()).collect(),
         }
@@ -1066,6 +1071,14 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         // Merged, deferred and non-local lists stay in the worker's
         // buffers until the phase ends (see `Phase::hand_over`).
         sc.matches += std::mem::take(&mut sc.changed.matches);
+        if sc.matches >= MATCHES_FLUSH {
+            let n = std::mem::take(&mut sc.matches);
+            if self.matches.fetch_add(n, Ordering::Relaxed) + n > self.phase_matches {
+                // An explosion: stopped and rolled back, like one that
+                // passes its search budget (see `run_on`).
+                self.stop.fetch_or(STOP_CUT, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Moves a worker's merged, deferred and non-local lists to the
@@ -1318,6 +1331,21 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
         }
     }
 }
+
+/// Matches a phase may find per id of its room (and at least 2^16, as a
+/// round): past them it is taken for an explosion, stopped and rolled back like one that fills its room
+/// (see the module docs). Phases that run dry find far fewer: at most 0.3
+/// per id of room on the scheduler benchmark's workloads and on the
+/// Cranelift corpus's functions; the explosions, rules like associativity
+/// re-deriving what is there, 40 to 90 (on `clif-wasm/quicksort`, a phase
+/// found 632,552 matches in 619 ms on its way to 7,531 ids, the node
+/// limit; it now stops after about 120,000). It is the runner's bound
+/// per node of room for one round (see `runner::match_budget`).
+const PHASE_MATCHES_PER_ID: usize = 16;
+
+/// A worker adds its match count to the phase's, and checks the phase's
+/// bound, once it has this many.
+const MATCHES_FLUSH: usize = 1024;
 
 /// How many matches one search at one class may return (twice the node
 /// limit, at least 16,384; the memory limit counts as a node limit of one
@@ -1969,9 +1997,10 @@ fn run_phases<L: Language, N: Analysis<L> + Default>(
             stats.join_time += t_join.elapsed().as_secs_f64();
             if trace {
                 eprintln!(
-                    "phase {} ({} tasks, {:.1} ms) rolled back (ids full: {full}, cut: {cut}, limit: {limit:?}) in {:.1} ms",
+                    "phase {} ({} tasks, {} matches so far, {:.1} ms) rolled back (ids full: {full}, cut: {cut}, limit: {limit:?}) in {:.1} ms",
                     stats.phases,
                     stats.tasks,
+                    stats.matches,
                     (t_join - t).as_secs_f64() * 1e3,
                     t_join.elapsed().as_secs_f64() * 1e3
                 );
@@ -2383,6 +2412,38 @@ mod tests {
                 stats.tasks
             );
             assert_eq!(eg.dump().to_string(), before);
+        }
+    }
+
+    /// A phase that finds more than 16 matches per id of its room (at
+    /// least 2^16) is taken for an explosion and rolled back, even when
+    /// its matches make nothing new: 12 roots `(f G G c_k)` over a class
+    /// `G` of 100 nodes `(g a_i)` give 10,000 matches each of a rule that
+    /// re-derives its left-hand side, 120,000 in all, past the 65,536 a
+    /// room of 1,024 ids allows. The run then goes on in rounds and
+    /// saturates with the same e-graph.
+    #[test]
+    fn a_phase_past_its_match_budget_is_rolled_back() {
+        let rules: Vec<Rewrite<SymbolLang, ()>> =
+            vec![rewrite!("same"; "(f (g ?a) (g ?b) ?c)" => "(f (g ?b) (g ?a) ?c)")];
+        for threads in [None, Some(2)] {
+            let mut eg = EGraph::<SymbolLang, ()>::default();
+            let gs: Vec<Id> = (0..100)
+                .map(|i| eg.add_expr(&format!("(g a{i})").parse().unwrap()))
+                .collect();
+            for &g in &gs[1..] {
+                eg.union(gs[0], g);
+            }
+            for k in 0..12 {
+                let c = eg.add(SymbolLang::leaf(format!("c{k}")));
+                eg.add(SymbolLang::new("f", vec![gs[0], gs[0], c]));
+            }
+            eg.rebuild();
+            let before = eg.dump().to_string();
+            let (eg, stats) = run(eg, &rules, &cfg(threads));
+            assert!(stats.rolled_back, "{threads:?}: {stats:?}");
+            assert!(stats.matches >= 1 << 16, "{threads:?}: {stats:?}");
+            assert_eq!(eg.dump().to_string(), before, "{threads:?}");
         }
     }
 
