@@ -217,30 +217,33 @@ impl<L: Language> Actions<L> {
 /// Commits staged buffers, in order: adds their pending nodes, then performs
 /// their unions; returns how many unions changed the e-graph.
 ///
-/// The nodes are added in *segments* of whole matches (in buffer order):
-/// at most [`ADD_CHUNK`](crate::egraph::ADD_CHUNK) pending nodes and at
-/// most the nodes `node_limit` leaves room for (a bigger match is a
-/// segment of its own). A segment's nodes are added level by level (a
-/// node's level is one more than its pending children's), each level as
-/// one batch ([`EGraph::add_batch`]), so lookups and analysis data are
-/// computed in parallel while new ids are still handed out in buffer
-/// order. Where segments end depends only on the matches' nodes, not on
-/// how staging cut the matches into buffers (which depends on the thread
-/// count). A commit of at most `ADD_CHUNK` nodes away from the node limit
-/// (almost all of them) is one segment.
+/// The nodes are added in *segments*: runs of matches (in buffer order)
+/// of at most [`ADD_CHUNK`](crate::egraph::ADD_CHUNK) pending nodes and at
+/// most the nodes `node_limit` leaves room for, ending where no later node
+/// refers to an earlier one (between matches, or between unconnected
+/// parts of one; a bigger match is a segment of its own). A segment's
+/// nodes are added level by level (a node's level is one more than its
+/// pending children's), each level as one batch ([`EGraph::add_batch`]),
+/// so lookups and analysis data are computed in parallel while new ids are
+/// still handed out in buffer order. Where segments end depends only on
+/// the matches' nodes, not on how staging cut the matches into buffers
+/// (which depends on the thread count). A commit of at most `ADD_CHUNK`
+/// nodes away from the node limit (almost all of them) is one segment.
 ///
-/// `stop` is polled before the first segment, after each, and every 1024
-/// unions between existing classes; when it says so, no more nodes are added, and no more
-/// such unions made. What was committed is sound (each add and union is),
-/// so the e-graph stays valid. The unions that join an added node to its
-/// match are all performed, so the matches added are whole. (Commits used to
-/// stop between levels of the whole commit and every 1024 unions, and left
-/// added nodes in classes of their own, unreachable from the terms: 5,471
-/// of 5,915 classes on a 12-leaf associative blow-up stopped at 5,000
-/// nodes, where egg, which applies a rule whole and stops after it, has a
-/// few hundred; now 1,578 classes, all reachable.) Only a match of more than `ADD_CHUNK` nodes can be cut
-/// inside, between chunks of a level; its unions that need a node left out
-/// are dropped.
+/// `stop` is polled before the first segment, after each (and between
+/// the levels of one of more than `ADD_CHUNK` nodes, with
+/// [`EGraph::add_batch_until`] polling between its chunks), and every 1024
+/// unions between existing classes; when it says so, no more nodes are
+/// added, and no more such unions made. What was committed is sound (each
+/// add and union is), so the e-graph stays valid. The unions that join an
+/// added node to its match are all performed, so a match whose nodes were
+/// all added is applied whole. (Commits used to stop between levels of the
+/// whole commit and every 1024 unions, and left added nodes in classes of
+/// their own, unreachable from the terms: 5,471 of 5,915 classes on a
+/// 12-leaf associative blow-up stopped at 5,000 nodes, where egg, which
+/// applies a rule whole and stops after it, has a few hundred; now 1,578
+/// classes, all reachable.) Only a match of more than `ADD_CHUNK` nodes can
+/// be cut inside; its unions that need a node left out are dropped.
 ///
 /// Its index vectors live in `scratch`, kept by the caller from commit to
 /// commit: a run commits once per rule per iteration, mostly a few nodes,
@@ -345,6 +348,15 @@ pub(crate) fn commit_all<L: Language, N: Analysis<L>>(
                 fill[l as usize] += 1;
             }
             for l in 0..=max_level {
+                // A segment of more than `ADD_CHUNK` nodes (one match that
+                // big) is checked between its levels too, so a commit
+                // still checks at least every `ADD_CHUNK` nodes (the
+                // runner's memory horizon counts on it); inside a level,
+                // `add_batch_until` checks between chunks.
+                if l > 0 && ge - gs > crate::egraph::ADD_CHUNK && stop(egraph) {
+                    cut = true;
+                    break;
+                }
                 let which = &order[start[l]..start[l + 1]];
                 let nodes: Vec<L> = which
                     .iter()
@@ -387,9 +399,9 @@ pub(crate) fn commit_all<L: Language, N: Analysis<L>>(
         }
     }
     // The unions, in order. Those that join an added node to its match
-    // are all performed: they merge a class made here, which no node has
-    // for a child yet, so they queue no repairs, and a stop among them
-    // would leave added nodes unjoined. Those between existing classes
+    // are all performed: they mostly merge a class made here, which no
+    // node has for a child yet, so they queue few repairs, and a stop
+    // among them would leave added nodes unjoined. Those between existing classes
     // (whose merges the rebuild must repair) stop at a stop, seen before
     // or polled every 1024 of them. Those that need a node left out are
     // dropped.
@@ -728,7 +740,9 @@ impl<L: Language + fmt::Display, N: Analysis<L>> fmt::Debug for Rewrite<L, N> {
 /// written in Rust source; read rule files with [`crate::rules`] for
 /// errors instead). The panic names the rule and the side. As in egg,
 /// `lhs <=> rhs` builds both directions, as a `Vec` of the rule and
-/// `name-rev` (both sides must bind the same variables).
+/// `name-rev` (both sides must bind the same variables; as in egg, it
+/// takes no conditions: add them to each rule with
+/// [`Rewrite::with_condition`]).
 ///
 /// ```
 /// use saturn::*;
@@ -741,12 +755,12 @@ impl<L: Language + fmt::Display, N: Analysis<L>> fmt::Debug for Rewrite<L, N> {
 /// ```
 #[macro_export]
 macro_rules! rewrite {
-    ($name:expr; $lhs:tt <=> $rhs:tt $(if $cond:expr)*) => {{
+    ($name:expr; $lhs:tt <=> $rhs:tt) => {{
         let name = $crate::Symbol::from($name);
         let rev = $crate::Symbol::from(format!("{}-rev", name));
         vec![
-            $crate::rewrite!(name; $lhs => $rhs $(if $cond)*),
-            $crate::rewrite!(rev; $rhs => $lhs $(if $cond)*),
+            $crate::rewrite!(name; $lhs => $rhs),
+            $crate::rewrite!(rev; $rhs => $lhs),
         ]
     }};
     ($name:expr; $lhs:tt => { $applier:expr } $(if $cond:expr)*) => {{
@@ -843,11 +857,27 @@ mod tests {
     }
 
     #[test]
-    fn both_directions_share_the_condition() {
-        let rules: Vec<Rewrite<SymbolLang, ()>> = rewrite!("c"; "(+ ?a ?b)" <=> "(+ ?b ?a)" if |_: &EGraph<SymbolLang, ()>, _, _: &Subst| true);
+    fn both_directions() {
+        let rules: Vec<Rewrite<SymbolLang, ()>> =
+            rewrite!("c"; "(+ ?a (* ?b 2))" <=> "(+ (* ?b 2) ?a)");
         let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["c", "c-rev"]);
-        assert!(rules.iter().all(|r| r.conditions.len() == 1));
-        assert_eq!(rules[1].searcher.to_string(), "(+ ?b ?a)");
+        assert_eq!(
+            format!("{:?}", rules[1]),
+            "c-rev: (+ (* ?b 2) ?a) => (+ ?a (* ?b 2))"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "rewrite bad: left-hand side: ")]
+    fn a_bad_left_hand_side_in_the_macro_is_named() {
+        let _: Rewrite<SymbolLang, ()> = rewrite!("bad"; "(f ?a" => "(g ?a)");
+    }
+
+    #[test]
+    #[should_panic(expected = "rewrite bad: left-hand side: ")]
+    fn a_bad_left_hand_side_of_a_rust_applier_is_named() {
+        let rhs: Pattern<SymbolLang> = "(g ?a)".parse().unwrap();
+        let _: Rewrite<SymbolLang, ()> = rewrite!("bad"; "(f ?a))" => { rhs });
     }
 }

@@ -657,3 +657,75 @@ fn a_round_is_cut_only_past_its_budget() {
         }
     }
 }
+
+/// Stages, for each match of `(f ?x)`, one chain of `self.0` new nodes
+/// `(g (q (g ... ?x)))` (a node per level), unioned with the match.
+struct Chain(usize);
+
+impl Applier<SymbolLang, ()> for Chain {
+    fn apply(
+        &self,
+        egraph: &EGraph<SymbolLang, ()>,
+        eclass: Id,
+        subst: &Subst,
+        out: &mut Actions<SymbolLang>,
+    ) {
+        let x: Var = "?x".parse().unwrap();
+        let below: Var = "?below".parse().unwrap();
+        let g: Pattern<SymbolLang> = "(g ?below)".parse().unwrap();
+        let q: Pattern<SymbolLang> = "(q ?below)".parse().unwrap();
+        let mut r = Ref::class(subst[x]);
+        for i in 0..self.0 {
+            let p = if i % 2 == 0 { &g } else { &q };
+            r = out.instantiate(egraph, p, subst, &[(below, r)]);
+        }
+        out.union(Ref::class(eclass), r);
+    }
+}
+
+/// One match of more than 16,384 nodes is cut between its levels at the
+/// node and the memory limit, at 1 and 2 threads. (When commits checked
+/// only between groups of whole matches, 40,000 nodes went in under a
+/// node limit of 1,000, and a 24 MiB limit stopped at 47.8 MB.)
+#[test]
+fn one_huge_match_stops_at_the_limits() {
+    let chain = |n: usize| {
+        vec![Rewrite::new(
+            "chain",
+            "(f ?x)".parse::<Pattern<SymbolLang>>().unwrap(),
+            Chain(n),
+        )
+        .unwrap()]
+    };
+    let input: RecExpr<SymbolLang> = "(f a)".parse().unwrap();
+    for threads in [1, 2] {
+        let r = Runner::default()
+            .with_expr(&input)
+            .with_node_limit(1_000)
+            .with_iter_limit(5)
+            .with_threads(threads)
+            .with_time_limit(Duration::from_secs(600))
+            .run(&chain(40_000));
+        assert!(
+            matches!(r.stop_reason, Some(StopReason::NodeLimit(n)) if n <= 1_010),
+            "{threads} thread(s): {:?}",
+            r.stop_reason
+        );
+        assert_graceful(&r, &input, |s| matches!(s, StopReason::NodeLimit(_)));
+        let limit = 24 << 20;
+        let r = Runner::default()
+            .with_expr(&input)
+            .with_node_limit(usize::MAX)
+            .with_memory_limit(limit)
+            .with_iter_limit(5)
+            .with_threads(threads)
+            .with_time_limit(Duration::from_secs(600))
+            .run(&chain(100_000));
+        assert!(
+            matches!(r.stop_reason, Some(StopReason::MemoryLimit(b)) if b <= limit + limit / 10),
+            "{threads} thread(s): {:?}",
+            r.stop_reason
+        );
+        assert_graceful(&r, &input, |s| matches!(s, StopReason::MemoryLimit(_)));
+    }
+}
