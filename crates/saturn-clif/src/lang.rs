@@ -191,11 +191,7 @@ pub fn is_modelled(op: Opcode) -> bool {
 /// immediates, and opcode names (with at least one child).
 impl FromOp for Node {
     fn from_op(op: &str, children: Vec<Id>) -> Result<Self, FromOpError> {
-        let err = || FromOpError {
-            op: op.to_owned(),
-            arity: children.len(),
-            known: Opcode::from_str(op).is_ok(),
-        };
+        let err = || FromOpError::new(op, children.len(), Opcode::from_str(op).is_ok());
         if children.is_empty() {
             if let Some(t) = int_type_by_name(op) {
                 return Ok(Node::leaf(Op::Ty(t)));

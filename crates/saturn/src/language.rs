@@ -81,8 +81,16 @@ pub trait FromOp: Language + Display {
     fn from_op(op: &str, children: Vec<Id>) -> Result<Self, FromOpError>;
 }
 
-/// Why [`FromOp::from_op`] refused an operator.
+/// Why [`FromOp::from_op`] refused an operator. Made with
+/// [`FromOpError::new`] (it may gain fields).
+///
+/// ```
+/// use saturn::FromOpError;
+/// let e = FromOpError::new("+", 3, true);
+/// assert_eq!(e.to_string(), "operator `+` does not take 3 children");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FromOpError {
     /// The operator text.
     pub op: String,
@@ -91,6 +99,18 @@ pub struct FromOpError {
     /// Whether the language has the operator, with another number of
     /// children.
     pub known: bool,
+}
+
+impl FromOpError {
+    /// `op` given `arity` children; `known` when the language has `op`
+    /// with another number of children.
+    pub fn new(op: impl Into<String>, arity: usize, known: bool) -> Self {
+        FromOpError {
+            op: op.into(),
+            arity,
+            known,
+        }
+    }
 }
 
 impl Display for FromOpError {

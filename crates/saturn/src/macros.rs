@@ -137,7 +137,7 @@ macro_rules! __define_language {
                     })*
                 }
                 let known = false $(|| op == $nop)* $(|| op == $cop)*;
-                Err($crate::FromOpError { op: op.to_owned(), arity: children.len(), known })
+                Err($crate::FromOpError::new(op, children.len(), known))
             }
         }
     };
