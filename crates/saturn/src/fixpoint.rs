@@ -72,7 +72,8 @@
 //! used up its ids (4x the e-graph: an explosion, which rounds handle better,
 //! since an analysis's `modify` runs at every join), cut a search at the
 //! match budget or found more matches than its room allows (see
-//! [`PHASE_MATCHES_PER_ID`]), holds what the workers happened to reach. It is *rolled back*:
+//! [`phase_matches`]), holds what the workers happened to reach. It is
+//! *rolled back*:
 //! the union-find is restored from a snapshot taken before the phase, and the
 //! hashcons loses what the phase inserted (the layer over its table is dropped
 //! after a run's first phase, whose table is the input's; after later ones,
@@ -299,7 +300,7 @@ struct Phase<'g, L: Language, N: Analysis<L>> {
     /// Matches one search may return; reaching it is a limit (see
     /// [`match_budget`]).
     match_budget: usize,
-    /// Matches the whole phase may find (see [`PHASE_MATCHES_PER_ID`]).
+    /// Matches the whole phase may find (see [`phase_matches`]).
     /// Past them a worker stops the phase as an explosion.
     phase_matches: usize,
     made: AtomicUsize,
@@ -501,7 +502,7 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
             room,
             made: AtomicUsize::new(0),
             match_budget: match_budget(cfg.limits.most_nodes::<L, N>()),
-            phase_matches: room.saturating_mul(PHASE_MATCHES_PER_ID).max(1 << 16),
+            phase_matches: phase_matches(room),
             scratch: (0..threads.max(1)).map(|_| Mutex::default()).collect(),
             later: (0..threads.max(1)).map(|_| Mutex::default()).collect(),
         }
@@ -1332,16 +1333,19 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
     }
 }
 
-/// Matches a phase may find per id of its room (and at least 2^16, as a
-/// round): past them it is taken for an explosion, stopped and rolled back like one that fills its room
-/// (see the module docs). Phases that run dry find far fewer: at most 0.3
+/// The matches a phase with room for `room` ids may find: past them it is
+/// taken for an explosion, stopped and rolled back like one that fills its
+/// room (see the module docs). The runner's bound for one round: 16 per id
+/// of room, at least 2^16. Phases that run dry find far fewer: at most 0.3
 /// per id of room on the scheduler benchmark's workloads and on the
 /// Cranelift corpus's functions; the explosions, rules like associativity
 /// re-deriving what is there, 40 to 90 (on `clif-wasm/quicksort`, a phase
 /// found 632,552 matches in 619 ms on its way to 7,531 ids, the node
-/// limit; it now stops after about 120,000). It is the runner's bound
-/// per node of room for one round (see `runner::match_budget`).
-const PHASE_MATCHES_PER_ID: usize = 16;
+/// limit; it now stops after about 126,000).
+fn phase_matches(room: usize) -> usize {
+    room.saturating_mul(crate::runner::MATCHES_PER_ROOM)
+        .max(crate::runner::LEAST_MATCH_BUDGET)
+}
 
 /// A worker adds its match count to the phase's, and checks the phase's
 /// bound, once it has this many.

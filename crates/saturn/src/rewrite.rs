@@ -276,7 +276,6 @@ pub(crate) fn commit_all<L: Language, N: Analysis<L>>(
     let global = |b: usize, r: Ref| r.pending_index().map(|i| offsets[b] + i);
     resolved.clear();
     resolved.resize(total, UNRESOLVED);
-    // The buffers whose nodes were all added.
     // Whether a stop cut the adds short.
     let mut cut = false;
     if total > 0 {
@@ -401,10 +400,10 @@ pub(crate) fn commit_all<L: Language, N: Analysis<L>>(
     // The unions, in order. Those that join an added node to its match
     // are all performed: they mostly merge a class made here, which no
     // node has for a child yet, so they queue few repairs, and a stop
-    // among them would leave added nodes unjoined. Those between existing classes
-    // (whose merges the rebuild must repair) stop at a stop, seen before
-    // or polled every 1024 of them. Those that need a node left out are
-    // dropped.
+    // among them would leave added nodes unjoined. Those between existing
+    // classes (whose merges the rebuild must repair) stop at a stop, seen
+    // before or polled every 1024 of them. Those that need a node left
+    // out are dropped.
     let mut n = 0;
     let (mut stopping, mut since_check) = (cut, 0);
     for (b, buf) in buffers.iter().enumerate() {

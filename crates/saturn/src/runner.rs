@@ -300,6 +300,15 @@ const PAR_MIN_MATCHES: usize = 512;
 /// Matches per staging unit.
 const STAGE_UNIT: usize = 256;
 
+/// Matches a round without backoff stages per node of room, and an
+/// `async` phase may find per id of its room (see [`match_budget`] and
+/// `fixpoint::phase_matches`).
+pub(crate) const MATCHES_PER_ROOM: usize = 16;
+
+/// The fewest matches a round stages, or an `async` phase may find,
+/// however little room the limits leave (and the smallest staging wave).
+pub(crate) const LEAST_MATCH_BUDGET: usize = 1 << 16;
+
 /// The most matches a round stages without backoff: 16 per node the
 /// limits leave `room` for (see [`Limits::room`]), no more than `held`
 /// (the matches that half the bytes the memory limit leaves hold, found
@@ -316,9 +325,9 @@ fn match_budget(room: usize, held: usize) -> usize {
     // At most 2^32 - 1, the most one item keeps (a root's count is kept in
     // 32 bits), so a match left out in a bounded round is always one past
     // the budget.
-    room.saturating_mul(16)
+    room.saturating_mul(MATCHES_PER_ROOM)
         .min(held)
-        .max(1 << 16)
+        .max(LEAST_MATCH_BUDGET)
         .min(u32::MAX as usize)
 }
 
@@ -1076,7 +1085,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let wave = match self.scheduler {
             Scheduler::Backoff { .. } if limits.bytes != usize::MAX => {
                 (limits.bytes.saturating_sub(self.egraph.approx_bytes()) / 2 / match_bytes(rules))
-                    .max(1 << 16)
+                    .max(LEAST_MATCH_BUDGET)
             }
             _ => usize::MAX,
         };
