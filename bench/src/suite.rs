@@ -414,15 +414,19 @@ where
     if std::env::var_os("SATURN_BENCH_TRACE").is_some() {
         for (k, it) in runner.iterations.iter().enumerate() {
             eprintln!(
-                "  it {k}: classes {} roots {} matches {} search {:.2}ms match {:.2}ms apply {:.2}ms (stage {:.2}) rebuild {:.2}ms",
+                "  t{} it {k}: nodes {} classes {} roots {} matches {} search {:.2}ms plan {:.2}ms match {:.2}ms apply {:.2}ms (stage {:.2}) rebuild {:.2}ms spread {}",
+                pool.current_num_threads(),
+                it.egraph_nodes,
                 it.egraph_classes,
                 it.roots_searched,
                 it.n_matches,
                 it.search_time * 1e3,
+                it.plan_time * 1e3,
                 it.match_time * 1e3,
                 it.apply_time * 1e3,
                 it.stage_time * 1e3,
-                it.rebuild_time * 1e3
+                it.rebuild_time * 1e3,
+                it.threads
             );
         }
     }

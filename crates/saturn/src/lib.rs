@@ -17,6 +17,7 @@ mod neighborhood;
 mod par;
 mod pattern;
 mod rewrite;
+mod root_counts;
 pub mod rules;
 mod runner;
 pub mod schedule;

@@ -46,6 +46,7 @@ use crate::limits::Limits;
 use crate::neighborhood::{ChangeLog, Neighborhood, Scratch};
 use crate::par::{par_map, sequentially_if};
 use crate::pattern::{FlatMatches, Polled, Sink};
+use crate::root_counts::RootCounts;
 use crate::{Actions, Analysis, EGraph, Id, Language, RecExpr, Rewrite, Symbol};
 
 /// Why a run stopped.
@@ -162,10 +163,8 @@ struct RuleState {
     /// rule is banned (its matches were not applied, so they must be found
     /// again when the ban ends).
     prev_search: Option<usize>,
-    /// Matches per root class id at the last search of that root (ids
-    /// past the end have none).
-    counts: Vec<u32>,
-    total: usize,
+    /// Matches per root class at the last search of that root.
+    counts: RootCounts,
     /// Nanoseconds per root class its searches took (smoothed over the
     /// last ones), for cutting its next search into pieces of about
     /// [`ITEM_NS`] (see [`make_items`]). Measured only by searches on
@@ -1002,25 +1001,14 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // appears in several items).
         for (st, plan) in self.states.iter_mut().zip(&plans) {
             for &root in plan.as_deref().unwrap_or_default() {
-                if let Some(slot) = st.counts.get_mut(root.index()) {
-                    st.total -= *slot as usize;
-                    *slot = 0;
-                }
+                st.counts.forget(root);
             }
         }
-        // Counts are per id: a table that is too short grows to every id at
-        // once (roots come in increasing order, so growing to each root
-        // would zero a few slots at a time, a `memset` call each).
-        let n_ids = self.egraph.number_of_ids();
         for (item, (per_root, substs, _)) in items.iter().zip(&found) {
             it.n_stored += substs.len();
             let st = &mut self.states[item.rule];
             for &(root, n) in per_root {
-                if st.counts.len() <= root.index() {
-                    st.counts.resize(n_ids.max(root.index() + 1), 0);
-                }
-                st.counts[root.index()] = st.counts[root.index()].saturating_add(n);
-                st.total += n as usize;
+                st.counts.add(root, n);
             }
             it.n_matches += per_root.iter().map(|&(_, n)| n as usize).sum::<usize>();
         }
@@ -1037,7 +1025,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 } => {
                     let st = &mut self.states[r];
                     let threshold = match_limit << st.times_banned;
-                    if st.total > threshold {
+                    if st.counts.total() > threshold {
                         st.banned_until = i + (ban_length << st.times_banned);
                         st.times_banned += 1;
                         st.last_search = st.prev_search;
@@ -1382,12 +1370,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             let Some(roots) = plan else { continue };
             let st = &self.states[r];
             limit[r] = match_limit << st.times_banned;
-            let searched: usize = roots
-                .iter()
-                .filter_map(|root| st.counts.get(root.index()))
-                .map(|&c| c as usize)
-                .sum();
-            floor[r] = st.total - searched;
+            let searched: usize = roots.iter().map(|&root| st.counts.get(root) as usize).sum();
+            floor[r] = st.counts.total() - searched;
         }
         (limit, floor)
     }
@@ -1503,10 +1487,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 // Roots that were merged away lose their counts.
                 let st = &mut self.states[r];
                 for &d in &nb.dead {
-                    if let Some(slot) = st.counts.get_mut(d.index()) {
-                        st.total -= *slot as usize;
-                        *slot = 0;
-                    }
+                    st.counts.forget(d);
                 }
                 let mut roots = nb.roots(
                     &self.egraph,
@@ -1520,13 +1501,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                         // the canonical classes that matched before (in
                         // id order, as the roots are: merged, not sorted).
                         let uf = self.egraph.union_find();
-                        let old = st
-                            .counts
-                            .iter()
-                            .enumerate()
-                            .filter(|(k, &c)| c > 0 && uf.find(Id::from(*k)).index() == *k)
-                            .map(|(k, _)| Id::from(k));
-                        *r = merge_sorted(r, old).into();
+                        let old = st.counts.roots_where(|k| uf.find(k) == k);
+                        *r = merge_sorted(r, old.into_iter()).into();
                     }
                 }
                 roots
@@ -1536,7 +1512,6 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 None => {
                     let st = &mut self.states[r];
                     st.counts.clear();
-                    st.total = 0;
                     let d = rule.searcher.root_discriminant();
                     match full_lists.iter().find(|(k, _)| *k == d) {
                         Some((_, list)) => list.clone(),
