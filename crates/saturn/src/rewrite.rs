@@ -272,7 +272,6 @@ pub(crate) fn commit_all<L: Language, N: Analysis<L>>(
         offsets.push(total);
         total += b.nodes.len();
     }
-    offsets.push(total);
     let global = |b: usize, r: Ref| r.pending_index().map(|i| offsets[b] + i);
     resolved.clear();
     resolved.resize(total, UNRESOLVED);

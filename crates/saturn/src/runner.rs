@@ -1502,7 +1502,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                         // id order, as the roots are: merged, not sorted).
                         let uf = self.egraph.union_find();
                         let old = st.counts.roots_where(|k| uf.find(k) == k);
-                        *r = merge_sorted(r, old.into_iter()).into();
+                        *r = merge_sorted(r, old).into();
                     }
                 }
                 roots
