@@ -2362,18 +2362,36 @@ mod tests {
             // Phase 1 checks `mark` at the 40 input terms, on the calling
             // thread (not a pool thread). Phase 2 searches those classes
             // again (they gained nodes) and checks `mark` and `done`
-            // there, on the pool when there is one.
+            // there, on the pool when there is one. That is 120 checks,
+            // or more when the operator summary's bits of `f` and of an
+            // operator a class gained (`g`, `seen`) coincide: the bits are
+            // a hash of the interned symbols' numbers, which depend on the
+            // order the tests running in this process interned symbols in,
+            // and a class whose summary gained `f`'s bit is queued again
+            // for the rules rooted at `f` (one in three runs of this
+            // module's tests: `mark` checked 120 times, phase 1 checking
+            // each input term twice).
             let checks = std::mem::take(&mut *lock(&seen));
-            assert_eq!(checks.len(), 120, "{threads:?}");
+            let of = |rule: usize| checks.iter().filter(|c| c.0 == rule).count();
+            assert!(of(1) >= 80 && of(2) >= 40, "{threads:?}: {checks:?}");
+            assert_eq!(of(1) + of(2), checks.len());
             let off_pool: Vec<usize> = checks
                 .iter()
                 .filter(|c| c.1.is_none())
                 .map(|c| c.0)
                 .collect();
             match threads {
-                None => assert_eq!(off_pool.len(), 120),
+                None => assert_eq!(off_pool.len(), checks.len()),
                 Some(n) => {
-                    assert_eq!(off_pool, vec![1; 40], "{threads:?}");
+                    // Phase 1's checks, `mark`'s only, at least one per
+                    // input term, and no more than the run's first
+                    // phase can make: every later one is on the pool.
+                    assert!(
+                        off_pool.iter().all(|&r| r == 1),
+                        "{threads:?}: {off_pool:?}"
+                    );
+                    assert!(off_pool.len() >= 40, "{threads:?}: {off_pool:?}");
+                    assert!(off_pool.len() <= of(1) - 40, "{threads:?}: {checks:?}");
                     // On the run's pool, not some other.
                     assert!(checks.iter().all(|c| c.1.is_none_or(|m| m == n)));
                 }
