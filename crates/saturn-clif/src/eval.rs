@@ -434,6 +434,21 @@ fn eval_non_int(op: Opcode, ty: Type, imm: Option<u128>, args: &[(Type, u128)]) 
                 _ => return None,
             }
         }
+        // Bitwise operators on a 128-bit vector act on its 128 bits
+        // whatever its lanes.
+        Opcode::Band | Opcode::Bor | Opcode::Bxor if is_vec128(ty) => {
+            same(2)?;
+            let (x, y) = (a(0)?, a(1)?);
+            match op {
+                Opcode::Band => x & y,
+                Opcode::Bor => x | y,
+                _ => x ^ y,
+            }
+        }
+        Opcode::Bnot if is_vec128(ty) => {
+            same(1)?;
+            !a(0)?
+        }
         Opcode::FcvtFromUint | Opcode::FcvtFromSint => {
             if args.len() != 1 {
                 return None;

@@ -12,7 +12,7 @@ use saturn::{Actions, Applier, EGraph, Id, Pattern, Ref, Rewrite, Subst, Var};
 use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
 
 use crate::analysis::{ClifAnalysis, Fact};
-use crate::eval::{int_bits, mask};
+use crate::eval::{int_bits, is_vec128, mask};
 use crate::lang::{Node, Op};
 
 /// The rule files: (file name, text).
@@ -44,6 +44,8 @@ fn val_bits(f: Fact) -> Option<u32> {
 pub const PREDICATES: &[(&str, usize, FactPred)] = &[
     // ?t is a scalar integer type.
     ("int", 1, |f| ty_bits(f[0]).is_some()),
+    // ?t is a 128-bit vector type (whose constants are `vconst`s).
+    ("vec128", 1, |f| f[0].as_ty().is_some_and(is_vec128)),
     // ?k is all ones in type ?t.
     ("all-ones", 2, |f| match (ty_bits(f[0]), f[1].as_imm()) {
         (Some(b), Some(k)) => k == mask(b),
@@ -294,6 +296,8 @@ pub fn computed_rules() -> Vec<Rewrite<Node, ClifAnalysis>> {
                 icmp: pat("(icmp ?r ?c ?x ?y)"),
                 zero: pat("(iconst ?r 0)"),
                 one: pat("(iconst ?r 1)"),
+                vzero: pat("(vconst ?r 0)"),
+                vones: pat(&format!("(vconst ?r {})", u128::MAX)),
                 first: pat("(icmp ?r ?a ?x (iconst ?t ?k))"),
                 second: pat("(icmp ?r ?b ?x (iconst ?t ?m))"),
             };
@@ -327,6 +331,10 @@ struct Computed {
     icmp: Pattern<Node>,
     zero: Pattern<Node>,
     one: Pattern<Node>,
+    /// The constant outcomes on 128-bit vectors, whose comparisons give
+    /// each lane all ones (true) or zero.
+    vzero: Pattern<Node>,
+    vones: Pattern<Node>,
     first: Pattern<Node>,
     second: Pattern<Node>,
 }
@@ -400,7 +408,12 @@ impl Applier<Node, ClifAnalysis> for Computed {
             return;
         };
         let is_int = ty_bits(fact("?r")).is_some();
+        // Lane by lane, a vector's comparisons combine as scalars do, so a
+        // constant outcome is that constant in every lane.
+        let is_vec = fact("?r").as_ty().is_some_and(is_vec128);
         let r = match code {
+            0 if is_vec => out.instantiate(egraph, &self.vzero, subst, &[]),
+            7 if is_vec => out.instantiate(egraph, &self.vones, subst, &[]),
             0 | 7 if !is_int => return,
             0 => out.instantiate(egraph, &self.zero, subst, &[]),
             7 => out.instantiate(egraph, &self.one, subst, &[]),

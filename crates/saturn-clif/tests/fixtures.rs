@@ -175,3 +175,47 @@ fn a_memory_limit_stops_saturation_and_the_output_stays_valid() {
         assert_eq!(call(&f, &a), call(&g, &a), "{strategy:?}");
     }
 }
+
+/// On 128-bit vectors, identities whose result is a constant give a
+/// `vconst` (all zeros or all ones, whatever the lanes), as Cranelift's
+/// mid-end does: `x & !x`, `x | !x`, `x ^ !x`, and `band`/`bor` of two
+/// comparisons of the same operands that are never (or always) both true.
+/// Each optimized function returns what the original does in Cranelift's
+/// interpreter.
+#[test]
+fn vector_identities_fold_to_vconst() {
+    use cranelift_codegen::ir::Opcode;
+    let cases = [
+        ("v2 = bnot v0\n    v3 = band v0, v2", 0u128),
+        ("v2 = bnot v0\n    v3 = bor v2, v0", u128::MAX),
+        ("v2 = bnot v0\n    v3 = bxor v0, v2", u128::MAX),
+        (
+            "v2 = icmp sgt v0, v1\n    v4 = icmp slt v0, v1\n    v3 = band v2, v4",
+            0,
+        ),
+        (
+            "v2 = icmp ugt v0, v1\n    v4 = icmp ule v0, v1\n    v3 = bor v2, v4",
+            u128::MAX,
+        ),
+    ];
+    for (body, want) in cases {
+        let src = format!(
+            "function %f(i32x4, i32x4) -> i32x4 {{\nblock0(v0: i32x4, v1: i32x4):\n    {body}\n    return v3\n}}"
+        );
+        let (f, g) = opt(&src);
+        let insts: Vec<Opcode> = g
+            .layout
+            .blocks()
+            .flat_map(|b| g.layout.block_insts(b))
+            .map(|i| g.dfg.insts[i].opcode())
+            .collect();
+        assert_eq!(insts, [Opcode::Vconst, Opcode::Return], "{body}:\n{g}");
+        let args = [
+            DataValue::V128(0x0000_0005_ffff_fff0_8000_0000_0000_0001u128.to_le_bytes()),
+            DataValue::V128(0x0000_0005_0000_0010_7fff_ffff_ffff_ffffu128.to_le_bytes()),
+        ];
+        let out = call(&g, &args);
+        assert_eq!(out, call(&f, &args), "{body}");
+        assert_eq!(out, [DataValue::V128(want.to_le_bytes())], "{body}");
+    }
+}

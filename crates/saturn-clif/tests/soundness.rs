@@ -7,11 +7,11 @@ use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
 use cranelift_codegen::ir::{types, Opcode, Type};
 use saturn::{Actions, EGraph, ENodeOrVar, Id, Language, Subst, Var};
 use saturn_clif::analysis::ClifAnalysis;
-use saturn_clif::eval::{const_bits, const_opcode, eval, int_bits, mask};
+use saturn_clif::eval::{const_bits, const_opcode, eval, int_bits, is_const_opcode, mask};
 use saturn_clif::lang::{Node, Op};
 use saturn_clif::rules::load_rule_sets;
 
-const TYPES: [Type; 7] = [
+const TYPES: [Type; 9] = [
     types::I8,
     types::I16,
     types::I32,
@@ -19,6 +19,8 @@ const TYPES: [Type; 7] = [
     types::I128,
     types::F32,
     types::F64,
+    types::I32X4,
+    types::I8X16,
 ];
 
 /// A tiny deterministic PRNG (xorshift).
@@ -192,7 +194,7 @@ impl Ctx<'_> {
                 let c: Vec<usize> = n.children().iter().map(|c| c.index()).collect();
                 let ty = self.ty(c[0])?;
                 let (imm, cc, args) = match op {
-                    Opcode::Iconst => (Some(self.imm(c[1], ty)?), None, vec![]),
+                    _ if is_const_opcode(op) => (Some(self.imm(c[1], ty)?), None, vec![]),
                     Opcode::Icmp => {
                         let cc = self.cc(c[1])?;
                         let a = self.val(c[2], None)?;
@@ -228,7 +230,7 @@ impl Ctx<'_> {
                 };
                 if let Some(k) = imm {
                     // Immediates of `iconst` are stored masked.
-                    if k & mask(int_bits(ty)?) != k {
+                    if k & mask(const_bits(ty)?) != k {
                         return None;
                     }
                 }
