@@ -412,6 +412,26 @@ fn eval_non_int(op: Opcode, ty: Type, imm: Option<u128>, args: &[(Type, u128)]) 
                 _ => return None,
             }
         }
+        // Fused: one rounding, as Cranelift's interpreter computes it.
+        Opcode::Fma => {
+            same(3)?;
+            let (x, y, z) = (a(0)?, a(1)?, a(2)?);
+            macro_rules! fma {
+                ($f:ty, $u:ty) => {{
+                    let [x, y, z] = [x, y, z].map(|v| <$f>::from_bits(v as $u));
+                    let r = x.mul_add(y, z);
+                    if r.is_nan() {
+                        return None;
+                    }
+                    r.to_bits() as u128
+                }};
+            }
+            match ty {
+                types::F32 => fma!(f32, u32),
+                types::F64 => fma!(f64, u64),
+                _ => return None,
+            }
+        }
         Opcode::Sqrt | Opcode::Ceil | Opcode::Floor | Opcode::Trunc | Opcode::Nearest => {
             same(1)?;
             let x = a(0)?;

@@ -1,10 +1,10 @@
-//! Float constant folding (and the other new constant folds: `bswap`,
-//! `bitrev`, `fcvt_from_*`, `splat`, division by constants) checked end to
-//! end against cranelift-interpreter: a function computing one operator on
-//! constants is optimized by Saturn, and the original and optimized
-//! functions must return the same bits. Where the result is not a NaN
-//! (whose bits hardware may choose, so Saturn does not fold to it) the
-//! optimized function must be folded to a single constant.
+//! Float constant folding, `fma` included (and the other new constant
+//! folds: `bswap`, `bitrev`, `fcvt_from_*`, `splat`, division by
+//! constants) checked end to end against cranelift-interpreter: a function
+//! computing one operator on constants is optimized by Saturn, and the
+//! original and optimized functions must return the same bits. Where the
+//! result is not a NaN (whose bits hardware may choose, so Saturn does not
+//! fold to it) the optimized function must be folded to a single constant.
 
 use cranelift_codegen::data_value::DataValue;
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
@@ -172,6 +172,13 @@ fn float_folds_match_the_interpreter() {
                 let a = k(&mut rng);
                 check(ty, &format!("    v0 = {ty}const {a}\n    v9 = {op} v0\n"));
             }
+            let (a, b, c) = (k(&mut rng), k(&mut rng), k(&mut rng));
+            check(
+                ty,
+                &format!(
+                    "    v0 = {ty}const {a}\n    v1 = {ty}const {b}\n    v2 = {ty}const {c}\n    v9 = fma v0, v1, v2\n"
+                ),
+            );
         }
     }
 }
