@@ -338,8 +338,11 @@ pub fn eval(
 
 /// Evaluates `op` with a float or vector result type, as Cranelift's
 /// constant folding does (`cprop.isle`): exactly, with Cranelift's own
-/// IEEE immediates, and never to a NaN (whose bits hardware may choose)
-/// except for the sign-bit operations `fneg`, `fabs` and `fcopysign`.
+/// IEEE immediates (`fma` with Rust's fused `mul_add`, one rounding, as
+/// Cranelift's interpreter computes it), and never to a NaN (whose bits
+/// hardware may choose) except for the sign-bit operations `fneg`, `fabs`
+/// and `fcopysign`. Bitwise operators on 128-bit vectors act on all 128
+/// bits.
 fn eval_non_int(op: Opcode, ty: Type, imm: Option<u128>, args: &[(Type, u128)]) -> Option<u128> {
     use cranelift_codegen::ir::immediates::{Ieee128, Ieee16, Ieee32, Ieee64};
     let bits = const_bits(ty)?;
