@@ -1340,16 +1340,16 @@ impl<'g, L: Language, N: Analysis<L>> Phase<'g, L, N> {
 ///
 /// Measured with `SATURN_ASYNC_TRACE=1` (each phase's matches and room),
 /// phases that run dry stay far below it: over the 2,885 phases of
-/// `saturn opt --scheduler async` on `clif-wasm` (2,022 functions), at
-/// most 1.8 matches per id of room beyond the least budget (3,093 in a
-/// room of 1,744; 8,728 in 6,228), and 4,716 matches at most below it
-/// (in a room of 572: small rooms see the largest ratios, hence the
-/// floor); on the scheduler benchmark, 0.25-0.34 per id (`cancel`,
-/// `peephole`). Explosions, rules like associativity re-deriving what is
-/// there, go on to 40-90 per id of room. The runner's bound for one round
-/// (16 per id, at least 2^16) was the bound here too: each of the 12
-/// functions of the corpus whose first phase exploded then spent 60-150
-/// ms on 85,000-150,000 matches before its phase was undone, 1 s of the
+/// `saturn opt --scheduler async` on `clif-wasm` (2,022 functions), the
+/// most matches were 8,728 (in a room of 6,228: 1.4 per id), and the
+/// highest ratio 8.2 per id (4,716 matches in a room of 572, under the
+/// floor: small rooms see the largest ratios, hence the floor); on the
+/// scheduler benchmark, 0.25-0.34 per id (`cancel`, `peephole`).
+/// Explosions, rules like associativity re-deriving what is there, go on
+/// to 40-90 per id of room. The runner's bound for one round (16 per id,
+/// at least 2^16) was the bound here too: each of the 12 functions of the
+/// corpus whose second phase exploded then spent 60-150 ms on
+/// 85,000-150,000 matches before its phase was undone, 1 s of the
 /// corpus's 2.9 s, against 6-25 ms for the same function in `bsp` rounds.
 /// Whether a phase passes the budget, like whether it fills its room, can
 /// depend on timing when it runs on several threads; a phase that would
@@ -1363,8 +1363,7 @@ fn phase_matches(room: usize) -> usize {
 const PHASE_MATCHES_PER_ROOM: usize = 4;
 
 /// The fewest matches any phase may find (see [`phase_matches`]): 1.7x
-/// the most that a dry phase in a small room found on the Cranelift
-/// corpus.
+/// the most that a dry phase in a small room found on `clif-wasm`.
 const LEAST_PHASE_MATCHES: usize = 1 << 13;
 
 /// A worker adds its match count to the phase's, and checks the phase's
