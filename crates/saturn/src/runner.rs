@@ -19,11 +19,11 @@
 //!    dropped anyway).
 //! 3. **apply**: staging in parallel (conditions, instantiation, lookups)
 //!    over units of at most 256 matches in match order, then a commit in
-//!    match order (see [`crate::rewrite`]). The node, memory and
-//!    cancellation limits are checked after each rule's commit; the time
-//!    limit at the end of search and of staging, inside a large commit, and
-//!    between commits once they may have taken a while (reading the clock
-//!    costs more than a small commit). A commit cut short by any limit
+//!    match order (see [`crate::rewrite`](mod@crate::rewrite)). The node,
+//!    memory and cancellation limits are checked after each rule's commit;
+//!    the time limit at the end of search and of staging, inside a large
+//!    commit, and between commits once they may have taken a while
+//!    (reading the clock costs more than a small commit). A commit cut short by any limit
 //!    ends the iteration with that limit as its stop reason.
 //! 4. **rebuild** (parallel node canonicalization).
 //!
