@@ -229,7 +229,7 @@ impl Ctx<'_> {
                     }
                 };
                 if let Some(k) = imm {
-                    // Immediates of `iconst` are stored masked.
+                    // Immediates of constants are stored masked.
                     if k & mask(const_bits(ty)?) != k {
                         return None;
                     }

@@ -239,13 +239,13 @@ impl<L: Language> Actions<L> {
 ///
 /// `stop` is polled every 1024 unions between existing classes (the
 /// runner checks the limits before each rule's commit), before the first
-/// segment, after each (and between
-/// the levels of one of more than `ADD_CHUNK` nodes, with
-/// [`EGraph::add_batch_until`] polling between its chunks); when it says
-/// so, no more such unions are made and no more nodes added. What was
-/// committed is sound (each add and union is), so the e-graph stays valid.
-/// The unions that join an added node to its match are all performed, so
-/// a match whose nodes were all added is applied whole. (Commits used to stop between levels of the
+/// segment, after each (and between the levels of one of more than
+/// `ADD_CHUNK` nodes, with [`EGraph::add_batch_until`] polling between its
+/// chunks); when it says so, no more such unions are made and no more
+/// nodes added. What was committed is sound (each add and union is), so
+/// the e-graph stays valid. The unions that join an added node to its
+/// match are all performed, so a match whose nodes were all added is
+/// applied whole. (Commits used to stop between levels of the
 /// whole commit and every 1024 unions, and left added nodes in classes of
 /// their own, unreachable from the terms: 5,471 of 5,915 classes on a
 /// 12-leaf associative blow-up stopped at 5,000 nodes, where egg, which
@@ -285,10 +285,10 @@ pub(crate) fn commit_all<L: Language, N: Analysis<L>>(
     resolved.resize(total, UNRESOLVED);
     // The unions between existing classes first (whose merges the rebuild
     // must repair; they stop at a stop, polled every 1024 of them: the
-    // runner checks the limits before each rule's commit): the adds then see them, their children canonical
-    // under them, so pending nodes that differ only by classes these
-    // unions join are added once, not once per class and merged by the
-    // rebuild.
+    // runner checks the limits before each rule's commit): the adds then
+    // see them, their children canonical under them, so pending nodes
+    // that differ only by classes these unions join are added once, not
+    // once per class and merged by the rebuild.
     let mut n = 0;
     let (mut stopping, mut since_check) = (false, 0);
     for (b, buf) in buffers.iter().enumerate() {

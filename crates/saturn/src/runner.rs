@@ -23,8 +23,9 @@
 //!    memory and cancellation limits are checked after each rule's commit;
 //!    the time limit at the end of search and of staging, inside a large
 //!    commit, and between commits once they may have taken a while
-//!    (reading the clock costs more than a small commit). A commit cut short by any limit
-//!    ends the iteration with that limit as its stop reason.
+//!    (reading the clock costs more than a small commit). A commit cut
+//!    short by any limit ends the iteration with that limit as its stop
+//!    reason.
 //! 4. **rebuild** (parallel node canonicalization).
 //!
 //! Phases with little work (few roots, matches or classes) run on the
@@ -299,14 +300,14 @@ const PAR_MIN_MATCHES: usize = 512;
 /// Matches per staging unit.
 const STAGE_UNIT: usize = 256;
 
-/// Matches a round without backoff stages per node of room, and an
-/// `async` phase may find per id of its room (see [`match_budget`] and
+/// Matches a round without backoff stages per node of room (see
+/// [`match_budget`]; an `async` phase has a smaller bound of its own,
 /// `fixpoint::phase_matches`).
-pub(crate) const MATCHES_PER_ROOM: usize = 16;
+const MATCHES_PER_ROOM: usize = 16;
 
-/// The fewest matches a round stages, or an `async` phase may find,
-/// however little room the limits leave (and the smallest staging wave).
-pub(crate) const LEAST_MATCH_BUDGET: usize = 1 << 16;
+/// The fewest matches a round stages, however little room the limits
+/// leave (and the smallest staging wave).
+const LEAST_MATCH_BUDGET: usize = 1 << 16;
 
 /// The most matches a round stages without backoff: 16 per node the
 /// limits leave `room` for (see [`Limits::room`]), no more than `held`
