@@ -270,7 +270,7 @@ pub fn run(args: &ReportArgs) -> Result<(), String> {
         .filter(|(p, _)| p.extension().is_some_and(|x| x == "svg"))
         .count();
     files.push((args.out_dir.join("report.md"), md));
-    crate::opt::write_atomically(&files)?;
+    crate::opt::write_atomically(&files, None)?;
     eprintln!(
         "saturn report: wrote {} ({plots} plots) in {:.1} s",
         args.out_dir.join("report.md").display(),

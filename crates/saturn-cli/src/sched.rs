@@ -199,6 +199,19 @@ impl Exec {
         }
     }
 
+    /// Maps `f` over `items`, an item per task on the pool (for per-file
+    /// work: reading and parsing the inputs, writing the outputs); results
+    /// are in input order. On the calling thread with one thread, and
+    /// under a jobserver, whose tokens are for optimizing functions.
+    pub fn map_each<T: Send, R: Send>(&self, items: Vec<T>, f: &(dyn Fn(T) -> R + Sync)) -> Vec<R> {
+        match &self.pool {
+            Some(pool) if self.jobserver.is_none() => {
+                pool.install(|| items.into_par_iter().with_max_len(1).map(f).collect())
+            }
+            _ => items.into_iter().map(f).collect(),
+        }
+    }
+
     /// Maps `f` over `items`; results are in input order. `f` gets the
     /// threads it may use for the item. A panic in `f` for one item is
     /// caught and returned as `Err` for that item (with the panic message).

@@ -1221,6 +1221,39 @@ fn opt_rejects_an_undeclared_dynamic_type_without_panicking() {
 /// A reader panic that no check foresees (a `vconst` wider than its type,
 /// found by the `clif_opt` fuzz target) is an error naming the file, with
 /// no panic message.
+/// Files are read and parsed in parallel: among several bad files, the
+/// error is the first one's in input order, at every thread count, and a
+/// reader panic in another file prints nothing.
+#[test]
+fn opt_reports_the_first_bad_file_whatever_the_threads() {
+    let d = corpus();
+    for k in 0..8 {
+        std::fs::write(d.path().join(format!("sub/d{k}.clif")), ARITH).unwrap();
+    }
+    std::fs::write(
+        d.path().join("sub/e_bad.clif"),
+        "function %bad(i32) -> i32 {\nblock0(v0: i32):\n    v1 = bogus v0\n    return v1\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("sub/z_panics.clif"),
+        "function %f(i64, i32) -> i32 {\nblock0(v0: i32, v1: i32):\n  vconst.i64 0x6666666666666665bb\n",
+    )
+    .unwrap();
+    let first = format!(
+        "{}:3: Unknown opcode: 'bogus'",
+        d.path().join("sub/e_bad.clif").display()
+    );
+    for threads in ["1", "2", "8", "2", "8"] {
+        let err = failed(&saturn(&["opt", s(d.path()), "--threads", threads]));
+        assert_eq!(
+            err.trim_end(),
+            format!("error: {first}"),
+            "{threads} threads"
+        );
+    }
+}
+
 #[test]
 fn opt_turns_a_reader_panic_into_an_error() {
     let d = tempfile::tempdir().unwrap();
