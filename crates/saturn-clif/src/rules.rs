@@ -556,6 +556,73 @@ pub const TYPED_RULES: &[TypedRule] = &[
         "?c",
         &[("distinct", &["?a", "?b"])],
     ),
+    // A select of two comparisons of one value is a comparison with a
+    // select (`x == a` or `x == b` as `c` says is `x == (c ? a : b)`), in
+    // every operand order; the select takes the compared values' type.
+    (
+        "select-icmp-eq-xa-xb",
+        "(select ?t ?c (icmp ?t eq ?x ?a) (icmp ?t eq ?x ?b))",
+        "(icmp ?t eq ?x (select ?tx ?c ?a ?b))",
+        "?tx",
+        "?x",
+        &[],
+    ),
+    (
+        "select-icmp-eq-xa-bx",
+        "(select ?t ?c (icmp ?t eq ?x ?a) (icmp ?t eq ?b ?x))",
+        "(icmp ?t eq ?x (select ?tx ?c ?a ?b))",
+        "?tx",
+        "?x",
+        &[],
+    ),
+    (
+        "select-icmp-eq-ax-xb",
+        "(select ?t ?c (icmp ?t eq ?a ?x) (icmp ?t eq ?x ?b))",
+        "(icmp ?t eq ?x (select ?tx ?c ?a ?b))",
+        "?tx",
+        "?x",
+        &[],
+    ),
+    (
+        "select-icmp-eq-ax-bx",
+        "(select ?t ?c (icmp ?t eq ?a ?x) (icmp ?t eq ?b ?x))",
+        "(icmp ?t eq ?x (select ?tx ?c ?a ?b))",
+        "?tx",
+        "?x",
+        &[],
+    ),
+    (
+        "select-icmp-ne-xa-xb",
+        "(select ?t ?c (icmp ?t ne ?x ?a) (icmp ?t ne ?x ?b))",
+        "(icmp ?t ne ?x (select ?tx ?c ?a ?b))",
+        "?tx",
+        "?x",
+        &[],
+    ),
+    (
+        "select-icmp-ne-xa-bx",
+        "(select ?t ?c (icmp ?t ne ?x ?a) (icmp ?t ne ?b ?x))",
+        "(icmp ?t ne ?x (select ?tx ?c ?a ?b))",
+        "?tx",
+        "?x",
+        &[],
+    ),
+    (
+        "select-icmp-ne-ax-xb",
+        "(select ?t ?c (icmp ?t ne ?a ?x) (icmp ?t ne ?x ?b))",
+        "(icmp ?t ne ?x (select ?tx ?c ?a ?b))",
+        "?tx",
+        "?x",
+        &[],
+    ),
+    (
+        "select-icmp-ne-ax-bx",
+        "(select ?t ?c (icmp ?t ne ?a ?x) (icmp ?t ne ?b ?x))",
+        "(icmp ?t ne ?x (select ?tx ?c ?a ?b))",
+        "?tx",
+        "?x",
+        &[],
+    ),
     // Extensions move out of a select.
     (
         "select-uext-uext",
