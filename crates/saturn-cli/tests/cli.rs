@@ -1254,6 +1254,65 @@ fn opt_reports_the_first_bad_file_whatever_the_threads() {
     }
 }
 
+/// A file of at least 256 KiB is parsed in pieces on a pool: its output
+/// is the same at every thread count, and errors in it say the file's
+/// line, as when it is parsed whole (on one thread): a verifier error of
+/// a function deep in the file, and a parse error there.
+#[test]
+fn a_large_file_is_read_in_pieces_with_the_file_s_lines() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("large.clif");
+    let mut text = String::from("set opt_level=speed\ntarget x86_64\n\n");
+    let mut k = 0;
+    while text.len() < 300 << 10 {
+        text += &ARITH
+            .replace("%arith", &format!("%arith{k}"))
+            .replace("%consts", &format!("%consts{k}"));
+        text.push('\n');
+        k += 1;
+    }
+    std::fs::write(&f, &text).unwrap();
+    let one = ok(&saturn(&["opt", s(&f), "--threads", "1"]));
+    assert_eq!(one.matches("function %").count(), 2 * k, "{k} copies");
+    for threads in ["2", "8"] {
+        assert_eq!(ok(&saturn(&["opt", s(&f), "--threads", threads])), one);
+    }
+    // A function past the middle that does not verify: the line of its
+    // bad instruction, the same at every thread count.
+    let at = text
+        .find(&format!("function %arith{}(", k * 2 / 3))
+        .unwrap();
+    let line = text[..at].lines().count() + 1;
+    let mut unverified = text.clone();
+    unverified.insert_str(at, "function %bad(i32) -> i32 {\nblock0(v0: i32):\n    v1 = iconst.i64 1\n    return v1\n}\n\n");
+    std::fs::write(&f, &unverified).unwrap();
+    let expected = format!(
+        "error: {}:{}: function %bad: input does not verify: inst1 (return v1",
+        f.display(),
+        line + 3
+    );
+    for threads in ["1", "2", "8"] {
+        let err = failed(&saturn(&["opt", s(&f), "--threads", threads]));
+        assert!(err.starts_with(&expected), "{threads} threads: {err}");
+    }
+    // A parse error there: the same message at every thread count.
+    let mut bad = text.clone();
+    bad.insert_str(
+        at,
+        "function %bad(i32) -> i32 {\nblock0(v0: i32):\n    v1 = bogus v0\n    return v1\n}\n\n",
+    );
+    std::fs::write(&f, &bad).unwrap();
+    let expected = format!(
+        "error: {}:{}: Unknown opcode: 'bogus'",
+        f.display(),
+        line + 2
+    );
+    for threads in ["1", "2", "8"] {
+        let err = failed(&saturn(&["opt", s(&f), "--threads", threads]));
+        assert_eq!(err.lines().next().unwrap(), expected, "{threads} threads");
+    }
+}
+
 #[test]
 fn opt_turns_a_reader_panic_into_an_error() {
     let d = tempfile::tempdir().unwrap();
