@@ -47,6 +47,9 @@
 //!   anonymous pipes of GNU make 4.3 and older, `Client::new`) report
 //!   `Unsupported`: the function then runs single-threaded. Intra-function
 //!   threads are therefore never used without a token.
+//! * Per-file work ([`Exec::map_each`]: reading and parsing the inputs,
+//!   writing the outputs) takes extra tokens the same way, once for all
+//!   the files, and gives them back when the files are done.
 //! * The engine's idle pool threads normally poll for the next parallel
 //!   phase for a while before they sleep ([`saturn::spin_wait`]). Under a
 //!   jobserver that wait is set to zero: a thread still polling after its
@@ -118,7 +121,8 @@ pub struct Exec {
     threads: usize,
     pool: Option<Arc<rayon::ThreadPool>>,
     jobserver: Option<jobserver::Client>,
-    /// Pools by size for intra-function work under a jobserver.
+    /// Pools by size for intra-function and per-file work under a
+    /// jobserver.
     sized_pools: Mutex<Vec<Option<Arc<rayon::ThreadPool>>>>,
     /// Set once `try_acquire` said `Unsupported`.
     no_try_acquire: AtomicBool,
@@ -201,14 +205,31 @@ impl Exec {
 
     /// Maps `f` over `items`, an item per task on the pool (for per-file
     /// work: reading and parsing the inputs, writing the outputs); results
-    /// are in input order. On the calling thread with one thread, and
-    /// under a jobserver, whose tokens are for optimizing functions.
+    /// are in input order. On the calling thread with one thread. Under a
+    /// jobserver, on as many more threads as it has tokens free right now
+    /// (taken without waiting, up to `threads - 1`, and given back at the
+    /// end), or on the calling thread when it has none.
     pub fn map_each<T: Send, R: Send>(&self, items: Vec<T>, f: &(dyn Fn(T) -> R + Sync)) -> Vec<R> {
-        match &self.pool {
-            Some(pool) if self.jobserver.is_none() => {
-                pool.install(|| items.into_par_iter().with_max_len(1).map(f).collect())
+        let on = |pool: &rayon::ThreadPool, items: Vec<T>| {
+            pool.install(|| items.into_par_iter().with_max_len(1).map(f).collect())
+        };
+        if items.len() < 2 || self.threads == 1 {
+            return items.into_iter().map(f).collect();
+        }
+        match (&self.pool, &self.jobserver) {
+            (Some(pool), None) => on(pool, items),
+            (_, Some(client)) => {
+                let extra = self.try_take(client, self.threads.min(items.len()) - 1);
+                match self.sized(1 + extra.len()) {
+                    Ok(Par {
+                        pool: Some(pool), ..
+                    }) => on(&pool, items),
+                    // No token free, or no pool could be built: this
+                    // thread, with its implicit token.
+                    _ => items.into_iter().map(f).collect(),
+                }
             }
-            _ => items.into_iter().map(f).collect(),
+            (None, None) => items.into_iter().map(f).collect(),
         }
     }
 
@@ -466,6 +487,30 @@ mod tests {
         // All tokens were given back.
         let a = client.acquire().unwrap();
         drop(a);
+    }
+
+    /// Per-file work keeps its results in order on every executor, and
+    /// gives back every jobserver token.
+    #[test]
+    fn per_file_work_is_in_order_and_gives_its_tokens_back() {
+        let want: Vec<usize> = (0..40).map(|x| x * x).collect();
+        let square = |x: usize| {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            x * x
+        };
+        for t in [1, 2, 8] {
+            let exec = Exec::new(Policy::Function, t, None).unwrap();
+            assert_eq!(exec.map_each((0..40).collect(), &square), want);
+        }
+        // A pipe jobserver's tokens cannot be taken without waiting: the
+        // files go on this thread (`tests/cli.rs` runs a fifo jobserver).
+        let client = jobserver::Client::new(3).unwrap();
+        let exec = Exec::new(Policy::Function, 4, Some(client.clone())).unwrap();
+        assert_eq!(exec.map_each((0..40).collect(), &square), want);
+        assert!(exec.max_tokens() <= 4, "{}", exec.max_tokens());
+        // All 3 tokens were given back.
+        let held: Vec<_> = (0..3).map(|_| client.acquire().unwrap()).collect();
+        drop(held);
     }
 
     #[test]

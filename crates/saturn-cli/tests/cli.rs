@@ -506,6 +506,75 @@ two.out:
     assert!(err.contains("jobserver (at most "), "{err}");
 }
 
+/// A fifo jobserver (GNU make 4.4's kind, whose tokens can be taken
+/// without waiting, unlike a pipe's): with 3 tokens free, `opt` at 4
+/// threads holds more than its implicit token, no more than 4, gives the
+/// same output, and gives every token back.
+#[test]
+fn jobserver_fifo_tokens_are_used_and_given_back() {
+    use std::io::{Read, Write};
+    let work = tempfile::tempdir().unwrap();
+    let fifo = work.path().join("jobserver");
+    match Command::new("mkfifo").arg(&fifo).status() {
+        Ok(s) if s.success() => {}
+        _ => {
+            eprintln!(
+                "mkfifo is not available: skipping jobserver_fifo_tokens_are_used_and_given_back"
+            );
+            return;
+        }
+    }
+    // Read and write: opening a fifo that way does not wait for the other
+    // end, and keeps the tokens in it while saturn runs.
+    let mut tokens = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    tokens.write_all(b"+++").unwrap();
+    let d = corpus();
+    for k in 0..12 {
+        std::fs::write(d.path().join(format!("sub/d{k:02}.clif")), ARITH).unwrap();
+    }
+    let base = ok(&saturn(&["opt", s(d.path())]));
+    for policy in ["function", "intra", "nested"] {
+        let o = Command::new(BIN)
+            .args(["opt", s(d.path()), "--threads", "4", "--policy", policy])
+            .env_remove("CARGO_MAKEFLAGS")
+            .env_remove("MFLAGS")
+            .env(
+                "MAKEFLAGS",
+                format!("-j4 --jobserver-auth=fifo:{}", fifo.display()),
+            )
+            .output()
+            .unwrap();
+        assert_eq!(ok(&o), base, "{policy}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        let held: usize = err
+            .split("at most ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{policy}: {err}"));
+        assert!((2..=4).contains(&held), "{policy}: {err}");
+        // The 3 tokens are back in the fifo (a read that waits, on its
+        // own thread, so a lost token fails the test instead of hanging
+        // it).
+        let mut reader = tokens.try_clone().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut back = [0u8; 3];
+            let _ = tx.send(reader.read_exact(&mut back).map(|_| back));
+        });
+        let back = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{policy}: a token was not given back"))
+            .unwrap();
+        assert_eq!(&back, b"+++");
+        tokens.write_all(&back).unwrap();
+    }
+}
+
 const EGRAPH: &str = r#"{
   "nodes": {
     "f": {"op": "f", "children": ["s"], "eclass": "r", "cost": 1},
