@@ -111,11 +111,12 @@ impl std::fmt::Display for ReaderInputError {
 
 impl std::error::Error for ReaderInputError {}
 
-/// Runs `read` (Cranelift's reader) and catches a panic inside it, with
-/// the panic hook silenced meanwhile: `Err` holds the panic's payload.
-/// [`check_reader_input`] keeps out the inputs known to make the reader
-/// panic; this is for the unknown ones. The hook is global: call it only
-/// while no other thread may panic (see [`with_quiet_panics`]).
+/// Runs `read` (Cranelift's reader) and catches a panic inside it, which
+/// prints nothing: `Err` holds the panic's payload. [`check_reader_input`]
+/// keeps out the inputs known to make the reader panic; this is for the
+/// unknown ones. It changes the global panic hook for the call (see
+/// [`with_quiet_panics`]); to read on many threads, call
+/// [`catch_quietly`] on each inside one `with_quiet_panics`.
 ///
 /// ```
 /// let caught = saturn_clif::text::read_guarded(|| -> u32 { panic!("bad") });
@@ -123,43 +124,65 @@ impl std::error::Error for ReaderInputError {}
 /// assert_eq!(saturn_clif::text::read_guarded(|| 7).ok(), Some(7));
 /// ```
 pub fn read_guarded<T>(read: impl FnOnce() -> T) -> Result<T, Box<dyn std::any::Any + Send>> {
-    with_quiet_panics(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)))
+    with_quiet_panics(|| catch_quietly(read))
 }
 
-/// Runs `f` with the panic hook silenced, and puts the hook back after it
-/// (also when `f` panics): panics caught inside `f` (by
-/// [`std::panic::catch_unwind`], on any thread) print nothing. For reading
-/// many files in parallel, each under its own `catch_unwind`, with one
-/// change of the hook. The hook is global: while `f` runs, a panic on any
-/// thread is silent, and no other thread may set the hook (it would be
-/// put back to this one's).
+thread_local! {
+    /// Whether this thread is inside [`catch_quietly`].
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, catching a panic inside it ([`std::panic::catch_unwind`]);
+/// under [`with_quiet_panics`], that panic prints nothing.
+pub fn catch_quietly<T>(f: impl FnOnce() -> T) -> Result<T, Box<dyn std::any::Any + Send>> {
+    let was = QUIET.with(|q| q.replace(true));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(was));
+    r
+}
+
+/// Runs `f` with a panic hook that says nothing of the panics inside
+/// [`catch_quietly`], on any thread, and passes every other panic to the
+/// hook it replaced (so a bug's panic still says where it happened); the
+/// hook is put back after `f`, also when `f` panics. For reading many
+/// files in parallel with one change of the hook. The hook is global: no
+/// other thread should set it while `f` runs (its hook would be replaced
+/// by this one's predecessor at the end).
 ///
 /// ```
-/// use std::panic::catch_unwind;
-/// let caught = saturn_clif::text::with_quiet_panics(|| {
+/// use saturn_clif::text::{catch_quietly, with_quiet_panics};
+/// let caught = with_quiet_panics(|| {
 ///     std::thread::scope(|s| {
-///         let a = s.spawn(|| catch_unwind(|| -> u32 { panic!("one") }).is_err());
-///         let b = s.spawn(|| catch_unwind(|| 7).ok());
+///         let a = s.spawn(|| catch_quietly(|| -> u32 { panic!("one") }).is_err());
+///         let b = s.spawn(|| catch_quietly(|| 7).ok());
 ///         (a.join().unwrap(), b.join().unwrap())
 ///     })
 /// });
 /// assert_eq!(caught, (true, Some(7)));
 /// ```
 pub fn with_quiet_panics<T>(f: impl FnOnce() -> T) -> T {
+    use std::sync::Arc;
     /// A panic hook, as [`std::panic::take_hook`] returns it.
     type Hook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send>;
-    /// Puts the hook back when dropped, so a panic out of `f` does too.
-    struct Restore(Option<Hook>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            if let Some(hook) = self.0.take() {
-                std::panic::set_hook(hook);
-            }
+    let replaced: Arc<Hook> = Arc::new(std::panic::take_hook());
+    let inner = Arc::clone(&replaced);
+    std::panic::set_hook(Box::new(move |info| {
+        if !QUIET.with(|q| q.get()) {
+            inner(info);
         }
+    }));
+    // A panic out of `f` is caught until the hook is back: the hook
+    // cannot be changed by a thread that is unwinding.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    // Dropping the filter drops its reference to the replaced hook, which
+    // is then this call's alone (unless another thread set a hook
+    // meanwhile, keeping the filter: then it gets a forwarder).
+    drop(std::panic::take_hook());
+    match Arc::try_unwrap(replaced) {
+        Ok(hook) => std::panic::set_hook(hook),
+        Err(hook) => std::panic::set_hook(Box::new(move |info| hook(info))),
     }
-    let _restore = Restore(Some(std::panic::take_hook()));
-    std::panic::set_hook(Box::new(|_| {}));
-    f()
+    r.unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
 /// The prefixes of the entities Cranelift's reader numbers densely.
