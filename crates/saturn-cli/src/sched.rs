@@ -207,18 +207,21 @@ impl Exec {
     /// work: reading and parsing the inputs, writing the outputs); results
     /// are in input order. On the calling thread with one thread. Under a
     /// jobserver, on as many more threads as it has tokens free right now
-    /// (taken without waiting, up to `threads - 1`, and given back at the
-    /// end), or on the calling thread when it has none.
+    /// (taken without waiting, up to `threads - 1` and one per item but
+    /// the first, and given back at the end), or on the calling thread
+    /// when it has none or there is one item.
     pub fn map_each<T: Send, R: Send>(&self, items: Vec<T>, f: &(dyn Fn(T) -> R + Sync)) -> Vec<R> {
         let on = |pool: &rayon::ThreadPool, items: Vec<T>| {
             pool.install(|| items.into_par_iter().with_max_len(1).map(f).collect())
         };
-        if items.len() < 2 || self.threads == 1 {
+        if items.is_empty() || self.threads == 1 {
             return items.into_iter().map(f).collect();
         }
         match (&self.pool, &self.jobserver) {
+            // Even one item goes to the pool: its work may spread there
+            // (a large file is parsed in pieces, see `opt::parse_file`).
             (Some(pool), None) => on(pool, items),
-            (_, Some(client)) => {
+            (_, Some(client)) if items.len() > 1 => {
                 let extra = self.try_take(client, self.threads.min(items.len()) - 1);
                 match self.sized(1 + extra.len()) {
                     Ok(Par {
@@ -229,7 +232,8 @@ impl Exec {
                     _ => items.into_iter().map(f).collect(),
                 }
             }
-            (None, None) => items.into_iter().map(f).collect(),
+            // One item under a jobserver, or no pool.
+            _ => items.into_iter().map(f).collect(),
         }
     }
 

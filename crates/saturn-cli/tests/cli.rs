@@ -1287,9 +1287,6 @@ fn opt_rejects_an_undeclared_dynamic_type_without_panicking() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
-/// A reader panic that no check foresees (a `vconst` wider than its type,
-/// found by the `clif_opt` fuzz target) is an error naming the file, with
-/// no panic message.
 /// Files are read and parsed in parallel: among several bad files, the
 /// error is the first one's in input order, at every thread count, and a
 /// reader panic in another file prints nothing.
@@ -1382,6 +1379,9 @@ fn a_large_file_is_read_in_pieces_with_the_file_s_lines() {
     }
 }
 
+/// A reader panic that no check foresees (a `vconst` wider than its type,
+/// found by the `clif_opt` fuzz target) is an error naming the file, with
+/// no panic message.
 #[test]
 fn opt_turns_a_reader_panic_into_an_error() {
     let d = tempfile::tempdir().unwrap();
