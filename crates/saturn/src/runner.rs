@@ -176,6 +176,13 @@ struct RuleState {
     /// staging in a run (most rules of a small run never stage): with
     /// them its matches are staged without building a `Subst` each.
     slots: std::sync::OnceLock<Option<Vec<u32>>>,
+    /// The rule's [`Rewrite::is_local`] and
+    /// [`Rewrite::conditions_are_local`], read once per run: planning asks
+    /// every iteration, and on saturn-clif's few-hundred-node e-graphs
+    /// (hundreds of rules, two or three iterations) asking each rule each
+    /// time was a third of planning.
+    local: bool,
+    conditions_local: bool,
 }
 
 /// A hook, run at the start of every iteration.
@@ -219,6 +226,9 @@ pub struct Runner<L: Language, N: Analysis<L>> {
     /// `i`).
     log: ChangeLog,
     states: Vec<RuleState>,
+    /// Each rule's root operator (`None`: a variable), read once per run
+    /// (see `RuleState::local`).
+    rule_roots: Vec<Option<L::Discriminant>>,
     cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
     pool: Option<Arc<rayon::ThreadPool>>,
     /// Scratch for [`Neighborhood::compute`].
@@ -516,6 +526,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
             start: None,
             log: ChangeLog::default(),
             states: vec![],
+            rule_roots: vec![],
             cancel: None,
             pool: None,
             seen: Scratch::default(),
@@ -651,7 +662,18 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // asynchronous run left layered.
         self.egraph.settle_hashcons();
         self.egraph.rebuild();
-        self.states = rules.iter().map(|_| RuleState::default()).collect();
+        self.states = rules
+            .iter()
+            .map(|r| RuleState {
+                local: r.is_local(),
+                conditions_local: r.conditions_are_local(),
+                ..RuleState::default()
+            })
+            .collect();
+        self.rule_roots = rules
+            .iter()
+            .map(|r| r.searcher.root_discriminant())
+            .collect();
         let pool = match self.pool.take() {
             Some(p) => Some(p),
             None if self.threads == 1 => None,
@@ -1415,8 +1437,9 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         // root, which any class can match).
         let last_ops: Option<Vec<L::Discriminant>> = rules
             .iter()
-            .filter(|r| r.searcher.depth() == max_depth)
-            .map(|r| r.searcher.root_discriminant())
+            .zip(&self.rule_roots)
+            .filter(|(r, _)| r.searcher.depth() == max_depth)
+            .map(|(_, root)| root.clone())
             .collect();
         // The neighbourhoods this iteration needs, one per distinct `since`,
         // computed from the latest (fewest changes) back: an earlier
@@ -1426,11 +1449,8 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
         let mut sinces: Vec<usize> = rules
             .iter()
             .zip(&self.states)
-            .filter(|(rule, st)| {
-                i >= st.banned_until
-                    && self.incremental
-                    && rule.is_local()
-                    && st.last_search.is_some()
+            .filter(|(_, st)| {
+                i >= st.banned_until && self.incremental && st.local && st.last_search.is_some()
             })
             .map(|(_, st)| st.last_search.map_or(0, |s| s + 1))
             .collect();
@@ -1473,7 +1493,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 plans.push(None);
                 continue;
             }
-            let full = !self.incremental || !rule.is_local() || st.last_search.is_none();
+            let full = !self.incremental || !st.local || st.last_search.is_none();
             let since = st.last_search.map_or(0, |s| s + 1);
             st.prev_search = st.last_search;
             st.last_search = Some(i);
@@ -1497,7 +1517,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                     self.egraph.number_of_classes(),
                 );
                 if let Some(r) = roots.as_mut() {
-                    if !rule.conditions_are_local() {
+                    if !st.conditions_local {
                         // Old matches may pass their condition now: add
                         // the canonical classes that matched before (in
                         // id order, as the roots are: merged, not sorted).
@@ -1513,7 +1533,7 @@ impl<L: Language, N: Analysis<L>> Runner<L, N> {
                 None => {
                     let st = &mut self.states[r];
                     st.counts.clear();
-                    let d = rule.searcher.root_discriminant();
+                    let d = self.rule_roots[r].clone();
                     match full_lists.iter().find(|(k, _)| *k == d) {
                         Some((_, list)) => list.clone(),
                         None => {
