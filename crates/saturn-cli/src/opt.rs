@@ -140,10 +140,10 @@ enum TargetError {
 fn target_isa(text: &str, flags: &Flags) -> Result<Option<OwnedTargetIsa>, TargetError> {
     let mut missing = vec![];
     for (k, line) in text.lines().enumerate() {
-        let l = line.trim_start();
-        if l.starts_with("function") {
+        if saturn_clif::text::starts_function(line) {
             break;
         }
+        let l = line.trim_start();
         let Some(rest) = l.strip_prefix("target ") else {
             continue;
         };
@@ -197,13 +197,13 @@ pub fn load(paths: &[PathBuf], exec: &Exec) -> Result<(Vec<Input>, Vec<Job>), St
     let mut inputs = vec![];
     let mut jobs = vec![];
     for r in loaded {
-        let (input, functions) = r?;
+        let (input, isa, functions) = r?;
         let file = inputs.len();
         inputs.push(input);
         jobs.extend(functions.into_iter().map(|f| Job {
             file,
             func: f.func,
-            isa: f.isa,
+            isa: isa.clone(),
             map: f.map,
             map_offset: f.map_offset,
             line: f.line,
@@ -222,15 +222,6 @@ fn read_guarded<T>(read: impl FnOnce() -> T) -> Result<T, String> {
             crate::sched::panic_message(&*p)
         )
     })
-}
-
-/// A function as read, for its [`Job`].
-struct Loaded {
-    func: Function,
-    isa: OwnedTargetIsa,
-    map: Arc<SourceMap>,
-    map_offset: usize,
-    line: usize,
 }
 
 /// A function as parsed: itself, where its entities are defined (lines of
@@ -304,7 +295,7 @@ fn parse_file(path: &Path, text: &str) -> Result<(IsaSpec, Vec<Parsed>), String>
     let mut starts: Vec<(usize, usize)> = vec![];
     let (mut at, mut line) = (0, 0);
     for l in text.split_inclusive('\n') {
-        if l.trim_start().starts_with("function") {
+        if saturn_clif::text::starts_function(l) {
             starts.push((at, line));
         }
         at += l.len();
@@ -349,19 +340,20 @@ fn parse_file(path: &Path, text: &str) -> Result<(IsaSpec, Vec<Parsed>), String>
     Ok((isa_spec, functions))
 }
 
-/// Reads and parses one input file (see [`load`]); `default_isa` is the
+/// Reads and parses one input file (see [`load`]): the input, the ISA its
+/// functions are checked against, and its functions. `default_isa` is the
 /// host's with the default flags, shared by files without `set` lines.
 fn load_file(
     path: PathBuf,
     out_rel: PathBuf,
     default_isa: &OwnedTargetIsa,
-) -> Result<(Input, Vec<Loaded>), String> {
+) -> Result<(Input, OwnedTargetIsa, Vec<Parsed>), String> {
     let text = crate::read(&path)?;
     saturn_clif::text::check_reader_input(&text)
         .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line, e.column))?;
     let header_end = text
         .lines()
-        .position(|l| l.trim_start().starts_with("function"))
+        .position(saturn_clif::text::starts_function)
         .unwrap_or(usize::MAX);
     let header: Vec<String> = text
         .lines()
@@ -418,23 +410,13 @@ fn load_file(
             return Err(format!("{}:{line}: {e}", path.display()));
         }
     };
-    let functions = parsed
-        .into_iter()
-        .map(|p| Loaded {
-            func: p.func,
-            isa: isa.clone(),
-            map: p.map,
-            map_offset: p.map_offset,
-            line: p.line,
-        })
-        .collect();
     let input = Input {
         path,
         out_rel,
         header,
         target_note,
     };
-    Ok((input, functions))
+    Ok((input, isa, parsed))
 }
 
 /// Optimizes every job with `exec`; `tick` is called after each function.

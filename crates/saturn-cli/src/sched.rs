@@ -214,27 +214,27 @@ impl Exec {
         let on = |pool: &rayon::ThreadPool, items: Vec<T>| {
             pool.install(|| items.into_par_iter().with_max_len(1).map(f).collect())
         };
-        if items.is_empty() || self.threads == 1 {
-            return items.into_iter().map(f).collect();
-        }
-        match (&self.pool, &self.jobserver) {
-            // Even one item goes to the pool: its work may spread there
-            // (a large file is parsed in pieces, see `opt::parse_file`).
-            (Some(pool), None) => on(pool, items),
-            (_, Some(client)) if items.len() > 1 => {
-                let extra = self.try_take(client, self.threads.min(items.len()) - 1);
-                match self.sized(1 + extra.len()) {
-                    Ok(Par {
+        if self.threads > 1 && !items.is_empty() {
+            match (&self.pool, &self.jobserver) {
+                // Even one item goes to the pool: its work may spread there
+                // (a large file is parsed in pieces, see `opt::parse_file`).
+                (Some(pool), None) => return on(pool, items),
+                (_, Some(client)) if items.len() > 1 => {
+                    // Held until the items are done.
+                    let extra = self.try_take(client, self.threads.min(items.len()) - 1);
+                    if let Ok(Par {
                         pool: Some(pool), ..
-                    }) => on(&pool, items),
-                    // No token free, or no pool could be built: this
-                    // thread, with its implicit token.
-                    _ => items.into_iter().map(f).collect(),
+                    }) = self.sized(1 + extra.len())
+                    {
+                        return on(&pool, items);
+                    }
                 }
+                _ => {}
             }
-            // One item under a jobserver, or no pool.
-            _ => items.into_iter().map(f).collect(),
         }
+        // One thread, one item under a jobserver, no token free, or no
+        // pool: this thread (with its implicit token).
+        items.into_iter().map(f).collect()
     }
 
     /// Maps `f` over `items`; results are in input order. `f` gets the
