@@ -97,6 +97,14 @@ pub struct Options {
     /// bounds phases, not rounds, and a run cut by the node or memory limit
     /// may depend on thread timing.
     pub strategy: Option<saturn::schedule::Strategy>,
+    /// Run Cranelift's verifier on the input (an input that fails is an
+    /// error starting with [`INPUT_DOES_NOT_VERIFY`], the function left
+    /// unchanged) and on the output (true, the default). `false` skips
+    /// both, for input already known to verify (as Cranelift's own
+    /// `enable_verifier=false` does): `clif-bench --no-verify` times the
+    /// optimization alone that way. An input that does not verify is then
+    /// the caller's bug: it may be optimized into anything, or panic.
+    pub verify: bool,
 }
 
 impl Default for Options {
@@ -113,6 +121,7 @@ impl Default for Options {
             time_limit: Duration::MAX,
             memory_limit: usize::MAX,
             strategy: None,
+            verify: true,
         }
     }
 }
@@ -354,8 +363,10 @@ fn optimize_ctx(
     opts: &Options,
     stats: &mut Stats,
 ) -> Result<(), String> {
-    cranelift_codegen::verifier::verify_function(&ctx.func, isa)
-        .map_err(|e| format!("{INPUT_DOES_NOT_VERIFY}: {e}"))?;
+    if opts.verify {
+        cranelift_codegen::verifier::verify_function(&ctx.func, isa)
+            .map_err(|e| format!("{INPUT_DOES_NOT_VERIFY}: {e}"))?;
+    }
     if ctx.func.layout.entry_block().is_none() {
         // A declaration without a body verifies but has nothing to
         // optimize (and Cranelift's passes below assume an entry block).
@@ -564,8 +575,10 @@ fn optimize_ctx(
     el.run(&mut ctx.func, &ctx.domtree, &ctx.loop_analysis);
 
     // 7. Verify.
-    cranelift_codegen::verifier::verify_function(&ctx.func, isa)
-        .map_err(|e| format!("saturn-clif produced invalid CLIF: {e}"))?;
+    if opts.verify {
+        cranelift_codegen::verifier::verify_function(&ctx.func, isa)
+            .map_err(|e| format!("saturn-clif produced invalid CLIF: {e}"))?;
+    }
     Ok(())
 }
 

@@ -219,3 +219,31 @@ fn vector_identities_fold_to_vconst() {
         assert_eq!(out, [DataValue::V128(want.to_le_bytes())], "{body}");
     }
 }
+
+/// `Options::verify` off skips Cranelift's verifier on both ends and
+/// nothing else: a function that verifies comes out the same, and one that
+/// does not is no longer refused up front (with the verifier on, it is
+/// refused and left unchanged).
+#[test]
+fn without_the_verifier_the_output_is_the_same() {
+    let quiet = Options {
+        verify: false,
+        ..Options::default()
+    };
+    let f = parse_functions(IDENTITIES).unwrap().remove(0);
+    let (mut a, mut b) = (f.clone(), f.clone());
+    let sa = optimize(&mut a, &flags(), &Options::default()).expect("optimizes");
+    let sb = optimize(&mut b, &flags(), &quiet).expect("optimizes");
+    assert_eq!(a.display().to_string(), b.display().to_string());
+    assert_eq!((sa.insts_after, sa.nodes), (sb.insts_after, sb.nodes));
+    // Returns an i64 where an i32 is declared: the verifier's error, but
+    // nothing in the optimizer depends on it.
+    let bad =
+        "function %f(i32) -> i32 {\nblock0(v0: i32):\n    v1 = iconst.i64 1\n    return v1\n}";
+    let f = parse_functions(bad).unwrap().remove(0);
+    let mut g = f.clone();
+    let e = optimize(&mut g, &flags(), &Options::default()).unwrap_err();
+    assert!(e.starts_with(saturn_clif::INPUT_DOES_NOT_VERIFY), "{e}");
+    let mut g = f.clone();
+    optimize(&mut g, &flags(), &quiet).expect("not verified, so not refused");
+}
