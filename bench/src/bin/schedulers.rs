@@ -24,7 +24,10 @@
 //! (`8 (1 undone)`: the undone phase's join plus 7 `bsp` rounds).
 //!
 //! After the table: the sums of the medians and of the joins per
-//! strategy, then `async` against `bsp` workload by workload (how many
+//! strategy; `async`'s suite total over `bsp`'s run by run at each
+//! thread count (median, least and most: each run's strategies ran one
+//! after the other, so the pair shares the machine's load of the
+//! moment); then `async` against `bsp` workload by workload (how many
 //! workloads it needs fewer, as many or more joins on, and is no slower
 //! on at the last thread count), over all workloads and split into those
 //! whose `async` phases all ran dry and those with an undone phase.
@@ -614,6 +617,37 @@ fn print_table(rows: &[Row], pools: &[(usize, Arc<rayon::ThreadPool>)]) {
                 .map(|t| format!("{t:.1}"))
                 .collect::<Vec<_>>()
                 .join(" | ")
+        );
+    }
+    // Paired: a workload's strategies run one after the other in each
+    // run (see `bench`), so run r's suite total of each strategy meets the
+    // same machine load; their ratio, run by run, is steadier on a noisy
+    // machine than the ratio of the sums of medians.
+    let suite_total = |label: &str, k: usize, r: usize| -> Option<f64> {
+        let mut sum = 0.0;
+        let mut any = false;
+        for row in rows.iter().filter(|row| row.variant.label() == label) {
+            sum += row.per_threads[k].get(r)?.report.total_time;
+            any = true;
+        }
+        any.then_some(sum)
+    };
+    let n_runs = rows.first().map_or(0, |row| row.per_threads[0].len());
+    for (k, (t, _)) in pools.iter().enumerate() {
+        let ratios: Vec<f64> = (0..n_runs)
+            .filter_map(|r| Some(suite_total("async", k, r)? / suite_total("bsp", k, r)?))
+            .collect();
+        if ratios.is_empty() {
+            continue;
+        }
+        let (lo, hi) = ratios
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        println!();
+        println!(
+            "async / bsp, the suite's total run by run at {t} thread(s): median {:.3} (min {lo:.3}, max {hi:.3}) over {} runs",
+            median(ratios.clone()),
+            ratios.len()
         );
     }
     // The seed's claim, workload by workload: `async` against `bsp`.
